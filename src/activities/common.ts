@@ -1,0 +1,43 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+
+/** What every activity returns: a line for people, the attempt it took, and data for later steps. */
+export interface StepResult<D extends Record<string, unknown> = Record<string, unknown>> {
+  summary: string;
+  attempt: number;
+  data: D;
+}
+
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1; // called outside an activity (tests, the bench script)
+  }
+}
+
+export function done<D extends Record<string, unknown>>(summary: string, data: D = {} as D): StepResult<D> {
+  return { summary, attempt: currentAttempt(), data };
+}
+
+/** Heartbeat if we are inside an activity; a no-op elsewhere. */
+export function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not in an activity */
+  }
+}
+
+export function cancellationSignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A failure that retrying cannot fix (a missing tag, a bad config): fail the step at once. */
+export function permanent(message: string, type: string, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ message, type, nonRetryable: true, details: details ? [details] : undefined });
+}

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { localRunner } from '../runner/local';
+import type { Runner } from '../runner/types';
+import { done, permanent, type StepResult } from './common';
+import { isTracked } from './git';
+
+/** Only names, sizes and checksums leave the host: file contents (secrets) never enter history. */
+export interface BackedUpFile extends Record<string, unknown> {
+  file: string;
+  sha256: string | null;
+  size: number | null;
+  mode: number | null;
+}
+
+export interface BackupManifest extends Record<string, unknown> {
+  backupPath: string;
+  createdAt: string;
+  source: string;
+  files: BackedUpFile[];
+}
+
+const MANIFEST = 'manifest.json';
+
+export async function sha256File(file: string): Promise<string> {
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}
+
+/** Write through a temporary file and rename, so a crash never leaves a half-written file. */
+export async function writeFileAtomic(file: string, data: Buffer | string, mode?: number): Promise<void> {
+  const tmp = `${file}.rollback-tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode: mode ?? 0o600 });
+  if (mode !== undefined) await chmod(tmp, mode);
+  await rename(tmp, file);
+}
+
+/**
+ * Copies the config files into the backup folder. If that folder already holds a complete
+ * backup (a retry, or a worker that crashed after backing up), it is kept as it is: taking it
+ * again could capture a state the rollback itself had already changed.
+ */
+export async function backupFiles(input: { path: string; files: string[]; backupPath: string }): Promise<
+  StepResult<BackupManifest>
+> {
+  const manifestFile = join(input.backupPath, MANIFEST);
+  if (existsSync(manifestFile)) {
+    const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+    return done(`backup already taken at ${input.backupPath} (${manifest.files.length} files)`, manifest);
+  }
+  await mkdir(input.backupPath, { recursive: true, mode: 0o700 });
+  const files: BackedUpFile[] = [];
+  for (const file of input.files) {
+    const src = join(input.path, file);
+    if (!existsSync(src)) {
+      files.push({ file, sha256: null, size: null, mode: null });
+      continue;
+    }
+    const dest = join(input.backupPath, 'files', file);
+    await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+    await copyFile(src, dest);
+    const st = await stat(src);
+    await chmod(dest, st.mode & 0o777);
+    files.push({ file, sha256: await sha256File(dest), size: st.size, mode: st.mode & 0o777 });
+  }
+  const manifest: BackupManifest = {
+    backupPath: input.backupPath,
+    createdAt: new Date().toISOString(),
+    source: input.path,
+    files,
+  };
+  // The manifest is written last: its presence means the backup is complete.
+  await writeFileAtomic(manifestFile, JSON.stringify(manifest, null, 2), 0o600);
+  const present = files.filter((f) => f.sha256);
+  return done(`backed up ${present.map((f) => f.file).join(', ') || 'nothing'} to ${input.backupPath}`, manifest);
+}
+
+/**
+ * Restores config files from a backup. With `untrackedOnly`, files git tracks at the checked-out
+ * commit are left as the checkout made them (package.json of the stable release), and only the
+ * host's own files (.env) come back. A file found under `releaseConfigPath` (the config saved when
+ * that release was deployed) wins over the pre-rollback backup. Restoring is idempotent: a file
+ * already equal to its backup is not rewritten.
+ */
+export async function restoreConfigFiles(
+  input: { path: string; files: string[]; backupPath: string; releaseConfigPath?: string; untrackedOnly?: boolean },
+  runner: Runner = localRunner,
+): Promise<StepResult<{ restored: string[]; unchanged: string[]; kept: string[] }>> {
+  const manifestFile = join(input.backupPath, MANIFEST);
+  if (!existsSync(manifestFile)) {
+    throw permanent(`no backup at ${input.backupPath} (manifest.json missing); cannot restore config files`, 'BackupMissing');
+  }
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+  const restored: string[] = [];
+  const unchanged: string[] = [];
+  const kept: string[] = [];
+  for (const file of input.files) {
+    if (input.untrackedOnly && (await isTracked(input.path, file, runner))) {
+      kept.push(file);
+      continue;
+    }
+    const fromRelease = input.releaseConfigPath ? join(input.releaseConfigPath, file) : null;
+    const entry = manifest.files.find((f) => f.file === file);
+    let source: string | null = null;
+    let expected: string | null = null;
+    if (fromRelease && existsSync(fromRelease)) {
+      source = fromRelease;
+      expected = await sha256File(fromRelease);
+    } else if (entry?.sha256) {
+      source = join(input.backupPath, 'files', file);
+      expected = entry.sha256;
+      const actual = await sha256File(source);
+      if (actual !== expected) {
+        throw permanent(`backup of ${file} at ${source} does not match its recorded checksum; refusing to restore it`, 'BackupCorrupt');
+      }
+    }
+    if (!source || !expected) continue; // the file did not exist before the rollback
+    const dest = join(input.path, file);
+    if (existsSync(dest) && (await sha256File(dest)) === expected) {
+      unchanged.push(file);
+      continue;
+    }
+    const mode = entry?.mode ?? 0o600;
+    await mkdir(dirname(dest), { recursive: true });
+    await writeFileAtomic(dest, await readFile(source), mode);
+    restored.push(file);
+  }
+  const parts = [
+    restored.length ? `restored ${restored.join(', ')}` : 'nothing to restore',
+    unchanged.length ? `unchanged ${unchanged.join(', ')}` : '',
+    kept.length ? `from the checkout: ${kept.join(', ')}` : '',
+  ].filter(Boolean);
+  return done(parts.join('; '), { restored, unchanged, kept });
+}

@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { localRunner } from '../runner/local';
+import { tail, type Runner } from '../runner/types';
+import { done, permanent, type StepResult } from './common';
+
+async function git(runner: Runner, path: string, args: string[]) {
+  return runner.run(['git', '-C', path, ...args], { timeoutMs: 120_000 });
+}
+
+async function gitOk(runner: Runner, path: string, args: string[]): Promise<string> {
+  const r = await git(runner, path, args);
+  if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} failed in ${path}: ${tail(r.stderr || r.stdout, 5)}`);
+  return r.stdout.trim();
+}
+
+async function packageVersion(path: string): Promise<string | null> {
+  try {
+    const pkg = JSON.parse(await readFile(join(path, 'package.json'), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface DeploymentInfo extends Record<string, unknown> {
+  commit: string;
+  tag: string | null;
+  version: string;
+  dirty: boolean;
+}
+
+/** What is deployed now: the commit, its exact tag if any, and package.json's version. */
+export async function inspectGitDeployment(
+  input: { path: string },
+  runner: Runner = localRunner,
+): Promise<StepResult<DeploymentInfo>> {
+  const commit = await gitOk(runner, input.path, ['rev-parse', 'HEAD']);
+  const tagRun = await git(runner, input.path, ['describe', '--tags', '--exact-match', 'HEAD']);
+  const tag = tagRun.exitCode === 0 ? tagRun.stdout.trim() : null;
+  const status = await gitOk(runner, input.path, ['status', '--porcelain', '--untracked-files=no']);
+  const version = tag ?? (await packageVersion(input.path)) ?? commit.slice(0, 12);
+  return done(`deployed: ${version} (${commit.slice(0, 12)})${status ? ', with local changes' : ''}`, {
+    commit,
+    tag,
+    version,
+    dirty: status.length > 0,
+  });
+}
+
+/**
+ * Checks out a tag, branch or commit (detached). Looks before it acts: if HEAD is already that
+ * commit it does nothing, so a retry after a crash is harmless.
+ */
+export async function checkoutRef(
+  input: { path: string; remote: string; ref: string; fetch?: boolean },
+  runner: Runner = localRunner,
+): Promise<StepResult<{ commit: string; previous: string }>> {
+  const { path, remote, ref } = input;
+  if (input.fetch !== false) {
+    const f = await git(runner, path, ['fetch', '--tags', '--force', '--prune', remote]);
+    if (f.exitCode !== 0) throw new Error(`git fetch ${remote} failed in ${path}: ${tail(f.stderr, 5)}`);
+  }
+  const resolved = await git(runner, path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  if (resolved.exitCode !== 0) {
+    throw permanent(
+      `${ref} is not a tag, branch or commit of ${path} or its remote ${remote}; check the version (git tag --list) and try again`,
+      'RefNotFound',
+    );
+  }
+  const commit = resolved.stdout.trim();
+  const previous = await gitOk(runner, path, ['rev-parse', 'HEAD']);
+  if (previous === commit) return done(`already at ${ref} (${commit.slice(0, 12)})`, { commit, previous });
+  const co = await git(runner, path, ['checkout', '--quiet', '--detach', commit]);
+  if (co.exitCode !== 0) {
+    throw permanent(
+      `git checkout ${ref} failed in ${path}: ${tail(co.stderr, 5)}; commit or discard the local changes there, then retry`,
+      'CheckoutFailed',
+    );
+  }
+  return done(`checked out ${ref} (${commit.slice(0, 12)}), was ${previous.slice(0, 12)}`, { commit, previous });
+}
+
+/** Whether git tracks `file` at HEAD (tracked files come from the checkout, not from a backup). */
+export async function isTracked(path: string, file: string, runner: Runner = localRunner): Promise<boolean> {
+  const r = await git(runner, path, ['ls-files', '--error-unmatch', '--', file]);
+  return r.exitCode === 0;
+}

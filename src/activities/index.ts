@@ -1,0 +1,7 @@
+/** Every activity the worker registers. Workflows import this module type-only. */
+export { recordIncident, appendRollbackLog } from './report';
+export { inspectGitDeployment, checkoutRef } from './git';
+export { runInstall, runBuild } from './npm';
+export { backupFiles, restoreConfigFiles } from './files';
+export { stopService, startService } from './service';
+export { checkHealth, checkMcp, checkLatency } from './validate';

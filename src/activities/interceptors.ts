@@ -1,0 +1,25 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+
+/**
+ * Attaches the attempt number to every activity failure, so the workflow's progress record can say
+ * "failed after 3 attempts" even for a failure Temporal did not retry.
+ */
+export class AttemptTaggingInterceptor implements ActivityInboundCallsInterceptor {
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    try {
+      return await next(input);
+    } catch (err) {
+      const attempt = Context.current().info.attempt;
+      if (err instanceof ApplicationFailure) {
+        (err as { details?: unknown[] }).details = [...(err.details ?? []), { attempt }];
+        throw err;
+      }
+      if (err instanceof Error && err.name !== 'CancelledFailure' && err.name !== 'AbortError') {
+        throw ApplicationFailure.create({ message: err.message, type: err.name, details: [{ attempt }] });
+      }
+      throw err;
+    }
+  }
+}

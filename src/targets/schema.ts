@@ -1,0 +1,116 @@
+import { z } from 'zod';
+
+/**
+ * The `rollback.yaml` schema. Objects are strict: an unknown field is far more often a typo
+ * (`stableVerison`) than an intention, and a silently ignored setting in a rollback config is
+ * exactly the kind of surprise an on-call engineer cannot afford.
+ */
+
+/** Git refs and versions reach `git` as argv, but we still refuse anything that is not plainly a ref. */
+export const SAFE_REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/;
+
+export const refSchema = z
+  .string()
+  .regex(SAFE_REF, 'must be a plain git tag, branch or commit (letters, digits, . _ / + -), like v1.11.4');
+
+const argvSchema = z
+  .array(z.string().min(1))
+  .min(1, 'must name a program, as an argv list like ["npm", "ci"]');
+
+const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
+
+const pm2ServiceSchema = z.strictObject({
+  manager: z.literal('pm2'),
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a pm2 process name (letters, digits, . _ -)'),
+  script: z.string().min(1).describe('entry file, relative to the deploy path'),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  pm2Home: absolutePath.optional(),
+});
+
+const commandServiceSchema = z.strictObject({
+  manager: z.literal('command'),
+  start: argvSchema,
+  stop: argvSchema,
+  status: argvSchema.describe('exits 0 when the service is running'),
+  cwd: absolutePath.optional(),
+});
+
+export const serviceSchema = z.discriminatedUnion('manager', [pm2ServiceSchema, commandServiceSchema]);
+
+const gitDeploySchema = z.strictObject({
+  type: z.literal('git'),
+  path: absolutePath.describe('the deployed working copy'),
+  remote: z.string().regex(/^[A-Za-z0-9._-]+$/).default('origin'),
+  stableVersion: refSchema.describe('the known-good tag an emergency rollback returns to'),
+  install: argvSchema.default(['npm', 'ci', '--no-audit', '--no-fund']),
+  build: argvSchema.optional(),
+});
+
+const healthSchema = z.strictObject({
+  url: z.url(),
+  expectVersion: z.boolean().default(true),
+  timeoutSeconds: z.number().positive().default(60),
+});
+
+const mcpHttpSchema = z.strictObject({
+  url: z.url(),
+  expectedTools: z.number().int().nonnegative().optional(),
+  toolNames: z.array(z.string()).optional(),
+  probe: z
+    .strictObject({ tool: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) })
+    .optional(),
+});
+
+const mcpStdioSchema = z.strictObject({
+  command: argvSchema.describe('argv of the server in stdio mode; relative paths resolve in the deploy path'),
+  expectedTools: z.number().int().nonnegative().optional(),
+  probe: z
+    .strictObject({ tool: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) })
+    .optional(),
+});
+
+const latencySchema = z.strictObject({
+  url: z.url(),
+  samples: z.number().int().min(1).max(1000).default(10),
+  maxAverageMs: z.number().positive().default(2000),
+  maxP95Ms: z.number().positive().optional(),
+});
+
+export const validationSchema = z.strictObject({
+  health: healthSchema.optional(),
+  mcp: mcpHttpSchema.optional(),
+  mcpStdio: mcpStdioSchema.optional(),
+  latency: latencySchema.optional(),
+});
+
+export const targetSchema = z.strictObject({
+  description: z.string().optional(),
+  host: z.literal('local').default('local'),
+  deploy: gitDeploySchema,
+  service: serviceSchema,
+  configFiles: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path'),
+    )
+    .default(['.env', 'package.json', 'package-lock.json']),
+  backupDir: absolutePath,
+  reportsDir: absolutePath,
+  logFiles: z.array(z.string()).default([]),
+  validate: validationSchema.default({}),
+});
+
+export const configSchema = z.strictObject({
+  version: z.literal(1).default(1),
+  targets: z
+    .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'target names are lower-case letters, digits and -'), targetSchema)
+    .refine((t) => Object.keys(t).length > 0, 'must define at least one target'),
+});
+
+export type RollbackConfig = z.infer<typeof configSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+export type ValidationConfig = z.infer<typeof validationSchema>;

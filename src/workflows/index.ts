@@ -1,0 +1,1 @@
+export { rollbackWorkflow } from './rollback';

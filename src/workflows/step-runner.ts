@@ -1,0 +1,171 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  proxyActivities,
+  setCurrentDetails,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { ActivityCall, PlanStep, RetryClass } from '../targets/plan';
+import type { StepResult } from '../activities/common';
+import type { RollbackRecord, StepProgress } from './types';
+
+/** Timeouts and retries per step class. Deterministic constants: part of the workflow's code. */
+export const RETRY_CLASSES: Record<RetryClass, ActivityOptions> = {
+  record: { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } },
+  quick: { startToCloseTimeout: '2m', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 } },
+  service: { startToCloseTimeout: '2m', retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 } },
+  // Installs heartbeat every 2 s; a dead worker is noticed after 15 s and the install re-runs.
+  install: {
+    startToCloseTimeout: '20m',
+    heartbeatTimeout: '15s',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+  },
+  validate: {
+    startToCloseTimeout: '5m',
+    heartbeatTimeout: '60s',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+  },
+};
+
+const UNDO_CLASS: Record<string, RetryClass> = {
+  runInstall: 'install',
+  runBuild: 'install',
+  startService: 'service',
+  stopService: 'service',
+};
+
+type AnyActivity = (input: Record<string, unknown>) => Promise<StepResult>;
+
+function call(activity: string, retry: RetryClass, summary: string, input: Record<string, unknown>): Promise<StepResult> {
+  const acts = proxyActivities<Record<string, AnyActivity>>({ ...RETRY_CLASSES[retry], summary });
+  return acts[activity]!(input);
+}
+
+/** Replaces `{ $ref: "step.field" }` values with earlier steps' result data. */
+export function resolveRefs(value: unknown, results: Map<string, StepResult>): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolveRefs(v, results));
+  if (value && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    if (typeof obj.$ref === 'string' && Object.keys(obj).length === 1) {
+      const [stepId, ...field] = obj.$ref.split('.');
+      const result = results.get(stepId!);
+      if (!result) throw ApplicationFailure.nonRetryable(`plan refers to ${obj.$ref} before step ${stepId} ran`, 'PlanError');
+      let v: unknown = result.data;
+      for (const f of field) v = (v as Record<string, unknown> | undefined)?.[f];
+      return v;
+    }
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, resolveRefs(v, results)]));
+  }
+  return value;
+}
+
+/** The attempt number our activity interceptor attaches to every failure, if present. */
+function failedAttempts(err: unknown): number | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    for (const d of cause.details ?? []) {
+      if (d && typeof d === 'object' && typeof (d as { attempt?: unknown }).attempt === 'number') {
+        return (d as { attempt: number }).attempt;
+      }
+    }
+  }
+  return undefined;
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function renderDetails(record: RollbackRecord): string {
+  const mark: Record<string, string> = { pending: '·', running: '▶', succeeded: '✔', failed: '✘', skipped: '↷' };
+  return [
+    `**${record.kind} rollback of ${record.target} → ${record.toVersion}: ${record.status}**`,
+    '',
+    ...record.steps.map((s) => `${mark[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`),
+  ].join('\n');
+}
+
+interface RegisteredUndo {
+  stepId: string;
+  calls: ActivityCall[];
+}
+
+/**
+ * Runs a plan's steps in order (the saga). A step's undo is registered when the step starts, not
+ * when it ends: a step that failed half way may have changed the world, and every undo is
+ * idempotent. On a step that fails for good, the registered undos run in reverse order.
+ */
+export class StepRunner {
+  readonly results = new Map<string, StepResult>();
+  private readonly undos: RegisteredUndo[] = [];
+
+  constructor(
+    readonly record: RollbackRecord,
+    private readonly onResult: (step: PlanStep, result: StepResult) => void = () => undefined,
+  ) {}
+
+  publish(): void {
+    setCurrentDetails(renderDetails(this.record));
+  }
+
+  private progress(id: string): StepProgress {
+    return this.record.steps.find((s) => s.id === id)!;
+  }
+
+  async runStep(step: PlanStep): Promise<void> {
+    const p = this.progress(step.id);
+    const startedMs = Date.now();
+    p.state = 'running';
+    p.startedAt = new Date(startedMs).toISOString();
+    this.record.currentStep = step.id;
+    this.publish();
+    if (step.undo.length > 0) {
+      this.undos.push({
+        stepId: step.id,
+        calls: step.undo.map((u) => ({ activity: u.activity, input: resolveRefs(u.input, this.results) as Record<string, unknown> })),
+      });
+    }
+    try {
+      const input = resolveRefs(step.input, this.results) as Record<string, unknown>;
+      const result = await call(step.activity, step.retry, step.title, input);
+      this.results.set(step.id, result);
+      p.state = 'succeeded';
+      p.attempts = result.attempt;
+      p.summary = result.summary;
+      this.onResult(step, result);
+    } catch (err) {
+      p.state = 'failed';
+      p.attempts = failedAttempts(err) ?? p.attempts + 1;
+      p.lastError = describeError(err);
+      throw err;
+    } finally {
+      p.finishedAt = new Date().toISOString();
+      p.durationMs = Date.now() - startedMs;
+      this.record.currentStep = undefined;
+      this.publish();
+    }
+  }
+
+  /** Runs the registered undos, newest first, and records each one's outcome; never throws. */
+  async compensate(): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      for (const undo of [...this.undos].reverse()) {
+        for (const c of undo.calls) {
+          const entry = { stepId: undo.stepId, activity: c.activity, state: 'running' as 'running' | 'succeeded' | 'failed', summary: undefined as string | undefined, error: undefined as string | undefined };
+          this.record.undos.push(entry);
+          try {
+            const r = await call(c.activity, UNDO_CLASS[c.activity] ?? 'quick', `Undo ${undo.stepId}: ${c.activity}`, c.input);
+            entry.state = 'succeeded';
+            entry.summary = r.summary;
+          } catch (err) {
+            entry.state = 'failed';
+            entry.error = describeError(err);
+          }
+          this.publish();
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,100 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RollbackClient } from '../src/client';
+import { RollbackAlreadyRunningError } from '../src/client';
+import { BAD_VERSION, git, gitDescribe } from './rig/fixture-repo';
+import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { createSandbox, health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
+import { runCli, startRollback } from './rig/rollback';
+
+const taskQueue = testTaskQueue('compensation');
+let worker: RunningWorker;
+let client: RollbackClient;
+const sandboxes: Sandbox[] = [];
+
+beforeAll(async () => {
+  worker = await startWorker(taskQueue);
+  client = await connectClient(taskQueue);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await Promise.all(sandboxes.map((s) => s.cleanup()));
+});
+
+/** The service is back where it was before the rollback: the bad release, running. */
+async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {
+  expect(await gitDescribe(sb.deployPath)).toBe(`v${BAD_VERSION}`);
+  expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('online');
+  await waitForHttp(`http://127.0.0.1:${sb.port}/health`);
+  expect((await health(sb.port)).body.version).toBe(BAD_VERSION);
+  expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
+}
+
+describe('a rollback step that fails for good', () => {
+  test('a tag missing from the remote: the checkout fails, the service is started again on its old version', async () => {
+    const sb = await createSandbox({ name: 'comp-tag' });
+    sandboxes.push(sb);
+    const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+    const started = await startRollback(client, sb, { toVersion: 'v9.9.9' });
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain('failed at step "Check out v9.9.9"');
+    expect(result.error).toContain('v9.9.9 is not a tag, branch or commit');
+    const record = result.record!;
+    expect(record.status).toBe('compensated');
+    expect(record.failure?.stepId).toBe('checkout');
+    // Not retried: a missing tag does not appear by retrying.
+    expect(record.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'failed', attempts: 1 });
+    // Undo order: the checkout's own undo first (it may have half-happened), then the stop's.
+    expect(record.undos.map((u) => u.activity)).toEqual(['checkoutRef', 'restoreConfigFiles', 'runInstall', 'startService']);
+    expect(record.undos.every((u) => u.state === 'succeeded')).toBe(true);
+    await expectBackOnBadRelease(sb, envBefore);
+    const log = readFileSync(join(sb.reportsDir, 'rollback-log.md'), 'utf8');
+    expect(log).toContain('(compensated)');
+    expect(log).toContain('rollback failed at "Check out v9.9.9"');
+  });
+
+  test('npm ci fails on the target release: the undos put the old checkout, config and process back', async () => {
+    const sb = await createSandbox({ name: 'comp-npm' });
+    sandboxes.push(sb);
+    // A release whose package.json and lock file disagree: `npm ci` refuses it, every time.
+    const pkgFile = join(sb.work, 'package.json');
+    await git(['checkout', '-q', 'v1.11.4'], sb.work);
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string; dependencies: Record<string, string> };
+    pkg.version = '1.11.5';
+    pkg.dependencies['is-number'] = '7.0.0';
+    writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + '\n');
+    await git(['commit', '-qam', 'release 1.11.5 (lock file out of sync)'], sb.work);
+    await git(['tag', '-a', 'v1.11.5', '-m', 'v1.11.5'], sb.work);
+    await git(['push', '-q', 'origin', 'v1.11.5'], sb.work);
+
+    const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+    const started = await startRollback(client, sb, { toVersion: 'v1.11.5' });
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.ok).toBe(false);
+    expect(result.error).toMatch(/failed at step "Install dependencies \(npm ci/);
+    expect(result.error).toMatch(/npm ci.*exited 1/s);
+    const record = result.record!;
+    expect(record.steps.find((s) => s.id === 'install')).toMatchObject({ state: 'failed', attempts: 3 });
+    expect(record.status).toBe('compensated');
+    expect(record.undos.map((u) => u.activity)).toEqual(['checkoutRef', 'restoreConfigFiles', 'runInstall', 'startService']);
+    await expectBackOnBadRelease(sb, envBefore);
+  });
+
+  test('two starts on one target: the second is refused naming the first, the first finishes', async () => {
+    const sb = await createSandbox({ name: 'comp-twice' });
+    sandboxes.push(sb);
+    const first = await startRollback(client, sb);
+    const second = startRollback(client, sb, { requestedBy: 'carol' });
+    await expect(second).rejects.toBeInstanceOf(RollbackAlreadyRunningError);
+    await expect(second).rejects.toThrow(`a rollback of target "${sb.target}" is already running: ${first.workflowId} (run ${first.runId})`);
+    const cli = await runCli(['--config', sb.configFile, 'start', 'emergency', '-t', sb.target, '--reason', 'again', '--task-queue', taskQueue]);
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain(`already running: ${first.workflowId}`);
+    const result = await client.result(first.workflowId, first.runId);
+    expect(result.ok).toBe(true);
+    expect(result.record!.requestedBy).toBe('alice');
+  });
+});

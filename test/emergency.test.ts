@@ -1,0 +1,93 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RollbackClient } from '../src/client';
+import { BAD_VERSION, GOOD_VERSION, gitDescribe, type FailureMode } from './rig/fixture-repo';
+import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { createSandbox, FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
+import { listToolsHttp, listToolsStdio, runCli, startRollback } from './rig/rollback';
+
+const taskQueue = testTaskQueue('emergency');
+let worker: RunningWorker;
+let client: RollbackClient;
+const sandboxes: Sandbox[] = [];
+
+beforeAll(async () => {
+  worker = await startWorker(taskQueue);
+  client = await connectClient(taskQueue);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await Promise.all(sandboxes.map((s) => s.cleanup()));
+});
+
+async function expectRecovered(sb: Sandbox) {
+  const h = await health(sb.port);
+  expect(h.status).toBe(200);
+  expect(h.body).toMatchObject({ status: 'healthy', version: GOOD_VERSION });
+  expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('online');
+  expect(await gitDescribe(sb.deployPath)).toBe(`v${GOOD_VERSION}`);
+  expect(await listToolsHttp(sb.port)).toHaveLength(FIXTURE_TOOLS);
+  expect(await listToolsStdio(sb.deployPath)).toHaveLength(FIXTURE_TOOLS);
+  // The host's own .env came back after the checkout, byte for byte.
+  expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toContain(`LIGHTDASH_API_KEY=${sb.secret}`);
+}
+
+describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4', () => {
+  const modes: FailureMode[] = ['tools-missing', 'crash'];
+
+  test.each(modes)('recovers from a bad release that is %s', async (mode) => {
+    const sb = await createSandbox({ name: `em-${mode}`, badMode: mode });
+    sandboxes.push(sb);
+    expect(await gitDescribe(sb.deployPath)).toBe(`v${BAD_VERSION}`);
+    const started = await startRollback(client, sb);
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.error).toBeUndefined();
+    expect(result.ok).toBe(true);
+    const record = result.record!;
+    expect(record.status).toBe('succeeded');
+    expect(record.fromVersion).toBe(`v${BAD_VERSION}`);
+    expect(record.steps.every((s) => s.state === 'succeeded')).toBe(true);
+    expect(record.steps.map((s) => s.id)).toEqual([
+      'incident', 'inspect', 'backup', 'stop', 'checkout', 'install', 'restore-config', 'start',
+      'validate-health', 'validate-mcp-http', 'validate-mcp-stdio', 'validate-latency', 'rollback-log',
+    ]);
+    await expectRecovered(sb);
+    const incident = readFileSync(join(sb.reportsDir, started.request.rollbackId, 'incident.md'), 'utf8');
+    expect(incident).toContain('v1.20.2 is failing health checks');
+    expect(incident).toContain('alice');
+    const log = readFileSync(join(sb.reportsDir, 'rollback-log.md'), 'utf8');
+    expect(log).toContain(`<!-- rollback:${started.request.rollbackId} -->`);
+    expect(log).toContain('v1.20.2 → v1.11.4 (succeeded)');
+  });
+
+  test('the CLI runs an unhealthy release back to v1.11.4 with --wait and reports progress', async () => {
+    const sb = await createSandbox({ name: 'em-cli', badMode: 'unhealthy' });
+    sandboxes.push(sb);
+    expect((await health(sb.port)).status).toBe(503);
+    const r = await runCli([
+      '--config', sb.configFile, 'start', 'emergency', '--target', sb.target,
+      '--reason', 'health checks fail after v1.20.2', '--as', 'bob', '--wait', '--task-queue', taskQueue,
+    ]);
+    expect(r.stderr).toContain('web ui:');
+    expect(r.stderr).toMatch(/✔ Check out v1\.11\.4/);
+    expect(r.stderr).toMatch(/✔ Check MCP tools over stdio/);
+    expect(r.stdout).toContain('Rollback succeeded.');
+    expect(r.code).toBe(0);
+    await expectRecovered(sb);
+
+    const status = await runCli(['status', `rollback-${sb.target}`, '--json']);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { workflowStatus: string; record: { requestedBy: string; steps: { attempts: number; durationMs: number }[] } };
+    expect(parsed.workflowStatus).toBe('COMPLETED');
+    expect(parsed.record.requestedBy).toBe('bob');
+    expect(parsed.record.steps.every((s) => s.attempts >= 1 && s.durationMs >= 0)).toBe(true);
+
+    const list = await runCli(['list', '--target', sb.target, '--json']);
+    expect(list.code).toBe(0);
+    const rows = JSON.parse(list.stdout) as { workflowId: string; kind: string; toVersion: string; requestedBy: string }[];
+    expect(rows[0]).toMatchObject({ workflowId: `rollback-${sb.target}`, kind: 'emergency', toVersion: 'v1.11.4', requestedBy: 'bob' });
+    expect(existsSync(join(sb.reportsDir, 'rollback-log.md'))).toBe(true);
+  });
+});

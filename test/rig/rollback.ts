@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { RollbackClient } from '../../src/client';
+import { getTarget, loadConfig } from '../../src/targets/load';
+import { planRollback, type RollbackRequest } from '../../src/targets/plan';
+import type { Sandbox } from './sandbox';
+
+export const ROOT = join(__dirname, '..', '..');
+
+export function requestFor(sb: Sandbox, overrides: Partial<RollbackRequest> = {}): RollbackRequest {
+  return {
+    rollbackId: `${sb.target}-${Date.now()}`,
+    target: sb.target,
+    kind: 'emergency',
+    reason: 'v1.20.2 is failing health checks',
+    impact: 'MCP tools unavailable to analysts',
+    requestedBy: 'alice',
+    requestedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+/** Plans from the sandbox's real rollback.yaml and starts through the typed client. */
+export async function startRollback(client: RollbackClient, sb: Sandbox, overrides: Partial<RollbackRequest> = {}) {
+  const request = requestFor(sb, overrides);
+  const plan = planRollback(getTarget(loadConfig(sb.configFile), sb.target), request);
+  const started = await client.start(request, plan);
+  return { request, plan, ...started };
+}
+
+/** Independent of the product's own checks: the official MCP client, straight at the service. */
+export async function listToolsHttp(port: number): Promise<string[]> {
+  const client = new Client({ name: 'test', version: '0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  try {
+    return (await client.listTools()).tools.map((t) => t.name);
+  } finally {
+    await client.close();
+  }
+}
+
+export async function listToolsStdio(cwd: string): Promise<string[]> {
+  const client = new Client({ name: 'test', version: '0' });
+  await client.connect(new StdioClientTransport({ command: 'node', args: ['server.js', '--stdio'], cwd, stderr: 'pipe' }));
+  try {
+    return (await client.listTools()).tools.map((t) => t.name);
+  } finally {
+    await client.close();
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `rollback` command. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'rollback.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}

@@ -1,4 +1,10 @@
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RollbackInput } from './workflows/rollback';
 import { progressQuery } from './workflows/messages';
@@ -82,10 +88,17 @@ export class RollbackClient {
       throw new Error(
         `cannot reach the Temporal server at ${address} (${(err as Error).message}); ` +
           'start one with "rollback dev", or set TEMPORAL_ADDRESS / --address',
+        { cause: err },
       );
     }
     const taskQueue = flags.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? 'rollback-orchestrator';
-    return new RollbackClient(new Client({ connection, namespace }), connection, address, namespace, taskQueue);
+    return new RollbackClient(
+      new Client({ connection, namespace }),
+      connection,
+      address,
+      namespace,
+      taskQueue,
+    );
   }
 
   close(): Promise<void> {
@@ -118,7 +131,11 @@ export class RollbackClient {
           { key: REQUESTED_BY, value: request.requestedBy },
         ],
       });
-      return { workflowId, runId: handle.firstExecutionRunId, webUrl: this.webUrl(workflowId, handle.firstExecutionRunId) };
+      return {
+        workflowId,
+        runId: handle.firstExecutionRunId,
+        webUrl: this.webUrl(workflowId, handle.firstExecutionRunId),
+      };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         let runId: string | undefined;
@@ -143,7 +160,10 @@ export class RollbackClient {
   }
 
   /** Waits for the end; resolves with the record and whether the rollback succeeded. */
-  async result(workflowId: string, runId?: string): Promise<{ ok: boolean; record: RollbackRecord | null; error?: string }> {
+  async result(
+    workflowId: string,
+    runId?: string,
+  ): Promise<{ ok: boolean; record: RollbackRecord | null; error?: string }> {
     const handle = this.client.workflow.getHandle(workflowId, runId);
     try {
       return { ok: true, record: (await handle.result()) as RollbackRecord };
@@ -151,7 +171,9 @@ export class RollbackClient {
       if (err instanceof WorkflowFailedError) {
         const cause = err.cause;
         const record =
-          cause instanceof ApplicationFailure && cause.details?.[0] ? (cause.details[0] as RollbackRecord) : null;
+          cause instanceof ApplicationFailure && cause.details?.[0]
+            ? (cause.details[0] as RollbackRecord)
+            : null;
         return { ok: false, record, error: cause?.message ?? err.message };
       }
       throw err;

@@ -11,7 +11,9 @@ export interface WorkerSettings extends ConnectionFlags {
   workflowBundlePath?: string;
 }
 
-export async function createWorker(settings: WorkerSettings = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
+export async function createWorker(
+  settings: WorkerSettings = {},
+): Promise<{ worker: Worker; close: () => Promise<void> }> {
   const { address, namespace } = connectionSettings(settings);
   const connection = await NativeConnection.connect({ address });
   const bundlePath = settings.workflowBundlePath ?? process.env.ROLLBACK_WORKFLOW_BUNDLE;
@@ -21,7 +23,9 @@ export async function createWorker(settings: WorkerSettings = {}): Promise<{ wor
     taskQueue: settings.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     activities,
     interceptors: { activity: [() => ({ inbound: new AttemptTaggingInterceptor() })] },
-    ...(bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('./workflows') }),
+    ...(bundlePath
+      ? { workflowBundle: { codePath: bundlePath } }
+      : { workflowsPath: require.resolve('./workflows') }),
   };
   const worker = await Worker.create(options);
   return { worker, close: () => connection.close() };

@@ -48,7 +48,12 @@ describe('a rollback step that fails for good', () => {
     // Not retried: a missing tag does not appear by retrying.
     expect(record.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'failed', attempts: 1 });
     // Undo order: the checkout's own undo first (it may have half-happened), then the stop's.
-    expect(record.undos.map((u) => u.activity)).toEqual(['checkoutRef', 'restoreConfigFiles', 'runInstall', 'startService']);
+    expect(record.undos.map((u) => u.activity)).toEqual([
+      'checkoutRef',
+      'restoreConfigFiles',
+      'runInstall',
+      'startService',
+    ]);
     expect(record.undos.every((u) => u.state === 'succeeded')).toBe(true);
     await expectBackOnBadRelease(sb, envBefore);
     const log = readFileSync(join(sb.reportsDir, 'rollback-log.md'), 'utf8');
@@ -62,7 +67,10 @@ describe('a rollback step that fails for good', () => {
     // A release whose package.json and lock file disagree: `npm ci` refuses it, every time.
     const pkgFile = join(sb.work, 'package.json');
     await git(['checkout', '-q', 'v1.11.4'], sb.work);
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string; dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as {
+      version: string;
+      dependencies: Record<string, string>;
+    };
     pkg.version = '1.11.5';
     pkg.dependencies['is-number'] = '7.0.0';
     writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + '\n');
@@ -79,7 +87,12 @@ describe('a rollback step that fails for good', () => {
     const record = result.record!;
     expect(record.steps.find((s) => s.id === 'install')).toMatchObject({ state: 'failed', attempts: 3 });
     expect(record.status).toBe('compensated');
-    expect(record.undos.map((u) => u.activity)).toEqual(['checkoutRef', 'restoreConfigFiles', 'runInstall', 'startService']);
+    expect(record.undos.map((u) => u.activity)).toEqual([
+      'checkoutRef',
+      'restoreConfigFiles',
+      'runInstall',
+      'startService',
+    ]);
     await expectBackOnBadRelease(sb, envBefore);
   });
 
@@ -89,8 +102,21 @@ describe('a rollback step that fails for good', () => {
     const first = await startRollback(client, sb);
     const second = startRollback(client, sb, { requestedBy: 'carol' });
     await expect(second).rejects.toBeInstanceOf(RollbackAlreadyRunningError);
-    await expect(second).rejects.toThrow(`a rollback of target "${sb.target}" is already running: ${first.workflowId} (run ${first.runId})`);
-    const cli = await runCli(['--config', sb.configFile, 'start', 'emergency', '-t', sb.target, '--reason', 'again', '--task-queue', taskQueue]);
+    await expect(second).rejects.toThrow(
+      `a rollback of target "${sb.target}" is already running: ${first.workflowId} (run ${first.runId})`,
+    );
+    const cli = await runCli([
+      '--config',
+      sb.configFile,
+      'start',
+      'emergency',
+      '-t',
+      sb.target,
+      '--reason',
+      'again',
+      '--task-queue',
+      taskQueue,
+    ]);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toContain(`already running: ${first.workflowId}`);
     const result = await client.result(first.workflowId, first.runId);

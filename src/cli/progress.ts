@@ -1,6 +1,12 @@
 import type { RollbackRecord, StepProgress } from '../workflows/types';
 
-const MARK: Record<string, string> = { pending: '·', running: '▶', succeeded: '✔', failed: '✘', skipped: '↷' };
+const MARK: Record<string, string> = {
+  pending: '·',
+  running: '▶',
+  succeeded: '✔',
+  failed: '✘',
+  skipped: '↷',
+};
 
 function secs(ms?: number): string {
   return ms === undefined ? '' : ` (${(ms / 1000).toFixed(1)} s)`;
@@ -20,7 +26,10 @@ export function formatRecord(record: RollbackRecord): string {
   ];
   if (record.undos.length) {
     lines.push('  undo:');
-    for (const u of record.undos) lines.push(`    ${u.state === 'succeeded' ? '✔' : u.state === 'failed' ? '✘' : '▶'} ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`);
+    for (const u of record.undos)
+      lines.push(
+        `    ${u.state === 'succeeded' ? '✔' : u.state === 'failed' ? '✘' : '▶'} ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`,
+      );
   }
   if (record.failure) lines.push(`  failed at "${record.failure.title}": ${record.failure.message}`);
   if (record.durationMs !== undefined) lines.push(`  took ${(record.durationMs / 1000).toFixed(1)} s`);
@@ -45,13 +54,17 @@ export class ProgressPrinter {
       this.seen.set(s.id, key);
       this.write(`${new Date().toISOString().slice(11, 19)} ${formatStep(s)}`);
     }
-    if (record.status !== this.lastStatus && (record.status === 'compensating')) {
-      this.write(`${new Date().toISOString().slice(11, 19)} ↺ compensating: undoing completed steps in reverse order`);
+    if (record.status !== this.lastStatus && record.status === 'compensating') {
+      this.write(
+        `${new Date().toISOString().slice(11, 19)} ↺ compensating: undoing completed steps in reverse order`,
+      );
     }
     this.lastStatus = record.status;
     const finished = record.undos.filter((u) => u.state !== 'running');
     for (const u of finished.slice(this.undosSeen)) {
-      this.write(`${new Date().toISOString().slice(11, 19)}   ${u.state === 'succeeded' ? '✔' : '✘'} undo ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`);
+      this.write(
+        `${new Date().toISOString().slice(11, 19)}   ${u.state === 'succeeded' ? '✔' : '✘'} undo ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`,
+      );
     }
     this.undosSeen = finished.length;
   }

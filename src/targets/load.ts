@@ -18,7 +18,11 @@ export interface LoadedConfig {
 }
 
 /** `--config`, then `ROLLBACK_CONFIG`, then `./rollback.yaml`. */
-export function findConfigFile(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+export function findConfigFile(
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): string {
   const chosen = explicit ?? env.ROLLBACK_CONFIG;
   if (chosen) {
     const file = resolve(cwd, chosen);
@@ -56,8 +60,12 @@ export function parseConfig(text: string, file: string): RollbackConfig {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const where = first.linePos?.[0] ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}` : 'unknown position';
-    throw new ConfigError(`${file}: malformed YAML at ${where}: ${first.message.split('\n')[0]}; fix the YAML syntax there`);
+    const where = first.linePos?.[0]
+      ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}`
+      : 'unknown position';
+    throw new ConfigError(
+      `${file}: malformed YAML at ${where}: ${first.message.split('\n')[0]}; fix the YAML syntax there`,
+    );
   }
   const raw: unknown = doc.toJS();
   const result = configSchema.safeParse(raw ?? {});
@@ -87,11 +95,15 @@ export function checkTargetPaths(name: string, target: TargetConfig): string[] {
   const problems: string[] = [];
   const path = target.deploy.path;
   if (!existsSync(path)) {
-    problems.push(`target "${name}": deploy.path ${path} does not exist; deploy the service there or fix the path`);
+    problems.push(
+      `target "${name}": deploy.path ${path} does not exist; deploy the service there or fix the path`,
+    );
   } else if (!statSync(path).isDirectory()) {
     problems.push(`target "${name}": deploy.path ${path} is not a directory`);
   } else if (!existsSync(resolve(path, '.git'))) {
-    problems.push(`target "${name}": deploy.path ${path} is not a git working copy (no .git); deploy.type git needs one`);
+    problems.push(
+      `target "${name}": deploy.path ${path} is not a git working copy (no .git); deploy.type git needs one`,
+    );
   }
   return problems;
 }

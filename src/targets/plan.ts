@@ -147,14 +147,29 @@ export function planRollback(target: TargetConfig, request: RollbackRequest): Pl
       input: { path, remote: target.deploy.remote, ref: toVersion },
       // Back to the exact commit we found, then its dependencies and build.
       undo: [
-        { activity: 'checkoutRef', input: { path, remote: target.deploy.remote, ref: ref('inspect.commit'), fetch: false } },
+        {
+          activity: 'checkoutRef',
+          input: { path, remote: target.deploy.remote, ref: ref('inspect.commit'), fetch: false },
+        },
         { activity: 'restoreConfigFiles', input: { path, files, backupPath, untrackedOnly: false } },
         install,
         ...build,
       ],
     },
-    { id: 'install', title: `Install dependencies (${target.deploy.install.join(' ')})`, retry: 'install', ...install, undo: [] },
-    ...build.map((b) => ({ id: 'build', title: `Build (${target.deploy.build!.join(' ')})`, retry: 'install' as const, ...b, undo: [] })),
+    {
+      id: 'install',
+      title: `Install dependencies (${target.deploy.install.join(' ')})`,
+      retry: 'install',
+      ...install,
+      undo: [],
+    },
+    ...build.map((b) => ({
+      id: 'build',
+      title: `Build (${target.deploy.build!.join(' ')})`,
+      retry: 'install' as const,
+      ...b,
+      undo: [],
+    })),
     {
       id: 'restore-config',
       title: `Restore config files of ${toVersion}`,

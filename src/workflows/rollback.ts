@@ -1,4 +1,10 @@
-import { ApplicationFailure, CancellationScope, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Plan, PlanStep, RollbackRequest } from '../targets/plan';
 import { progressQuery } from './messages';
 import { FROM_VERSION } from './search-attributes';
@@ -36,7 +42,13 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
     requestedAt: request.requestedAt,
     status: 'running',
     startedAt: new Date(startedMs).toISOString(),
-    steps: [...plan.steps, LOG_STEP].map((s) => ({ id: s.id, title: s.title, activity: s.activity, state: 'pending', attempts: 0 })),
+    steps: [...plan.steps, LOG_STEP].map((s) => ({
+      id: s.id,
+      title: s.title,
+      activity: s.activity,
+      state: 'pending',
+      attempts: 0,
+    })),
     undos: [],
   };
   setHandler(progressQuery, () => record);
@@ -65,14 +77,21 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
     runner.publish();
     await runner.compensate();
   }
-  record.status = failure ? (record.undos.every((u) => u.state === 'succeeded') ? 'compensated' : 'failed') : 'succeeded';
+  record.status = failure
+    ? record.undos.every((u) => u.state === 'succeeded')
+      ? 'compensated'
+      : 'failed'
+    : 'succeeded';
   record.finishedAt = new Date().toISOString();
   record.durationMs = Date.now() - startedMs;
   runner.publish();
 
   await CancellationScope.nonCancellable(async () => {
     try {
-      await runner.runStep({ ...LOG_STEP, input: { reportsDir: plan.reportsDir, record: structuredCloneRecord(record) } });
+      await runner.runStep({
+        ...LOG_STEP,
+        input: { reportsDir: plan.reportsDir, record: structuredCloneRecord(record) },
+      });
     } catch {
       // The log is a record, not part of the rollback: its failure must not change the outcome.
     }
@@ -82,7 +101,10 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
     const undone = record.undos.length
       ? `; undid ${record.undos.filter((u) => u.state === 'succeeded').length} of ${record.undos.length} undo steps${
           record.status === 'failed'
-            ? ` (failed: ${record.undos.filter((u) => u.state === 'failed').map((u) => `${u.activity}: ${u.error}`).join('; ')})`
+            ? ` (failed: ${record.undos
+                .filter((u) => u.state === 'failed')
+                .map((u) => `${u.activity}: ${u.error}`)
+                .join('; ')})`
             : ''
         }`
       : '; nothing to undo';

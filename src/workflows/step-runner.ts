@@ -13,8 +13,14 @@ import type { RollbackRecord, StepProgress } from './types';
 /** Timeouts and retries per step class. Deterministic constants: part of the workflow's code. */
 export const RETRY_CLASSES: Record<RetryClass, ActivityOptions> = {
   record: { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } },
-  quick: { startToCloseTimeout: '2m', retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 } },
-  service: { startToCloseTimeout: '2m', retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 } },
+  quick: {
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
+  },
+  service: {
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+  },
   // Installs heartbeat every 2 s; a dead worker is noticed after 15 s and the install re-runs.
   install: {
     startToCloseTimeout: '20m',
@@ -37,7 +43,12 @@ const UNDO_CLASS: Record<string, RetryClass> = {
 
 type AnyActivity = (input: Record<string, unknown>) => Promise<StepResult>;
 
-function call(activity: string, retry: RetryClass, summary: string, input: Record<string, unknown>): Promise<StepResult> {
+function call(
+  activity: string,
+  retry: RetryClass,
+  summary: string,
+  input: Record<string, unknown>,
+): Promise<StepResult> {
   const acts = proxyActivities<Record<string, AnyActivity>>({ ...RETRY_CLASSES[retry], summary });
   return acts[activity]!(input);
 }
@@ -50,7 +61,11 @@ export function resolveRefs(value: unknown, results: Map<string, StepResult>): u
     if (typeof obj.$ref === 'string' && Object.keys(obj).length === 1) {
       const [stepId, ...field] = obj.$ref.split('.');
       const result = results.get(stepId!);
-      if (!result) throw ApplicationFailure.nonRetryable(`plan refers to ${obj.$ref} before step ${stepId} ran`, 'PlanError');
+      if (!result)
+        throw ApplicationFailure.nonRetryable(
+          `plan refers to ${obj.$ref} before step ${stepId} ran`,
+          'PlanError',
+        );
       let v: unknown = result.data;
       for (const f of field) v = (v as Record<string, unknown> | undefined)?.[f];
       return v;
@@ -79,11 +94,20 @@ export function describeError(err: unknown): string {
 }
 
 function renderDetails(record: RollbackRecord): string {
-  const mark: Record<string, string> = { pending: '·', running: '▶', succeeded: '✔', failed: '✘', skipped: '↷' };
+  const mark: Record<string, string> = {
+    pending: '·',
+    running: '▶',
+    succeeded: '✔',
+    failed: '✘',
+    skipped: '↷',
+  };
   return [
     `**${record.kind} rollback of ${record.target} → ${record.toVersion}: ${record.status}**`,
     '',
-    ...record.steps.map((s) => `${mark[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`),
+    ...record.steps.map(
+      (s) =>
+        `${mark[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`,
+    ),
   ].join('\n');
 }
 
@@ -124,7 +148,10 @@ export class StepRunner {
     if (step.undo.length > 0) {
       this.undos.push({
         stepId: step.id,
-        calls: step.undo.map((u) => ({ activity: u.activity, input: resolveRefs(u.input, this.results) as Record<string, unknown> })),
+        calls: step.undo.map((u) => ({
+          activity: u.activity,
+          input: resolveRefs(u.input, this.results) as Record<string, unknown>,
+        })),
       });
     }
     try {
@@ -153,10 +180,21 @@ export class StepRunner {
     await CancellationScope.nonCancellable(async () => {
       for (const undo of [...this.undos].reverse()) {
         for (const c of undo.calls) {
-          const entry = { stepId: undo.stepId, activity: c.activity, state: 'running' as 'running' | 'succeeded' | 'failed', summary: undefined as string | undefined, error: undefined as string | undefined };
+          const entry = {
+            stepId: undo.stepId,
+            activity: c.activity,
+            state: 'running' as 'running' | 'succeeded' | 'failed',
+            summary: undefined as string | undefined,
+            error: undefined as string | undefined,
+          };
           this.record.undos.push(entry);
           try {
-            const r = await call(c.activity, UNDO_CLASS[c.activity] ?? 'quick', `Undo ${undo.stepId}: ${c.activity}`, c.input);
+            const r = await call(
+              c.activity,
+              UNDO_CLASS[c.activity] ?? 'quick',
+              `Undo ${undo.stepId}: ${c.activity}`,
+              c.input,
+            );
             entry.state = 'succeeded';
             entry.summary = r.summary;
           } catch (err) {

@@ -18,7 +18,14 @@ export default async function globalSetup(): Promise<void> {
   const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite'), headless: true });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../src/workflows'),
-    logger: { info: () => undefined, warn: () => undefined, error: console.error, debug: () => undefined, trace: () => undefined, log: () => undefined },
+    logger: {
+      info: () => undefined,
+      warn: () => undefined,
+      error: console.error,
+      debug: () => undefined,
+      trace: () => undefined,
+      log: () => undefined,
+    },
   });
   const bundlePath = join(root, 'workflow-bundle.js');
   writeFileSync(bundlePath, code);
@@ -28,5 +35,7 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEMPORAL_NAMESPACE = server.namespace;
   process.env.ROLLBACK_WORKFLOW_BUNDLE = bundlePath;
   process.env.ROLLBACK_TEST_ROOT = root;
-  process.stderr.write(`\n[rig] Temporal dev server ${server.address}, workflow bundle ready, in ${Date.now() - started} ms\n`);
+  process.stderr.write(
+    `\n[rig] Temporal dev server ${server.address}, workflow bundle ready, in ${Date.now() - started} ms\n`,
+  );
 }

@@ -24,7 +24,11 @@ export function requestFor(sb: Sandbox, overrides: Partial<RollbackRequest> = {}
 }
 
 /** Plans from the sandbox's real rollback.yaml and starts through the typed client. */
-export async function startRollback(client: RollbackClient, sb: Sandbox, overrides: Partial<RollbackRequest> = {}) {
+export async function startRollback(
+  client: RollbackClient,
+  sb: Sandbox,
+  overrides: Partial<RollbackRequest> = {},
+) {
   const request = requestFor(sb, overrides);
   const plan = planRollback(getTarget(loadConfig(sb.configFile), sb.target), request);
   const started = await client.start(request, plan);
@@ -44,7 +48,9 @@ export async function listToolsHttp(port: number): Promise<string[]> {
 
 export async function listToolsStdio(cwd: string): Promise<string[]> {
   const client = new Client({ name: 'test', version: '0' });
-  await client.connect(new StdioClientTransport({ command: 'node', args: ['server.js', '--stdio'], cwd, stderr: 'pipe' }));
+  await client.connect(
+    new StdioClientTransport({ command: 'node', args: ['server.js', '--stdio'], cwd, stderr: 'pipe' }),
+  );
   try {
     return (await client.listTools()).tools.map((t) => t.name);
   } finally {

@@ -45,7 +45,10 @@ function pm2(pm2Home: string, args: string[], env: Record<string, string> = {}) 
 
 export function pm2Status(pm2Home: string, name: string): string {
   const r = pm2(pm2Home, ['jlist']);
-  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')) || '[]') as { name: string; pm2_env: { status: string } }[];
+  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')) || '[]') as {
+    name: string;
+    pm2_env: { status: string };
+  }[];
   return list.find((p) => p.name === name)?.pm2_env.status ?? 'absent';
 }
 
@@ -56,7 +59,10 @@ export function pm2Status(pm2Home: string, name: string): string {
  */
 export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const root = mkdtempSync(join(tmpdir(), `rb-${opts.name}-`));
-  const { remote, work } = await createFixtureRemote({ dir: join(root, 'git'), badMode: opts.badMode ?? 'unhealthy' });
+  const { remote, work } = await createFixtureRemote({
+    dir: join(root, 'git'),
+    badMode: opts.badMode ?? 'unhealthy',
+  });
   const deployPath = join(root, 'srv', 'lightdash-mcp');
   mkdirSync(join(root, 'srv'), { recursive: true });
   const secret = `canary-${randomBytes(12).toString('hex')}`;
@@ -80,13 +86,23 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
           stableVersion: 'v1.11.4',
           install: opts.install ?? ['npm', 'ci', '--offline', '--no-audit', '--no-fund'],
         },
-        service: { manager: 'pm2', name: `lightdash-${opts.name}`, script: 'server.js', env: { PORT: String(port) }, pm2Home },
+        service: {
+          manager: 'pm2',
+          name: `lightdash-${opts.name}`,
+          script: 'server.js',
+          env: { PORT: String(port) },
+          pm2Home,
+        },
         configFiles: ['.env', 'package.json', 'package-lock.json'],
         backupDir,
         reportsDir,
         validate: {
           health: { url: `${base}/health`, timeoutSeconds: 10 },
-          mcp: { url: `${base}/mcp`, expectedTools: FIXTURE_TOOLS, probe: { tool: 'lightdash_list_projects', arguments: {} } },
+          mcp: {
+            url: `${base}/mcp`,
+            expectedTools: FIXTURE_TOOLS,
+            probe: { tool: 'lightdash_list_projects', arguments: {} },
+          },
           mcpStdio: { command: ['node', 'server.js', '--stdio'], expectedTools: FIXTURE_TOOLS },
           latency: { url: `${base}/health`, samples: 5, maxAverageMs: 2000 },
         },
@@ -96,9 +112,13 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const configFile = join(root, 'rollback.yaml');
   writeFileSync(configFile, stringify(config));
   if (opts.startBad !== false) {
-    pm2(pm2Home, ['start', join(deployPath, 'server.js'), '--name', `lightdash-${opts.name}`, '--cwd', deployPath], {
-      PORT: String(port),
-    });
+    pm2(
+      pm2Home,
+      ['start', join(deployPath, 'server.js'), '--name', `lightdash-${opts.name}`, '--cwd', deployPath],
+      {
+        PORT: String(port),
+      },
+    );
     if (opts.badMode !== 'crash') await waitForHttp(`${base}/health`);
   }
   return {
@@ -121,7 +141,9 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
   };
 }
 
-export async function health(port: number): Promise<{ status: number; body: { status?: string; version?: string } }> {
+export async function health(
+  port: number,
+): Promise<{ status: number; body: { status?: string; version?: string } }> {
   const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: (await res.json()) as { status?: string; version?: string } };
 }

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the project needs, from nothing: npm dependencies (pinned by package-lock.json)
+# and the Temporal CLI (found on PATH or TEMPORAL_CLI_PATH, else installed into .tools/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: $1 is required but not installed ($2)" >&2; exit 1; }; }
+need node "install Node.js 20 or later"
+need npm "it comes with Node.js"
+need git "apt-get install git"
+need python3 "apt-get install python3 python3-venv (used to install the Temporal CLI)"
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then echo "setup: Node.js 20 or later is required (found $(node --version))" >&2; exit 1; fi
+
+# npm ci refuses this lock file here: the registry mirror has no macOS builds of @swc/core, so the
+# lock cannot list them. npm install honours the lock's pinned versions all the same.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies" >&2
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+node bin/rollback.js setup >&2

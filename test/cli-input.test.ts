@@ -1,0 +1,198 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { RollbackClient } from '../src/client';
+import { connectClient, testTaskQueue } from './rig/temporal';
+import { runCli } from './rig/rollback';
+
+/**
+ * Bad input never starts anything: every case below runs the real CLI against the real server,
+ * then checks that no workflow exists for the target and that no backup folder was made.
+ */
+const root = mkdtempSync(join(tmpdir(), 'rb-input-'));
+const taskQueue = testTaskQueue('input');
+let client: RollbackClient;
+
+function validTarget(name: string, deployPath: string) {
+  return {
+    deploy: { type: 'git', path: deployPath, stableVersion: 'v1.11.4' },
+    service: { manager: 'command', start: ['true'], stop: ['true'], status: ['true'] },
+    backupDir: join(root, name, 'backups'),
+    reportsDir: join(root, name, 'reports'),
+    validate: { health: { url: 'http://127.0.0.1:9/health' } },
+  };
+}
+
+function writeConfig(name: string, body: string): string {
+  const file = join(root, `${name}.yaml`);
+  writeFileSync(file, body);
+  return file;
+}
+
+const deployPath = join(root, 'srv');
+mkdirSync(deployPath);
+spawnSync('git', ['init', '-q', deployPath]);
+
+beforeAll(async () => {
+  client = await connectClient(taskQueue);
+});
+
+afterAll(async () => {
+  await client.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function expectNothingStarted(target: string) {
+  await expect(client.describe(`rollback-${target}`)).rejects.toThrow(/not found/i);
+  expect(existsSync(join(root, target, 'backups'))).toBe(false);
+}
+
+async function start(config: string, target: string, extra: string[] = []) {
+  return runCli([
+    '--config',
+    config,
+    'start',
+    'emergency',
+    '--target',
+    target,
+    '--reason',
+    'test',
+    '--task-queue',
+    taskQueue,
+    ...extra,
+  ]);
+}
+
+describe('bad input gets a clear error, a non-zero exit, and starts nothing', () => {
+  test('malformed YAML names the file and the line', async () => {
+    const config = writeConfig('malformed', 'version: 1\ntargets:\n  svc-a:\n    deploy: [unclosed\n');
+    const r = await start(config, 'svc-a');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(config);
+    expect(r.stderr).toMatch(/malformed YAML at line \d+/);
+    await expectNothingStarted('svc-a');
+  });
+
+  test('an unknown target lists the known ones', async () => {
+    const config = writeConfig(
+      'unknown-target',
+      stringify({ version: 1, targets: { 'svc-b': validTarget('svc-b', deployPath) } }),
+    );
+    const r = await start(config, 'svc-nope');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown target "svc-nope"');
+    expect(r.stderr).toContain('known targets: svc-b');
+    await expectNothingStarted('svc-nope');
+    await expectNothingStarted('svc-b');
+  });
+
+  test('an unknown field names its path in the file', async () => {
+    const t = validTarget('svc-c', deployPath) as Record<string, any>;
+    t.deploy.stableVerison = 'v1';
+    const config = writeConfig('unknown-field', stringify({ version: 1, targets: { 'svc-c': t } }));
+    const r = await start(config, 'svc-c');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('at targets.svc-c.deploy: unknown field "stableVerison"');
+    const check = await runCli(['--config', config, 'config', 'check', '--json']);
+    expect(check.code).toBe(2);
+    expect(JSON.parse(check.stdout)).toMatchObject({ ok: false });
+    await expectNothingStarted('svc-c');
+  });
+
+  test('a version like "v1; rm -rf /" is refused by plan and start', async () => {
+    const config = writeConfig(
+      'unsafe',
+      stringify({ version: 1, targets: { 'svc-d': validTarget('svc-d', deployPath) } }),
+    );
+    for (const cmd of ['plan', 'start']) {
+      const r =
+        cmd === 'plan'
+          ? await runCli([
+              '--config',
+              config,
+              'plan',
+              'emergency',
+              '--target',
+              'svc-d',
+              '--to',
+              'v1; rm -rf /',
+            ])
+          : await start(config, 'svc-d', ['--to', 'v1; rm -rf /']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('unsafe version "v1; rm -rf /"');
+    }
+    // The same rule guards the config's own stableVersion.
+    const t = validTarget('svc-d', deployPath) as Record<string, any>;
+    t.deploy.stableVersion = '--upload-pack=evil';
+    const bad = writeConfig('unsafe-stable', stringify({ version: 1, targets: { 'svc-d': t } }));
+    const r = await start(bad, 'svc-d');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('at targets.svc-d.deploy.stableVersion: must be a plain git tag');
+    await expectNothingStarted('svc-d');
+  });
+
+  test('a missing deploy path is named, with what to do', async () => {
+    const config = writeConfig(
+      'missing',
+      stringify({ version: 1, targets: { 'svc-e': validTarget('svc-e', join(root, 'nowhere')) } }),
+    );
+    const r = await start(config, 'svc-e');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`deploy.path ${join(root, 'nowhere')} does not exist`);
+    const check = await runCli(['--config', config, 'config', 'check']);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain('does not exist');
+    await expectNothingStarted('svc-e');
+  });
+
+  test('a missing config file and an unknown kind are usage errors', async () => {
+    const r1 = await runCli(['--config', join(root, 'absent.yaml'), 'plan', 'emergency', '--target', 'x']);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain('does not exist (from --config)');
+    const config = writeConfig(
+      'kind',
+      stringify({ version: 1, targets: { 'svc-f': validTarget('svc-f', deployPath) } }),
+    );
+    const r2 = await runCli(['--config', config, 'plan', 'sideways', '--target', 'svc-f']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('unknown rollback kind "sideways"');
+  });
+
+  test('a valid config checks clean, and plan prints the steps without touching anything', async () => {
+    const config = writeConfig(
+      'valid',
+      stringify({ version: 1, targets: { 'svc-g': validTarget('svc-g', deployPath) } }),
+    );
+    const check = await runCli(['--config', config, 'config', 'check']);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('ok, 1 target: svc-g');
+    const plan = await runCli(['--config', config, 'plan', 'emergency', '--target', 'svc-g', '--json']);
+    expect(plan.code).toBe(0);
+    const parsed = JSON.parse(plan.stdout) as {
+      toVersion: string;
+      steps: { id: string; undo: { activity: string }[] }[];
+    };
+    expect(parsed.toVersion).toBe('v1.11.4');
+    expect(parsed.steps.map((s) => s.id)).toEqual([
+      'incident',
+      'inspect',
+      'backup',
+      'stop',
+      'checkout',
+      'install',
+      'restore-config',
+      'start',
+      'validate-health',
+    ]);
+    expect(parsed.steps.find((s) => s.id === 'checkout')!.undo.map((u) => u.activity)).toEqual([
+      'checkoutRef',
+      'restoreConfigFiles',
+      'runInstall',
+    ]);
+    const human = await runCli(['--config', config, 'plan', 'emergency', '--target', 'svc-g']);
+    expect(human.stdout).toContain('Check out v1.11.4');
+    await expectNothingStarted('svc-g');
+  });
+});

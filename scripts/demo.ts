@@ -142,7 +142,7 @@ async function main() {
 
   const stop = async () => {
     log('stopping the worker, the server and the demo service ...');
-    worker.shutdown();
+    if (worker.getState() === 'RUNNING') worker.shutdown(); // Ctrl-C may have started it already
     await running;
     await close();
     await server.stop();

@@ -153,3 +153,17 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
     }
   });
 });
+
+test('the command service manager: explicit start/stop/status argv drive the service through a rollback', async () => {
+  const sb = await createSandbox({ name: 'em-command', badMode: 'unhealthy', manager: 'command' });
+  sandboxes.push(sb);
+  expect((await health(sb.port)).status).toBe(503);
+  const started = await startRollback(client, sb);
+  const result = await client.result(started.workflowId, started.runId);
+  expect(result.error).toBeUndefined();
+  const record = result.record!;
+  expect(record.steps.find((s) => s.id === 'stop')!.summary).toBe('stopped the service');
+  expect(record.steps.find((s) => s.id === 'start')!.summary).toBe('started the service');
+  expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: GOOD_VERSION });
+  expect(await listToolsHttp(sb.port)).toHaveLength(FIXTURE_TOOLS);
+});

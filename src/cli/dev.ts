@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevServer } from '../temporal/dev-server';
 import { createWorker } from '../worker';
 
@@ -11,6 +12,7 @@ export async function runDev(opts: {
   namespace?: string;
 }): Promise<void> {
   const log = (line: string) => process.stderr.write(line + '\n');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const server = await startDevServer({
     dbFile: join(opts.stateDir, 'temporal.sqlite'),
     port: opts.port,
@@ -50,7 +52,8 @@ export async function runDev(opts: {
   });
   log('stopping...');
   if (worker) {
-    worker.worker.shutdown();
+    // The SDK's own SIGINT handler may have begun the shutdown already.
+    if (worker.worker.getState() === 'RUNNING') worker.worker.shutdown();
     await running;
     await worker.close();
   }

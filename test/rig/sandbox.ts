@@ -8,6 +8,7 @@ import { freePort } from '../../src/temporal/dev-server';
 import { BAD_TAG, createFixtureRemote, deployWorkingCopy, type FailureMode } from './fixture-repo';
 
 export const FIXTURE_TOOLS = 13;
+const SERVICE_CTL = join(__dirname, '..', 'fixtures', 'service-ctl.sh');
 
 export interface Sandbox {
   root: string;
@@ -32,8 +33,10 @@ export interface SandboxOptions {
   badMode?: FailureMode;
   /** Overrides the target's install argv (e.g. to make `npm ci` fail). */
   install?: string[];
-  /** Deploy and start the bad release under pm2 (default true). */
+  /** Deploy and start the bad release (default true). */
   startBad?: boolean;
+  /** pm2 (default), or the `command` manager driving test/fixtures/service-ctl.sh. */
+  manager?: 'pm2' | 'command';
 }
 
 function pm2(pm2Home: string, args: string[], env: Record<string, string> = {}) {
@@ -74,6 +77,27 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const backupDir = join(root, 'backups');
   const reportsDir = join(root, 'reports');
   const base = `http://127.0.0.1:${port}`;
+  const pm2Service = {
+    manager: 'pm2',
+    name: `lightdash-${opts.name}`,
+    script: 'server.js',
+    env: { PORT: String(port) },
+    pm2Home,
+  };
+  const ctl = (verb: string) => [
+    'bash',
+    SERVICE_CTL,
+    verb,
+    deployPath,
+    String(port),
+    join(root, 'service.pid'),
+  ];
+  const commandService = {
+    manager: 'command',
+    start: ctl('start'),
+    stop: ctl('stop'),
+    status: ctl('status'),
+  };
   const config = {
     version: 1,
     targets: {
@@ -86,13 +110,7 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
           stableVersion: 'v1.11.4',
           install: opts.install ?? ['npm', 'ci', '--offline', '--no-audit', '--no-fund'],
         },
-        service: {
-          manager: 'pm2',
-          name: `lightdash-${opts.name}`,
-          script: 'server.js',
-          env: { PORT: String(port) },
-          pm2Home,
-        },
+        service: opts.manager === 'command' ? commandService : pm2Service,
         configFiles: ['.env', 'package.json', 'package-lock.json'],
         backupDir,
         reportsDir,
@@ -111,7 +129,10 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
   };
   const configFile = join(root, 'rollback.yaml');
   writeFileSync(configFile, stringify(config));
-  if (opts.startBad !== false) {
+  if (opts.startBad !== false && opts.manager === 'command') {
+    spawnSync(ctl('start')[0]!, ctl('start').slice(1));
+    if (opts.badMode !== 'crash') await waitForHttp(`${base}/health`);
+  } else if (opts.startBad !== false) {
     pm2(
       pm2Home,
       ['start', join(deployPath, 'server.js'), '--name', `lightdash-${opts.name}`, '--cwd', deployPath],
@@ -136,6 +157,7 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
     env,
     async cleanup() {
       pm2(pm2Home, ['kill']);
+      spawnSync(ctl('stop')[0]!, ctl('stop').slice(1));
       rmSync(root, { recursive: true, force: true });
     },
   };

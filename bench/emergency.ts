@@ -1,0 +1,191 @@
+/**
+ * `npm run bench`: the emergency rollback of the fixture as a workflow against the same steps as a
+ * plain bash script (stop, checkout, npm ci, restore .env, start, poll /health), alternating, on
+ * this machine; then the orchestration overhead per step, read from the workflow histories.
+ * BENCH_RUNS sets the number of runs of each (default 5).
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { temporal } from '@temporalio/proto';
+import { RollbackClient } from '../src/client';
+import { startDevServer } from '../src/temporal/dev-server';
+import { getTarget, loadConfig } from '../src/targets/load';
+import { planRollback } from '../src/targets/plan';
+import { createWorker } from '../src/worker';
+import { createSandbox, type Sandbox } from '../test/rig/sandbox';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const TASK_QUEUE = 'bench';
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const ms = (t: temporal.api.history.v1.IHistoryEvent['eventTime']) =>
+  Number(t?.seconds?.toString() ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+
+interface StepTiming {
+  activity: string;
+  scheduleToStartMs: number;
+  startToCloseMs: number;
+  /** From the previous activity's completion to this one's scheduling: a workflow task round trip. */
+  gapMs: number;
+}
+
+function stepTimings(history: temporal.api.history.v1.IHistory): StepTiming[] {
+  const events = history.events ?? [];
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const out: StepTiming[] = [];
+  let lastClose: number | undefined;
+  for (const e of events) {
+    const attrs = e.activityTaskCompletedEventAttributes;
+    if (!attrs) continue;
+    const scheduled = byId.get(Number(attrs.scheduledEventId))!;
+    const started = byId.get(Number(attrs.startedEventId))!;
+    const activity = scheduled.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+    out.push({
+      activity,
+      scheduleToStartMs: ms(started.eventTime) - ms(scheduled.eventTime),
+      startToCloseMs: ms(e.eventTime) - ms(started.eventTime),
+      gapMs: lastClose === undefined ? 0 : ms(scheduled.eventTime) - lastClose,
+    });
+    lastClose = ms(e.eventTime);
+  }
+  return out;
+}
+
+async function runWorkflow(
+  client: RollbackClient,
+  sb: Sandbox,
+): Promise<{ ms: number; steps: StepTiming[] }> {
+  const request = {
+    rollbackId: `${sb.target}-${Date.now()}`,
+    target: sb.target,
+    kind: 'emergency' as const,
+    reason: 'bench',
+    requestedBy: 'bench',
+    requestedAt: new Date().toISOString(),
+  };
+  const plan = planRollback(getTarget(loadConfig(sb.configFile), sb.target), request);
+  // The same checks as the script: health and version only.
+  plan.steps = plan.steps.filter(
+    (s) => !['validate-mcp-http', 'validate-mcp-stdio', 'validate-latency'].includes(s.id),
+  );
+  const t0 = performance.now();
+  const started = await client.start(request, plan);
+  const result = await client.result(started.workflowId, started.runId);
+  const elapsed = performance.now() - t0;
+  if (!result.ok) throw new Error(`workflow rollback failed: ${result.error}`);
+  const history = await client.client.workflow.getHandle(started.workflowId, started.runId).fetchHistory();
+  return { ms: elapsed, steps: stepTimings(history) };
+}
+
+function runScript(sb: Sandbox): number {
+  const t0 = performance.now();
+  const r = spawnSync(
+    'bash',
+    [
+      join(__dirname, 'plain-rollback.sh'),
+      sb.deployPath,
+      `lightdash-${sb.target}`,
+      'v1.11.4',
+      `http://127.0.0.1:${sb.port}/health`,
+      '1.11.4',
+      join(sb.root, 'script-backup'),
+    ],
+    { env: { ...process.env, PM2_HOME: sb.pm2Home }, encoding: 'utf8' },
+  );
+  const elapsed = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`plain script failed: ${r.stderr}`);
+  return elapsed;
+}
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const root = mkdtempSync(join(tmpdir(), 'rb-bench-'));
+  process.stderr.write(
+    `bench: ${RUNS} runs each, alternating; starting a Temporal dev server and a worker...\n`,
+  );
+  const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite'), headless: true });
+  const { worker, close } = await createWorker({ address: server.address, taskQueue: TASK_QUEUE });
+  const running = worker.run();
+  const client = await RollbackClient.connect({ address: server.address, taskQueue: TASK_QUEUE });
+
+  const wf: number[] = [];
+  const sh: number[] = [];
+  const steps: StepTiming[][] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      const a = await createSandbox({ name: `bench-wf-${i}` });
+      try {
+        const r = await runWorkflow(client, a);
+        wf.push(r.ms);
+        steps.push(r.steps);
+      } finally {
+        await a.cleanup();
+      }
+      const b = await createSandbox({ name: `bench-sh-${i}` });
+      try {
+        sh.push(runScript(b));
+      } finally {
+        await b.cleanup();
+      }
+      process.stderr.write(
+        `  run ${i + 1}/${RUNS}: workflow ${wf[i]!.toFixed(0)} ms, script ${sh[i]!.toFixed(0)} ms\n`,
+      );
+    }
+  } finally {
+    await client.close();
+    worker.shutdown();
+    await running;
+    await close();
+    await server.stop();
+  }
+
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  console.log('\nEmergency rollback v1.20.2 → v1.11.4 (same steps; health-only validation)\n');
+  console.log(row(['', 'median ms', 'min ms', 'max ms']));
+  console.log(row(['---', '---:', '---:', '---:']));
+  console.log(
+    row(['workflow', median(wf).toFixed(0), Math.min(...wf).toFixed(0), Math.max(...wf).toFixed(0)]),
+  );
+  console.log(
+    row(['bash script', median(sh).toFixed(0), Math.min(...sh).toFixed(0), Math.max(...sh).toFixed(0)]),
+  );
+  const ratio = median(wf) / median(sh);
+  console.log(
+    `\nratio of medians (workflow / script): ${ratio.toFixed(2)} (${((ratio - 1) * 100).toFixed(1)}% ${ratio >= 1 ? 'added' : 'saved'})\n`,
+  );
+
+  console.log('Per step, median over runs (from the workflow histories)\n');
+  console.log(row(['activity', 'schedule→start ms', 'start→close ms', 'gap before ms', 'orchestration ms']));
+  console.log(row(['---', '---:', '---:', '---:', '---:']));
+  const names = steps[0]!.map((s) => s.activity);
+  let totalOverhead = 0;
+  names.forEach((name, idx) => {
+    const col = (f: (s: StepTiming) => number) => median(steps.map((run) => f(run[idx]!)));
+    const overhead = col((s) => s.scheduleToStartMs + s.gapMs);
+    totalOverhead += overhead;
+    console.log(
+      row([
+        name,
+        col((s) => s.scheduleToStartMs).toFixed(1),
+        col((s) => s.startToCloseMs).toFixed(1),
+        col((s) => s.gapMs).toFixed(1),
+        overhead.toFixed(1),
+      ]),
+    );
+  });
+  console.log(
+    `\norchestration overhead per rollback (sum of step medians): ${totalOverhead.toFixed(0)} ms over ${names.length} steps`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -124,3 +124,30 @@ describe('a rollback step that fails for good', () => {
     expect(result.record!.requestedBy).toBe('alice');
   });
 });
+
+test('a release that crashes at start: the start step fails after its retries, naming pm2, and the old release runs again', async () => {
+  const sb = await createSandbox({
+    name: 'comp-crash',
+    extraTags: [{ tag: 'v1.21.0', failureMode: 'crash' }],
+  });
+  sandboxes.push(sb);
+  const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+  const started = await startRollback(client, sb, { toVersion: 'v1.21.0' });
+  const result = await client.result(started.workflowId, started.runId);
+  expect(result.ok).toBe(false);
+  expect(result.error).toContain(`failed at step "Start pm2 process lightdash-${sb.target}"`);
+  expect(result.error).toContain('did not stay up');
+  const record = result.record!;
+  expect(record.steps.find((s) => s.id === 'start')).toMatchObject({ state: 'failed', attempts: 3 });
+  // The start's own undo (stop) runs first, then everything before it, back to the old release.
+  expect(record.undos.map((u) => u.activity)).toEqual([
+    'stopService',
+    'restoreConfigFiles',
+    'checkoutRef',
+    'restoreConfigFiles',
+    'runInstall',
+    'startService',
+  ]);
+  expect(record.status).toBe('compensated');
+  await expectBackOnBadRelease(sb, envBefore);
+});

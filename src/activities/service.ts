@@ -15,7 +15,14 @@ export interface ServiceInput {
 interface Pm2Proc {
   name: string;
   pid: number;
-  pm2_env?: { status?: string; restart_time?: number; pm_exec_path?: string };
+  pm2_env?: {
+    status?: string;
+    restart_time?: number;
+    pm_exec_path?: string;
+    pm_cwd?: string;
+    args?: string[];
+    pm_uptime?: number;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,46 +49,84 @@ async function pm2Find(service: Pm2Service, runner: Runner): Promise<Pm2Proc | u
   return list.find((p) => p.name === service.name);
 }
 
-async function pm2Status(service: Pm2Service, runner: Runner): Promise<string> {
-  return (await pm2Find(service, runner))?.pm2_env?.status ?? 'absent';
+async function stopPm2(service: Pm2Service, runner: Runner): Promise<StepResult> {
+  // `pm2 stop` is its own check: it succeeds on a stopped process and names an unknown one, so
+  // one call (each pm2 call is a Node start-up) covers every state.
+  const r = await pm2(service, ['stop', service.name], runner);
+  if (r.exitCode === 0) return done(`pm2 process ${service.name} stopped`, { before: 'known' });
+  if (/not found/i.test(r.stderr + r.stdout)) {
+    return done(`pm2 process ${service.name} is not registered: nothing to stop`, { before: 'absent' });
+  }
+  throw new Error(`pm2 stop ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
 }
 
-async function stopPm2(service: Pm2Service, runner: Runner): Promise<StepResult> {
-  const before = await pm2Status(service, runner);
-  if (before === 'absent' || before === 'stopped')
-    return done(`pm2 process ${service.name} already ${before}`, { before });
-  const r = await pm2(service, ['stop', service.name], runner);
-  if (r.exitCode !== 0) throw new Error(`pm2 stop ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
-  const after = await pm2Status(service, runner);
-  if (after !== 'stopped') throw new Error(`pm2 process ${service.name} is ${after} after pm2 stop`);
-  return done(`stopped pm2 process ${service.name} (was ${before})`, { before });
+/**
+ * A process that dies at start shows as online for a moment. Like pm2's own min_uptime, a start
+ * counts once the current instance has stayed up for the grace period with no restart.
+ */
+async function waitUntilStable(service: Pm2Service, baseRestarts: number, runner: Runner): Promise<void> {
+  const graceMs = service.startGraceSeconds * 1000;
+  const deadline = Date.now() + graceMs + 30_000;
+  for (;;) {
+    const p = await pm2Find(service, runner);
+    heartbeat();
+    const status = p?.pm2_env?.status ?? 'absent';
+    const restarts = Math.max(0, (p?.pm2_env?.restart_time ?? 0) - baseRestarts);
+    if (status !== 'online' || restarts > 0) {
+      throw new Error(
+        `pm2 process ${service.name} did not stay up (status ${status}, ${restarts} crash restarts); see: pm2 logs ${service.name}`,
+      );
+    }
+    const upMs = Date.now() - (p?.pm2_env?.pm_uptime ?? Date.now());
+    if (upMs >= graceMs) return;
+    if (Date.now() > deadline)
+      throw new Error(`pm2 process ${service.name} never reached ${graceMs} ms of uptime`);
+    await sleep(Math.min(200, graceMs - upMs));
+  }
 }
 
 async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promise<StepResult> {
-  const before = await pm2Status(service, runner);
-  if (before === 'online') return done(`pm2 process ${service.name} already online`, { before });
-  // Re-register from the config: a rollback may change the entry file or its arguments.
-  if (before !== 'absent') await pm2(service, ['delete', service.name], runner);
+  const proc = await pm2Find(service, runner);
+  const before = proc?.pm2_env?.status ?? 'absent';
+  if (before === 'online') {
+    // pm2 restarts a crashing process forever, so "online" alone proves nothing: it must stay up.
+    await waitUntilStable(service, proc?.pm2_env?.restart_time ?? 0, runner);
+    return done(`pm2 process ${service.name} already online`, { before });
+  }
   const script = isAbsolute(service.script) ? service.script : join(cwd, service.script);
-  const args = ['start', script, '--name', service.name, '--cwd', cwd, '--time'];
-  if (service.args.length > 0) args.push('--', ...service.args);
+  // pm2 keeps each process's script, cwd and arguments: reuse the registration when the config
+  // still matches it (one quick restart), else register afresh from the config.
+  const registered =
+    proc?.pm2_env?.pm_exec_path === script &&
+    proc.pm2_env.pm_cwd === cwd &&
+    JSON.stringify(proc.pm2_env.args ?? []) === JSON.stringify(service.args);
+  if (proc && !registered) await pm2(service, ['delete', service.name], runner);
+  const args = registered
+    ? ['restart', service.name, '--update-env']
+    : [
+        'start',
+        script,
+        '--name',
+        service.name,
+        '--cwd',
+        cwd,
+        '--time',
+        ...(service.args.length ? ['--', ...service.args] : []),
+      ];
+  // The service gets its configured env, not the worker's (which may hold the worker's own credentials).
   const r = await runner.run(pm2Argv(args), {
-    env: { ...pm2Env(service), ...service.env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/',
+      ...pm2Env(service),
+      ...service.env,
+    },
+    replaceEnv: true,
     timeoutMs: 60_000,
   });
-  if (r.exitCode !== 0) throw new Error(`pm2 start ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
-  // A process that dies at start shows as online for a moment: watch it briefly.
-  for (let i = 0; i < 6; i++) {
-    await sleep(250);
-    heartbeat();
-    const p = await pm2Find(service, runner);
-    const status = p?.pm2_env?.status ?? 'absent';
-    if (status === 'errored' || status === 'stopped' || (p?.pm2_env?.restart_time ?? 0) > 0) {
-      throw new Error(
-        `pm2 process ${service.name} did not stay up (status ${status}, restarts ${p?.pm2_env?.restart_time ?? 0}); see pm2 logs ${service.name}`,
-      );
-    }
-  }
+  if (r.exitCode !== 0)
+    throw new Error(`pm2 ${args[0]} ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
+  await waitUntilStable(service, registered ? (proc?.pm2_env?.restart_time ?? 0) + 1 : 0, runner); // `restart` counts one
   return done(`started pm2 process ${service.name} from ${script}`, { before });
 }
 

@@ -11,7 +11,7 @@ export class LocalRunner implements Runner {
     return new Promise((resolvePromise, reject) => {
       const child = spawn(program, args, {
         cwd: options.cwd,
-        env: { ...process.env, ...options.env },
+        env: options.replaceEnv ? { ...options.env } : { ...process.env, ...options.env },
         stdio: ['ignore', 'pipe', 'pipe'],
         // Own process group, so a timeout or cancellation kills the whole tree (npm spawns children).
         detached: true,

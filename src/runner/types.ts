@@ -2,6 +2,8 @@ export interface RunOptions {
   cwd?: string;
   /** Added to the runner's environment; never logged. */
   env?: Record<string, string>;
+  /** Use `env` alone instead of adding it to the runner's environment. */
+  replaceEnv?: boolean;
   timeoutMs?: number;
   /** Called every few seconds while the command runs (activities heartbeat from here). */
   onTick?: () => void;

@@ -26,6 +26,8 @@ const pm2ServiceSchema = z.strictObject({
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
   pm2Home: absolutePath.optional(),
+  /** How long a started process must stay up before the start counts (catches crash-at-start). */
+  startGraceSeconds: z.number().min(0).max(60).default(1),
 });
 
 const commandServiceSchema = z.strictObject({

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../../src/temporal/dev-server';
-import { BAD_TAG, createFixtureRemote, deployWorkingCopy, type FailureMode } from './fixture-repo';
+import {
+  BAD_TAG,
+  createFixtureRemote,
+  deployWorkingCopy,
+  type ExtraTag,
+  type FailureMode,
+} from './fixture-repo';
 
 export const FIXTURE_TOOLS = 13;
 const SERVICE_CTL = join(__dirname, '..', 'fixtures', 'service-ctl.sh');
@@ -35,6 +41,8 @@ export interface SandboxOptions {
   install?: string[];
   /** Deploy and start the bad release (default true). */
   startBad?: boolean;
+  /** More releases on top of v1.20.2, pushed to the remote. */
+  extraTags?: ExtraTag[];
   /** pm2 (default), or the `command` manager driving test/fixtures/service-ctl.sh. */
   manager?: 'pm2' | 'command';
 }
@@ -65,6 +73,7 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const { remote, work } = await createFixtureRemote({
     dir: join(root, 'git'),
     badMode: opts.badMode ?? 'unhealthy',
+    extraTags: opts.extraTags,
   });
   const deployPath = join(root, 'srv', 'lightdash-mcp');
   mkdirSync(join(root, 'srv'), { recursive: true });

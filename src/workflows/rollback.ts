@@ -54,7 +54,7 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
   setHandler(progressQuery, () => record);
 
   const runner = new StepRunner(record, (step, result) => {
-    if (step.activity === 'inspectGitDeployment' && typeof result.data.version === 'string') {
+    if (step.id === 'inspect' && typeof result.data.version === 'string') {
       record.fromVersion = result.data.version;
       upsertSearchAttributes([{ key: FROM_VERSION, value: result.data.version }]);
     }

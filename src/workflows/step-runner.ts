@@ -4,6 +4,7 @@ import {
   CancellationScope,
   proxyActivities,
   setCurrentDetails,
+  sleep,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { ActivityCall, PlanStep, RetryClass } from '../targets/plan';
@@ -40,6 +41,21 @@ const UNDO_CLASS: Record<string, RetryClass> = {
   startService: 'service',
   stopService: 'service',
 };
+
+/**
+ * A plan step with this activity name is not an activity: the workflow waits on a durable timer
+ * (`input.seconds`), e.g. between validation phases or for an error-log window. A worker restart
+ * during the wait loses nothing.
+ */
+export const WAIT_STEP = 'wait';
+
+async function durableWait(title: string, input: Record<string, unknown>): Promise<StepResult> {
+  const seconds = Number(input.seconds);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw ApplicationFailure.nonRetryable(`wait step needs seconds >= 0`, 'PlanError');
+  await sleep(seconds * 1000, { summary: title });
+  return { summary: `waited ${seconds} s`, attempt: 1, data: { seconds } };
+}
 
 type AnyActivity = (input: Record<string, unknown>) => Promise<StepResult>;
 
@@ -156,7 +172,10 @@ export class StepRunner {
     }
     try {
       const input = resolveRefs(step.input, this.results) as Record<string, unknown>;
-      const result = await call(step.activity, step.retry, step.title, input);
+      const result =
+        step.activity === WAIT_STEP
+          ? await durableWait(step.title, input)
+          : await call(step.activity, step.retry, step.title, input);
       this.results.set(step.id, result);
       p.state = 'succeeded';
       p.attempts = result.attempt;

@@ -3,12 +3,24 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowUpdateFailedError,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RollbackInput } from './workflows/rollback';
-import { progressQuery } from './workflows/messages';
-import { KIND, REQUESTED_BY, TARGET, TO_VERSION } from './workflows/search-attributes';
+import {
+  approveSignal,
+  approveUpdate,
+  auditQuery,
+  decideSignal,
+  decideUpdate,
+  progressQuery,
+  rejectSignal,
+  rejectUpdate,
+  type MessageResult,
+} from './workflows/messages';
+import type { AuditEntry, Decision } from './workflows/types';
+import { FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './workflows/search-attributes';
 import type { RollbackRecord } from './workflows/types';
 import type { Plan, RollbackRequest } from './targets/plan';
 
@@ -47,6 +59,14 @@ export class RollbackAlreadyRunningError extends Error {
         `watch it with "rollback status ${workflowId}" or wait for it to finish`,
     );
     this.name = 'RollbackAlreadyRunningError';
+  }
+}
+
+/** The workflow refused an approval, rejection or decision; nothing was recorded in its history. */
+export class RefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefusedError';
   }
 }
 
@@ -180,6 +200,56 @@ export class RollbackClient {
     }
   }
 
+  async audit(workflowId: string, runId?: string): Promise<AuditEntry[]> {
+    return this.client.workflow.getHandle(workflowId, runId).query(auditQuery);
+  }
+
+  /**
+   * Approve, reject or decide. As an Update (default) the workflow's validator answers at once and a
+   * refusal throws RefusedError with its reason; as a Signal (`viaSignal`) delivery is all we learn,
+   * and a refusal shows only in the audit trail.
+   */
+  async act(
+    workflowId: string,
+    action: 'approve' | 'reject' | 'decide',
+    input: { by: string; comment?: string; decision?: Decision },
+    viaSignal = false,
+  ): Promise<MessageResult | null> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    if (viaSignal) {
+      if (action === 'decide')
+        await handle.signal(decideSignal, {
+          by: input.by,
+          decision: input.decision!,
+          comment: input.comment,
+        });
+      else
+        await handle.signal(action === 'approve' ? approveSignal : rejectSignal, {
+          by: input.by,
+          comment: input.comment,
+        });
+      return null;
+    }
+    try {
+      if (action === 'decide') {
+        return await handle.executeUpdate(decideUpdate, {
+          args: [{ by: input.by, decision: input.decision!, comment: input.comment }],
+        });
+      }
+      return await handle.executeUpdate(action === 'approve' ? approveUpdate : rejectUpdate, {
+        args: [{ by: input.by, comment: input.comment }],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(err.cause?.message ?? err.message);
+      throw err;
+    }
+  }
+
+  /** Cancels a running rollback: the workflow undoes what it did and ends as cancelled. */
+  async cancel(workflowId: string): Promise<void> {
+    await this.client.workflow.getHandle(workflowId).cancel();
+  }
+
   async list(opts: { target?: string; limit?: number } = {}): Promise<RollbackSummary[]> {
     const clauses = [`WorkflowType = 'rollbackWorkflow'`];
     if (opts.target) clauses.push(`${TARGET.name} = '${opts.target.replace(/'/g, '')}'`);
@@ -196,7 +266,7 @@ export class RollbackClient {
         target: attr(TARGET),
         kind: attr(KIND),
         toVersion: attr(TO_VERSION),
-        fromVersion: (wf.searchAttributes?.RollbackFromVersion as string[] | undefined)?.[0],
+        fromVersion: attr(FROM_VERSION),
         requestedBy: attr(REQUESTED_BY),
         startTime: wf.startTime.toISOString(),
         closeTime: wf.closeTime?.toISOString(),

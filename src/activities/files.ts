@@ -152,3 +152,38 @@ export async function restoreConfigFiles(
   ].filter(Boolean);
   return done(parts.join('; '), { restored, unchanged, kept });
 }
+
+/**
+ * Sets KEY=VALUE lines in an env file (replacing a key's line, or appending it), written atomically
+ * with the file's mode kept. Idempotent: a file that already says so is not touched. Only the flag
+ * names and values (from the config) are reported; the rest of the file is never read out.
+ */
+export async function setEnvFlags(input: {
+  path: string;
+  envFile: string;
+  flags: Record<string, string>;
+}): Promise<StepResult<{ changed: string[] }>> {
+  const file = join(input.path, input.envFile);
+  const exists = existsSync(file);
+  const text = exists ? await readFile(file, 'utf8') : '';
+  const mode = exists ? (await stat(file)).mode & 0o777 : 0o600;
+  const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  const changed: string[] = [];
+  for (const [key, value] of Object.entries(input.flags)) {
+    const idx = lines.findIndex((l) => new RegExp(`^\\s*(export\\s+)?${key}\\s*=`).test(l));
+    const line = `${key}=${value}`;
+    if (idx >= 0) {
+      if (lines[idx]!.trim() === line) continue;
+      lines[idx] = line;
+    } else {
+      lines.push(line);
+    }
+    changed.push(key);
+  }
+  const flags = Object.entries(input.flags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  if (changed.length === 0) return done(`${input.envFile} already has ${flags}`, { changed });
+  await writeFileAtomic(file, lines.join('\n') + '\n', mode);
+  return done(`set ${flags} in ${input.envFile}`, { changed });
+}

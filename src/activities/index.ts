@@ -2,6 +2,8 @@
 export { recordIncident, appendRollbackLog } from './report';
 export { inspectGitDeployment, checkoutRef } from './git';
 export { runInstall, runBuild } from './npm';
-export { backupFiles, restoreConfigFiles } from './files';
-export { stopService, startService } from './service';
+export { backupFiles, restoreConfigFiles, setEnvFlags } from './files';
+export { stopService, startService, restartService } from './service';
 export { checkHealth, checkMcp, checkLatency } from './validate';
+export { sendNotification } from './notify';
+export { markLogOffsets, scanLogs } from './logs';

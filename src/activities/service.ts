@@ -36,6 +36,16 @@ function pm2Env(service: Pm2Service): Record<string, string> {
   return service.pm2Home ? { PM2_HOME: service.pm2Home } : {};
 }
 
+/** The service gets its configured env, not the worker's (which may hold the worker's own credentials). */
+function serviceEnv(service: Pm2Service): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/',
+    ...pm2Env(service),
+    ...service.env,
+  };
+}
+
 async function pm2(service: Pm2Service, args: string[], runner: Runner) {
   return runner.run(pm2Argv(args), { env: pm2Env(service), timeoutMs: 60_000 });
 }
@@ -113,14 +123,8 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
         '--time',
         ...(service.args.length ? ['--', ...service.args] : []),
       ];
-  // The service gets its configured env, not the worker's (which may hold the worker's own credentials).
   const r = await runner.run(pm2Argv(args), {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/',
-      ...pm2Env(service),
-      ...service.env,
-    },
+    env: serviceEnv(service),
     replaceEnv: true,
     timeoutMs: 60_000,
   });
@@ -171,4 +175,25 @@ export async function startService(input: ServiceInput, runner: Runner = localRu
     await sleep(250);
   }
   throw new Error('service status command does not report it running 5 s after its start command');
+}
+
+/** Restarts the service so it re-reads its configuration (a partial rollback's flags). */
+export async function restartService(input: ServiceInput, runner: Runner = localRunner): Promise<StepResult> {
+  const { service, cwd } = input;
+  if (service.manager === 'pm2') {
+    const proc = await pm2Find(service, runner);
+    if (!proc) return startPm2(service, cwd, runner);
+    const r = await runner.run(pm2Argv(['restart', service.name, '--update-env']), {
+      env: serviceEnv(service),
+      replaceEnv: true,
+      timeoutMs: 60_000,
+    });
+    if (r.exitCode !== 0)
+      throw new Error(`pm2 restart ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
+    await waitUntilStable(service, (proc.pm2_env?.restart_time ?? 0) + 1, runner);
+    return done(`restarted pm2 process ${service.name}`, { before: proc.pm2_env?.status ?? 'unknown' });
+  }
+  await stopService(input, runner);
+  await startService(input, runner);
+  return done('restarted the service (stop, then start)', { before: 'unknown' });
 }

@@ -4,7 +4,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { done, heartbeat, type StepResult } from './common';
+import { done, heartbeat, permanent, type StepResult } from './common';
+import { envFileSecrets, redact } from './redact';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,77 +67,257 @@ export async function checkHealth(input: {
   }
 }
 
+/** What a probe's result must look like; judged on the first text content of the result. */
+export interface McpProbeExpectation {
+  /** The text parses as JSON (implied by `keys`). */
+  json?: boolean;
+  /** Top-level keys the parsed JSON object must have, e.g. ['projects']. */
+  keys?: string[];
+  /** A substring the text must contain. */
+  textIncludes?: string;
+}
+
+export interface McpProbe {
+  tool: string;
+  arguments?: Record<string, unknown>;
+  expect?: McpProbeExpectation;
+}
+
 export interface McpCheckInput {
   transport: 'http' | 'stdio';
   url?: string;
+  /** stdio: argv of the server; a relative program path resolves in `cwd`. */
   command?: string[];
   cwd?: string;
+  /**
+   * stdio: non-secret variables added to the minimal environment the MCP SDK gives a server
+   * (HOME, PATH, USER...). They travel through workflow history: secrets belong in the server's .env.
+   */
+  env?: Record<string, string>;
   expectedTools?: number;
   toolNames?: string[];
-  probe?: { tool: string; arguments: Record<string, unknown> };
+  /** One probe (the original config field); `probes` adds more. */
+  probe?: McpProbe;
+  probes?: McpProbe[];
+  /** The version the server reports in its initialize answer (`v1.11.4` and `1.11.4` match). */
+  expectedVersion?: string;
+  /** Per MCP request (connect, tools/list, each tools/call); default 30. */
+  timeoutSeconds?: number;
 }
 
-/** Talks to the MCP server with the official client: lists its tools and calls one. */
-export async function checkMcp(
-  input: McpCheckInput,
-): Promise<StepResult<{ tools: number; serverVersion: string | null; probe: string | null }>> {
+export interface McpCheckData extends Record<string, unknown> {
+  transport: 'http' | 'stdio';
+  tools: number;
+  toolNames: string[];
+  serverName: string | null;
+  serverVersion: string | null;
+  /** The first probe's tool, kept for readers of the original result shape. */
+  probe: string | null;
+  probes: { tool: string; ok: boolean }[];
+}
+
+/** Compares the offered tools with the expected count and names; one line per problem. */
+export function diffTools(names: string[], expectedCount?: number, expectedNames?: string[]): string[] {
+  const problems: string[] = [];
+  if (expectedCount !== undefined && names.length !== expectedCount) {
+    problems.push(
+      `expected ${expectedCount} tools, found ${names.length}${expectedNames ? '' : ` (${[...names].sort().join(', ') || 'none'})`}`,
+    );
+  }
+  if (expectedNames) {
+    const missing = expectedNames.filter((n) => !names.includes(n));
+    const unexpected = names.filter((n) => !expectedNames.includes(n));
+    if (missing.length) problems.push(`missing tools (${missing.length}): ${missing.join(', ')}`);
+    if (unexpected.length) problems.push(`unexpected tools (${unexpected.length}): ${unexpected.join(', ')}`);
+  }
+  return problems;
+}
+
+interface ToolResultLike {
+  isError?: boolean;
+  content?: unknown;
+}
+
+function firstText(result: ToolResultLike): string | undefined {
+  const content = Array.isArray(result.content)
+    ? (result.content as { type?: string; text?: unknown }[])
+    : [];
+  const item = content.find((c) => c.type === 'text' && typeof c.text === 'string');
+  return item?.text as string | undefined;
+}
+
+const clip = (text: string, n = 200) => (text.length > n ? `${text.slice(0, n)}…` : text);
+
+/** Judges one probe's result against its expectation; returns the problem, or null when it is fine. */
+export function judgeProbe(probe: McpProbe, result: ToolResultLike): string | null {
+  const text = firstText(result);
+  if (result.isError) {
+    return `probe ${probe.tool} returned an error: ${clip(text ?? JSON.stringify(result.content ?? null))}`;
+  }
+  const expect = probe.expect;
+  if (!expect) return null;
+  if (text === undefined) return `probe ${probe.tool}: the result has no text content to check`;
+  if (expect.textIncludes !== undefined && !text.includes(expect.textIncludes)) {
+    return `probe ${probe.tool}: the text does not contain ${JSON.stringify(expect.textIncludes)}: ${clip(text)}`;
+  }
+  if (expect.json || expect.keys) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return `probe ${probe.tool}: the text is not JSON: ${clip(text)}`;
+    }
+    if (expect.keys) {
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+        return `probe ${probe.tool}: expected a JSON object with keys ${expect.keys.join(', ')}, got ${clip(text)}`;
+      }
+      const has = Object.keys(parsed);
+      const lacking = expect.keys.filter((k) => !has.includes(k));
+      if (lacking.length) {
+        return `probe ${probe.tool}: the result lacks key${lacking.length > 1 ? 's' : ''} ${lacking.join(', ')} (has: ${has.join(', ') || 'none'})`;
+      }
+    }
+  }
+  return null;
+}
+
+/** The message of an error and of its causes: fetch hides ECONNREFUSED in `cause`. */
+function describeCause(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; e && i < 4; i++) {
+    const x = e as { message?: string; code?: unknown };
+    const part = `${x.message ?? String(e)}${typeof x.code === 'string' && !String(x.message).includes(x.code) ? ` (${x.code})` : ''}`;
+    if (!parts.includes(part)) parts.push(part);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join(': ');
+}
+
+/** The last lines of a stream, bounded, so a chatty server cannot grow the message without limit. */
+class TailBuffer {
+  private text = '';
+  constructor(private readonly max = 4000) {}
+  push(chunk: Buffer | string): void {
+    this.text = (this.text + chunk.toString()).slice(-this.max);
+  }
+  lines(n = 10): string {
+    return this.text.trimEnd().split('\n').slice(-n).join('\n');
+  }
+}
+
+/**
+ * Talks to the MCP server with the official client over Streamable HTTP or stdio: checks the
+ * tools it lists (count and names), calls each probe and judges the result's shape, and checks
+ * the version it reports. Every problem found is named in one failure message.
+ */
+export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpCheckData>> {
   let transport: Transport;
   let where: string;
+  let stderr: TailBuffer | undefined;
+  let secrets: string[] = [];
   if (input.transport === 'http') {
-    if (!input.url) throw new Error('MCP HTTP check needs a url');
+    if (!input.url) throw permanent('MCP HTTP check needs a url (validate.mcp.url)', 'BadInput');
     transport = new StreamableHTTPClientTransport(new URL(input.url));
     where = input.url;
   } else {
     const [command, ...args] = input.command ?? [];
-    if (!command) throw new Error('MCP stdio check needs a command');
+    if (!command) throw permanent('MCP stdio check needs a command (validate.mcpStdio.command)', 'BadInput');
     const resolved =
       input.cwd && !isAbsolute(command) && command.includes('/') ? join(input.cwd, command) : command;
-    transport = new StdioClientTransport({ command: resolved, args, cwd: input.cwd, stderr: 'pipe' });
+    const stdio = new StdioClientTransport({
+      command: resolved,
+      args,
+      cwd: input.cwd,
+      env: input.env,
+      stderr: 'pipe',
+    });
+    const tail = new TailBuffer();
+    stdio.stderr?.on('data', (d: Buffer) => tail.push(d));
+    stderr = tail;
+    transport = stdio;
     where = `stdio: ${[command, ...args].join(' ')}`;
+    // The server's stderr may end up in the failure message (and so in history): mask the
+    // values of its .env, the one place we know secrets live.
+    if (input.cwd) secrets = await envFileSecrets([join(input.cwd, '.env')]);
   }
+  const timeout = (input.timeoutSeconds ?? 30) * 1000;
   const client = new Client({ name: 'rollback-orchestrator', version: '0.1.0' });
+  const probes = [...(input.probe ? [input.probe] : []), ...(input.probes ?? [])];
+  const stage = { now: 'connect' };
   try {
-    await client.connect(transport);
-    const { tools } = await client.listTools();
+    heartbeat('connect');
+    await client.connect(transport, { timeout });
+    stage.now = 'tools/list';
+    heartbeat('tools/list');
+    const { tools } = await client.listTools(undefined, { timeout });
     const names = tools.map((t) => t.name);
-    const problems: string[] = [];
-    if (input.expectedTools !== undefined && names.length !== input.expectedTools) {
-      problems.push(`expected ${input.expectedTools} tools, found ${names.length}`);
+    const server = client.getServerVersion();
+    const problems = diffTools(names, input.expectedTools, input.toolNames);
+    if (input.expectedVersion !== undefined) {
+      if (!server?.version) problems.push(`the server reports no version, expected ${input.expectedVersion}`);
+      else if (!sameVersion(server.version, input.expectedVersion))
+        problems.push(`the server reports version ${server.version}, expected ${input.expectedVersion}`);
     }
-    if (input.toolNames) {
-      const missing = input.toolNames.filter((n) => !names.includes(n));
-      const unexpected = names.filter((n) => !input.toolNames!.includes(n));
-      if (missing.length) problems.push(`missing tools: ${missing.join(', ')}`);
-      if (unexpected.length) problems.push(`unexpected tools: ${unexpected.join(', ')}`);
-    }
-    if (problems.length) throw new Error(`MCP check (${where}): ${problems.join('; ')}`);
-    let probe: string | null = null;
-    if (input.probe) {
-      const result = await client.callTool({ name: input.probe.tool, arguments: input.probe.arguments });
-      if (result.isError) {
-        throw new Error(
-          `MCP check (${where}): probe call ${input.probe.tool} returned an error: ${JSON.stringify(result.content).slice(0, 300)}`,
-        );
+    const probeResults: { tool: string; ok: boolean }[] = [];
+    for (const probe of probes) {
+      if (!names.includes(probe.tool)) {
+        problems.push(`probe ${probe.tool}: the server does not offer this tool`);
+        probeResults.push({ tool: probe.tool, ok: false });
+        continue;
       }
-      probe = input.probe.tool;
+      stage.now = `tools/call ${probe.tool}`;
+      heartbeat(stage.now);
+      let problem: string | null;
+      try {
+        const result = await client.callTool(
+          { name: probe.tool, arguments: probe.arguments ?? {} },
+          undefined,
+          { timeout },
+        );
+        problem = judgeProbe(probe, result as ToolResultLike);
+      } catch (err) {
+        problem = `probe ${probe.tool} failed: ${describeCause(err)}`;
+      }
+      if (problem) problems.push(problem);
+      probeResults.push({ tool: probe.tool, ok: !problem });
     }
-    const serverVersion = client.getServerVersion()?.version ?? null;
+    if (problems.length) throw new McpCheckFailed(`MCP check (${where}): ${problems.join('; ')}`);
+    const okProbes = probeResults.map((p) => p.tool);
     return done(
-      `${names.length} tools over ${input.transport}${probe ? `, probe ${probe} ok` : ''}${serverVersion ? `, server ${serverVersion}` : ''}`,
+      `${names.length} tools over ${input.transport}${okProbes.length ? `, probe${okProbes.length > 1 ? 's' : ''} ok: ${okProbes.join(', ')}` : ''}${server?.version ? `, server ${server.name ?? ''} ${server.version}`.replace('  ', ' ') : ''}`,
       {
+        transport: input.transport,
         tools: names.length,
-        serverVersion,
-        probe,
+        toolNames: names,
+        serverName: server?.name ?? null,
+        serverVersion: server?.version ?? null,
+        probe: probes[0]?.tool ?? null,
+        probes: probeResults,
       },
     );
   } catch (err) {
-    const message = (err as Error).message;
-    throw new Error(message.startsWith('MCP check') ? message : `MCP check (${where}) failed: ${message}`, {
-      cause: err,
-    });
+    if (err instanceof McpCheckFailed) throw err;
+    const cause = describeCause(err);
+    let message: string;
+    if (stage.now === 'connect' && input.transport === 'stdio') {
+      const tail = stderr?.lines() ?? '';
+      message = `MCP check (${where}) failed: the server did not start or did not answer initialize (${cause})${
+        tail ? `; its stderr ends with:\n${redact(tail, secrets)}` : '; it wrote nothing to stderr'
+      }`;
+    } else if (stage.now === 'connect') {
+      message = `MCP check (${where}) failed: cannot connect to the server: ${cause}`;
+    } else {
+      message = `MCP check (${where}) failed during ${stage.now}: ${cause}`;
+    }
+    throw new Error(redact(message, secrets), { cause: err });
   } finally {
     await client.close().catch(() => undefined);
   }
+}
+
+class McpCheckFailed extends Error {
+  override name = 'McpCheckFailed';
 }
 
 export function percentile(sorted: number[], p: number): number {

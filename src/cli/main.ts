@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { RollbackAlreadyRunningError, RollbackClient, type ConnectionFlags } from '../client';
+import {
+  connectionSettings,
+  RefusedError,
+  RollbackAlreadyRunningError,
+  RollbackClient,
+  webUiBase,
+  type ConnectionFlags,
+} from '../client';
 import { checkTargetPaths, ConfigError, getTarget, loadConfig } from '../targets/load';
 import {
   formatPlan,
@@ -12,7 +19,8 @@ import {
   type RollbackKind,
   type RollbackRequest,
 } from '../targets/plan';
-import type { RollbackRecord } from '../workflows/types';
+import type { Decision, RollbackRecord } from '../workflows/types';
+import { DECISIONS } from '../targets/schema';
 import { formatRecord, ProgressPrinter } from './progress';
 
 /** Exit codes: 0 success, 1 the rollback (or the server) failed, 2 the user's input was wrong. */
@@ -56,7 +64,7 @@ function parseKind(kind: string): RollbackKind {
 function preparePlan(
   global: GlobalOpts,
   kindArg: string,
-  opts: { target: string; to?: string; reason?: string; impact?: string; as?: string },
+  opts: { target: string; to?: string; reason?: string; impact?: string; as?: string; commit?: string[] },
 ): { request: RollbackRequest; plan: Plan } {
   const kind = parseKind(kindArg);
   const loaded = loadConfig(global.config);
@@ -70,8 +78,10 @@ function preparePlan(
     impact: opts.impact,
     requestedBy: whoIsActing(opts.as),
     requestedAt: new Date().toISOString(),
+    commits: opts.commit,
+    webUiBase: webUiBase(connectionSettings(global).address),
   };
-  const plan = planRollback(target, request);
+  const plan = planRollback(target, request, loaded.config);
   const problems = checkTargetPaths(opts.target, target);
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return { request, plan };
@@ -150,16 +160,24 @@ export function buildProgram(): Command {
     .description('print the steps a rollback would run; touches nothing')
     .requiredOption('-t, --target <name>', 'target from the config')
     .option('--to <version>', "version to return to (default: the target's stableVersion)")
+    .option('--commit <sha...>', 'complete rollbacks: the offending commit(s), or a range A..B')
+    .option('--as <name>', 'who would ask (approval rules depend on it)')
     .option('--json', 'machine-readable output')
-    .action((kind: string, opts: { target: string; to?: string; json?: boolean }) => {
-      const { plan } = preparePlan(g(), kind, opts);
-      out(opts, formatPlan(plan), plan);
-    });
+    .action(
+      (
+        kind: string,
+        opts: { target: string; to?: string; commit?: string[]; as?: string; json?: boolean },
+      ) => {
+        const { plan } = preparePlan(g(), kind, opts);
+        out(opts, formatPlan(plan), plan);
+      },
+    );
 
   kindArg(program.command('start'))
     .description('start a rollback; prints its id and Web UI link')
     .requiredOption('-t, --target <name>', 'target from the config')
     .option('--to <version>', "version to return to (default: the target's stableVersion)")
+    .option('--commit <sha...>', 'complete rollbacks: the offending commit(s), or a range A..B')
     .requiredOption('-r, --reason <text>', 'why (goes into the incident record)')
     .option('--impact <text>', 'who or what is affected')
     .option('--as <name>', 'who is asking (default: $ROLLBACK_USER or the OS user)')
@@ -181,6 +199,7 @@ export function buildProgram(): Command {
           wait?: boolean;
           json?: boolean;
           taskQueue?: string;
+          commit?: string[];
         },
       ) => {
         if (!opts.reason.trim())
@@ -248,6 +267,122 @@ export function buildProgram(): Command {
         );
         if (desc.status.name === 'FAILED' || desc.status.name === 'TERMINATED')
           process.exitCode = EXIT.failed;
+      });
+    });
+
+  const actor = (cmd: Command) =>
+    cmd
+      .option('--as <name>', 'who is acting (default: $ROLLBACK_USER or the OS user)')
+      .option('--signal', 'send as a Signal (accepted blindly; a refusal shows only in the audit trail)')
+      .option('--json', 'machine-readable output');
+
+  const act = async (
+    id: string,
+    action: 'approve' | 'reject' | 'decide',
+    opts: { as?: string; comment?: string; signal?: boolean; json?: boolean },
+    decision?: Decision,
+  ) => {
+    const { workflowId } = splitId(id);
+    const by = whoIsActing(opts.as);
+    await withClient(g(), async (client) => {
+      const res = await client.act(
+        workflowId,
+        action,
+        { by, comment: opts.comment, decision },
+        !!opts.signal,
+      );
+      const verb =
+        action === 'decide' ? `decided ${decision}` : action === 'approve' ? 'approved' : 'rejected';
+      const human = res
+        ? `${by} ${verb} ${workflowId}: now ${res.status}${action === 'approve' ? ` (${res.approvals}/${res.needed} approvals)` : ''}`
+        : `${by}: ${action} sent to ${workflowId} as a signal; check "rollback status ${workflowId}" for the audit trail`;
+      out(opts, human, { workflowId, by, action, decision, result: res, viaSignal: !!opts.signal });
+    });
+  };
+
+  actor(program.command('approve'))
+    .description('approve a rollback that awaits approval')
+    .argument('<id>', 'workflow id (rollback-TARGET)')
+    .option('--comment <text>', 'a comment for the audit trail')
+    .action((id: string, opts: { as?: string; comment?: string; signal?: boolean; json?: boolean }) =>
+      act(id, 'approve', opts),
+    );
+
+  actor(program.command('reject'))
+    .description('reject a rollback that awaits approval')
+    .argument('<id>', 'workflow id (rollback-TARGET)')
+    .requiredOption('--reason <text>', 'why (kept in the audit trail)')
+    .action((id: string, opts: { as?: string; reason: string; signal?: boolean; json?: boolean }) =>
+      act(id, 'reject', { ...opts, comment: opts.reason }),
+    );
+
+  actor(program.command('decide'))
+    .description('decide on a step that failed for good: retry | skip | compensate | abort')
+    .argument('<id>', 'workflow id (rollback-TARGET)')
+    .argument('<decision>', 'retry | skip | compensate | abort')
+    .option('--comment <text>', 'a comment for the audit trail')
+    .action(
+      (
+        id: string,
+        decision: string,
+        opts: { as?: string; comment?: string; signal?: boolean; json?: boolean },
+      ) => {
+        if (!(DECISIONS as readonly string[]).includes(decision)) {
+          throw new ConfigError(`unknown decision "${decision}"; use one of: ${DECISIONS.join(', ')}`);
+        }
+        return act(id, 'decide', opts, decision as Decision);
+      },
+    );
+
+  program
+    .command('cancel')
+    .description('cancel a running rollback: the steps done so far are undone')
+    .argument('<id>', 'workflow id (rollback-TARGET)')
+    .option('-w, --wait', 'wait for the undos to finish and print the outcome')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
+      const { workflowId } = splitId(id);
+      await withClient(g(), async (client) => {
+        const desc = await client.describe(workflowId).catch((err: Error) => {
+          throw new CliExit(EXIT.usage, `no rollback with id ${id}: ${err.message}; see "rollback list"`);
+        });
+        if (desc.status.name !== 'RUNNING')
+          throw new CliExit(EXIT.usage, `${workflowId} is not running (it is ${desc.status.name})`);
+        await client.cancel(workflowId);
+        if (!opts.wait) {
+          out(
+            opts,
+            `cancellation requested for ${workflowId}; the undos run now (follow with: rollback watch ${workflowId})`,
+            {
+              workflowId,
+              cancelRequested: true,
+            },
+          );
+          return;
+        }
+        const result = await followProgress(client, workflowId, desc.runId, !!opts.json);
+        printOutcome(result, !!opts.json, { workflowId, runId: desc.runId });
+      });
+    });
+
+  program
+    .command('watch')
+    .description('follow a running rollback live until it ends; exit 0 only on success')
+    .argument('<id>', 'workflow id (rollback-TARGET), optionally @RUN_ID')
+    .option('--json', 'print only the final outcome, as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const { workflowId, runId } = splitId(id);
+      await withClient(g(), async (client) => {
+        const desc = await client.describe(workflowId, runId).catch((err: Error) => {
+          throw new CliExit(EXIT.usage, `no rollback with id ${id}: ${err.message}; see "rollback list"`);
+        });
+        if (!opts.json)
+          process.stderr.write(
+            `watching ${workflowId} (run ${desc.runId}): ${client.webUrl(workflowId, desc.runId)}\n`,
+          );
+        const result = await followProgress(client, workflowId, desc.runId, !!opts.json);
+        printOutcome(result, !!opts.json, { workflowId, runId: desc.runId });
+        if (!result.ok) throw new CliExit(EXIT.failed, '');
       });
     });
 
@@ -356,7 +491,12 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code?.startsWith('commander.')) return EXIT.usage; // commander already printed the message
     let code: number = EXIT.failed;
     if (err instanceof CliExit) code = err.code;
-    else if (err instanceof ConfigError || err instanceof RollbackAlreadyRunningError) code = EXIT.usage;
+    else if (
+      err instanceof ConfigError ||
+      err instanceof RollbackAlreadyRunningError ||
+      err instanceof RefusedError
+    )
+      code = EXIT.usage;
     if (e.message) {
       if (json) process.stdout.write(JSON.stringify({ ok: false, error: e.message }) + '\n');
       process.stderr.write(`error: ${e.message}\n`);

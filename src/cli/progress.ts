@@ -31,6 +31,14 @@ export function formatRecord(record: RollbackRecord): string {
         `    ${u.state === 'succeeded' ? '✔' : u.state === 'failed' ? '✘' : '▶'} ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`,
       );
   }
+  for (const a of record.approvals ?? [])
+    lines.push(`  ${a.decision} by ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+  for (const d of record.decisions ?? [])
+    lines.push(`  decision on ${d.stepId}: ${d.decision} by ${d.by} at ${d.at}`);
+  if (record.awaitingDecision)
+    lines.push(
+      `  waiting for a decision on "${record.awaitingDecision.title}": ${record.awaitingDecision.error}`,
+    );
   if (record.failure) lines.push(`  failed at "${record.failure.title}": ${record.failure.message}`);
   if (record.durationMs !== undefined) lines.push(`  took ${(record.durationMs / 1000).toFixed(1)} s`);
   return lines.join('\n');
@@ -43,6 +51,8 @@ export function formatRecord(record: RollbackRecord): string {
 export class ProgressPrinter {
   private readonly seen = new Map<string, string>();
   private undosSeen = 0;
+  private approvalsSeen = 0;
+  private decisionsSeen = 0;
   private lastStatus = '';
 
   constructor(private readonly write: (line: string) => void) {}
@@ -54,6 +64,33 @@ export class ProgressPrinter {
       this.seen.set(s.id, key);
       this.write(`${new Date().toISOString().slice(11, 19)} ${formatStep(s)}`);
     }
+    if (record.status !== this.lastStatus && record.status === 'awaiting-approval') {
+      this.write(
+        `${new Date().toISOString().slice(11, 19)} ⏸ awaiting approval: rollback approve|reject rollback-${record.target} --as NAME`,
+      );
+    }
+    if (
+      record.status !== this.lastStatus &&
+      record.status === 'awaiting-decision' &&
+      record.awaitingDecision
+    ) {
+      const d = record.awaitingDecision;
+      this.write(
+        `${new Date().toISOString().slice(11, 19)} ⏸ "${d.title}" failed: ${d.error}\n         decide within ${d.timeoutSeconds} s (default ${d.defaultDecision}): rollback decide rollback-${record.target} retry|skip|compensate|abort --as NAME`,
+      );
+    }
+    for (const a of record.approvals.slice(this.approvalsSeen)) {
+      this.write(
+        `${new Date().toISOString().slice(11, 19)} ${a.decision === 'approved' ? '✔' : '✘'} ${a.decision} by ${a.by}${a.comment ? `: ${a.comment}` : ''}`,
+      );
+    }
+    this.approvalsSeen = record.approvals.length;
+    for (const d of record.decisions.slice(this.decisionsSeen)) {
+      this.write(
+        `${new Date().toISOString().slice(11, 19)} ↪ decision on ${d.stepId}: ${d.decision} (by ${d.by})`,
+      );
+    }
+    this.decisionsSeen = record.decisions.length;
     if (record.status !== this.lastStatus && record.status === 'compensating') {
       this.write(
         `${new Date().toISOString().slice(11, 19)} ↺ compensating: undoing completed steps in reverse order`,

@@ -1,5 +1,5 @@
 import { join } from 'node:path/posix';
-import type { TargetConfig } from './schema';
+import type { Decision, NotifyChannel, RollbackConfig, TargetConfig } from './schema';
 import { SAFE_REF } from './schema';
 import { ConfigError } from './load';
 
@@ -20,11 +20,15 @@ export interface RollbackRequest {
   target: string;
   kind: RollbackKind;
   toVersion?: string;
+  /** Complete rollbacks: the offending commits (a commit, or a range A..B). */
+  commits?: string[];
   reason: string;
   impact?: string;
   requestedBy: string;
   /** ISO timestamp, taken by the client: planning itself never reads the clock. */
   requestedAt: string;
+  /** The Temporal Web UI's base address, for links in notifications. */
+  webUiBase?: string;
 }
 
 /**
@@ -46,6 +50,23 @@ export interface PlanStep extends ActivityCall {
   retry: RetryClass;
   /** Run in order, after this step's later steps were undone, when the rollback compensates. */
   undo: ActivityCall[];
+  /** 'decide': wait for an operator decision when this step fails, whatever the kind's policy. */
+  onFailure?: 'decide';
+}
+
+export interface ApprovalPolicy {
+  required: boolean;
+  approvers: string[];
+  quorum: number;
+  timeoutSeconds?: number;
+  onTimeout: 'reject' | 'approve';
+}
+
+export interface FailurePolicy {
+  /** Wait for an operator decision when a step fails for good (else: the default at once). */
+  wait: boolean;
+  timeoutSeconds: number;
+  default: Decision;
 }
 
 export interface Plan {
@@ -56,8 +77,15 @@ export interface Plan {
   /** Where the pre-rollback config files are kept (on the target host). */
   backupPath: string;
   reportsDir: string;
+  approval: ApprovalPolicy;
+  onFailure: FailurePolicy;
+  /** Channels (URLs or the names of env variables holding them; never the secrets themselves). */
+  notify: NotifyChannel[];
+  webUiBase?: string;
   steps: PlanStep[];
 }
+
+export type PlanDefaults = Pick<RollbackConfig, 'approvers' | 'notify'>;
 
 export function ref(path: string): StepRef {
   return { $ref: path };
@@ -72,28 +100,215 @@ export function assertSafeVersion(version: string): void {
   }
 }
 
-export function planRollback(target: TargetConfig, request: RollbackRequest): Plan {
-  if (request.kind !== 'emergency') {
+const COMMIT = /^[0-9a-fA-F]{4,40}$/;
+
+export function assertSafeCommits(commits: string[] | undefined): string[] {
+  if (!commits || commits.length === 0) {
     throw new ConfigError(
-      `rollback kind "${request.kind}" is not available yet for target "${request.target}"; use emergency`,
+      'a complete rollback needs the offending commits: --commit SHA (repeatable) or --commit A..B',
     );
   }
-  const toVersion = request.toVersion ?? target.deploy.stableVersion;
-  assertSafeVersion(toVersion);
+  for (const c of commits) {
+    const parts = c.split('..');
+    if (parts.length > 2 || !parts.every((p) => COMMIT.test(p))) {
+      throw new ConfigError(
+        `"${c}" is not a commit id or a range A..B of commit ids (hex, 4 to 40 characters)`,
+      );
+    }
+  }
+  return commits;
+}
+
+const APPROVAL_DEFAULT: Record<RollbackKind, boolean> = { emergency: false, complete: true, partial: false };
+const WAIT_DEFAULT: Record<RollbackKind, boolean> = { emergency: false, complete: true, partial: true };
+
+function policies(target: TargetConfig, request: RollbackRequest, defaults: PlanDefaults) {
+  const kind = request.kind;
+  const approvers = [...new Set([...defaults.approvers, ...target.approval.approvers])];
+  const approval: ApprovalPolicy = {
+    required: target.approval.required[kind] ?? APPROVAL_DEFAULT[kind],
+    approvers,
+    quorum: target.approval.quorum,
+    timeoutSeconds: target.approval.timeoutSeconds,
+    onTimeout: target.approval.onTimeout,
+  };
+  if (approval.required) {
+    const eligible = approvers.filter((a) => a !== request.requestedBy);
+    if (eligible.length < approval.quorum) {
+      throw new ConfigError(
+        `target "${request.target}": a ${kind} rollback needs ${approval.quorum} approval(s) but only ` +
+          `${eligible.length} approver(s) other than ${request.requestedBy} are configured; add approvers ` +
+          "(top-level `approvers:` or the target's `approval.approvers`)",
+      );
+    }
+  }
+  const onFailure: FailurePolicy = {
+    wait: target.onFailure.wait[kind] ?? WAIT_DEFAULT[kind],
+    timeoutSeconds: target.onFailure.timeoutSeconds,
+    default: target.onFailure.default[kind] ?? 'compensate',
+  };
+  const notify = [...(defaults.notify?.channels ?? []), ...(target.notify?.channels ?? [])];
+  return { approval, onFailure, notify };
+}
+
+export function planRollback(
+  target: TargetConfig,
+  request: RollbackRequest,
+  defaults: PlanDefaults = { approvers: [] },
+): Plan {
   if (!/^[A-Za-z0-9._-]+$/.test(request.rollbackId)) {
     throw new ConfigError(`rollback id "${request.rollbackId}" may hold only letters, digits, . _ -`);
   }
-
   const path = target.deploy.path;
   const service = { ...target.service };
   const backupPath = join(target.backupDir, request.rollbackId);
-  const releaseConfigPath = join(target.backupDir, 'releases', toVersion);
   const files = target.configFiles;
-
   const install: ActivityCall = { activity: 'runInstall', input: { path, argv: target.deploy.install } };
   const build: ActivityCall[] = target.deploy.build
     ? [{ activity: 'runBuild', input: { path, argv: target.deploy.build } }]
     : [];
+
+  let toVersion: string;
+  let body: PlanStep[];
+  if (request.kind === 'partial') {
+    if (!target.partial) {
+      throw new ConfigError(
+        `target "${request.target}" has no \`partial:\` section; add the feature flags a partial rollback sets, e.g. partial: { flags: { QURATOR: "false" } }`,
+      );
+    }
+    if (request.toVersion) throw new ConfigError('a partial rollback keeps the deployed version: drop --to');
+    const flags = target.partial.flags;
+    toVersion = `flags:${Object.entries(flags)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
+    const envFile = target.partial.envFile;
+    body = [
+      {
+        id: 'set-flags',
+        title: `Set ${Object.entries(flags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')} in ${envFile}`,
+        activity: 'setEnvFlags',
+        retry: 'quick',
+        input: { path, envFile, flags },
+        // The env file comes back byte for byte from the backup, then the service re-reads it.
+        undo: [
+          {
+            activity: 'restoreConfigFiles',
+            input: { path, files: [envFile], backupPath, untrackedOnly: false },
+          },
+          { activity: 'restartService', input: { service, cwd: path } },
+        ],
+      },
+      {
+        id: 'restart',
+        title: `Restart ${describeService(target)} with the new flags`,
+        activity: 'restartService',
+        retry: 'service',
+        input: { service, cwd: path },
+        undo: [],
+      },
+      ...validationSteps(target, ref('inspect.version')),
+    ];
+  } else {
+    let checkoutRef: string | StepRef;
+    let stepsBeforeStop: PlanStep[] = [];
+    if (request.kind === 'complete') {
+      const commits = assertSafeCommits(request.commits);
+      if (request.toVersion)
+        throw new ConfigError('a complete rollback deploys the reverted branch head: drop --to');
+      toVersion = `${target.deploy.branch}-revert-${commits.map((c) => c.slice(0, 12)).join('-')}`.slice(
+        0,
+        200,
+      );
+      checkoutRef = ref('revert.commit');
+      stepsBeforeStop = [
+        {
+          id: 'revert',
+          title: `Revert ${commits.join(', ')} on ${target.deploy.branch} and push`,
+          activity: 'revertAndPush',
+          retry: 'quick',
+          input: {
+            repoPath: path,
+            remote: target.deploy.remote,
+            branch: target.deploy.branch,
+            commits,
+            author: request.requestedBy,
+            message: `Rollback ${request.rollbackId}: ${request.reason}`,
+          },
+          // A pushed revert is history others may have pulled: it is not undone automatically.
+          undo: [],
+        },
+      ];
+    } else {
+      toVersion = request.toVersion ?? target.deploy.stableVersion;
+      assertSafeVersion(toVersion);
+      checkoutRef = toVersion;
+    }
+    const releaseConfigPath =
+      request.kind === 'emergency' ? join(target.backupDir, 'releases', toVersion) : undefined;
+    body = [
+      ...stepsBeforeStop,
+      {
+        id: 'stop',
+        title: `Stop ${describeService(target)}`,
+        activity: 'stopService',
+        retry: 'service',
+        input: { service, cwd: path },
+        undo: [{ activity: 'startService', input: { service, cwd: path } }],
+      },
+      {
+        id: 'checkout',
+        title: `Check out ${request.kind === 'complete' ? `the reverted head of ${target.deploy.branch}` : toVersion}`,
+        activity: 'checkoutRef',
+        retry: 'quick',
+        input: { path, remote: target.deploy.remote, ref: checkoutRef },
+        // Back to the exact commit we found, its config files, dependencies and build.
+        undo: [
+          {
+            activity: 'checkoutRef',
+            input: { path, remote: target.deploy.remote, ref: ref('inspect.commit'), fetch: false },
+          },
+          { activity: 'restoreConfigFiles', input: { path, files, backupPath, untrackedOnly: false } },
+          install,
+          ...build,
+        ],
+      },
+      {
+        id: 'install',
+        title: `Install dependencies (${target.deploy.install.join(' ')})`,
+        retry: 'install',
+        ...install,
+        undo: [],
+      },
+      ...build.map((b) => ({
+        id: 'build',
+        title: `Build (${target.deploy.build!.join(' ')})`,
+        retry: 'install' as const,
+        ...b,
+        undo: [],
+      })),
+      {
+        id: 'restore-config',
+        title: `Restore config files${request.kind === 'emergency' ? ` of ${toVersion}` : ''}`,
+        activity: 'restoreConfigFiles',
+        retry: 'quick',
+        input: { path, files, backupPath, releaseConfigPath, untrackedOnly: true },
+        // Tracked files come back with the checkout's undo; git would refuse to switch over them.
+        undo: [{ activity: 'restoreConfigFiles', input: { path, files, backupPath, untrackedOnly: true } }],
+      },
+      {
+        id: 'start',
+        title: `Start ${describeService(target)}`,
+        activity: 'startService',
+        retry: 'service',
+        input: { service, cwd: path },
+        undo: [{ activity: 'stopService', input: { service, cwd: path } }],
+      },
+      // A complete rollback's version is whatever the reverted head says: health only.
+      ...validationSteps(target, request.kind === 'complete' ? undefined : toVersion),
+    ];
+  }
 
   const steps: PlanStep[] = [
     {
@@ -131,63 +346,7 @@ export function planRollback(target: TargetConfig, request: RollbackRequest): Pl
       input: { path, files: [...files, ...target.logFiles], backupPath },
       undo: [],
     },
-    {
-      id: 'stop',
-      title: `Stop ${describeService(target)}`,
-      activity: 'stopService',
-      retry: 'service',
-      input: { service, cwd: path },
-      undo: [{ activity: 'startService', input: { service, cwd: path } }],
-    },
-    {
-      id: 'checkout',
-      title: `Check out ${toVersion}`,
-      activity: 'checkoutRef',
-      retry: 'quick',
-      input: { path, remote: target.deploy.remote, ref: toVersion },
-      // Back to the exact commit we found, then its dependencies and build.
-      undo: [
-        {
-          activity: 'checkoutRef',
-          input: { path, remote: target.deploy.remote, ref: ref('inspect.commit'), fetch: false },
-        },
-        { activity: 'restoreConfigFiles', input: { path, files, backupPath, untrackedOnly: false } },
-        install,
-        ...build,
-      ],
-    },
-    {
-      id: 'install',
-      title: `Install dependencies (${target.deploy.install.join(' ')})`,
-      retry: 'install',
-      ...install,
-      undo: [],
-    },
-    ...build.map((b) => ({
-      id: 'build',
-      title: `Build (${target.deploy.build!.join(' ')})`,
-      retry: 'install' as const,
-      ...b,
-      undo: [],
-    })),
-    {
-      id: 'restore-config',
-      title: `Restore config files of ${toVersion}`,
-      activity: 'restoreConfigFiles',
-      retry: 'quick',
-      input: { path, files, backupPath, releaseConfigPath, untrackedOnly: true },
-      // Tracked files come back with the checkout's undo; git would refuse to switch over them.
-      undo: [{ activity: 'restoreConfigFiles', input: { path, files, backupPath, untrackedOnly: true } }],
-    },
-    {
-      id: 'start',
-      title: `Start ${describeService(target)}`,
-      activity: 'startService',
-      retry: 'service',
-      input: { service, cwd: path },
-      undo: [{ activity: 'stopService', input: { service, cwd: path } }],
-    },
-    ...validationSteps(target, toVersion),
+    ...body,
   ];
 
   return {
@@ -197,6 +356,8 @@ export function planRollback(target: TargetConfig, request: RollbackRequest): Pl
     toVersion,
     backupPath,
     reportsDir: target.reportsDir,
+    ...policies(target, request, defaults),
+    webUiBase: request.webUiBase,
     steps,
   };
 }
@@ -205,23 +366,64 @@ function describeService(target: TargetConfig): string {
   return target.service.manager === 'pm2' ? `pm2 process ${target.service.name}` : 'the service';
 }
 
-function validationSteps(target: TargetConfig, toVersion: string): PlanStep[] {
+/** The checks, once per validation phase; later phases wait on durable timers and pause on failure. */
+function validationSteps(target: TargetConfig, expectedVersion: string | StepRef | undefined): PlanStep[] {
+  const immediate = checksOnce(target, expectedVersion, '', '');
+  const phases = target.validate.phases;
+  const steps = [...immediate];
+  const later: [string, string, number | undefined][] = [
+    ['short-term', 'Short-term', phases?.shortTermAfterSeconds],
+    ['long-term', 'Long-term', phases?.longTermAfterSeconds],
+  ];
+  for (const [id, label, after] of later) {
+    if (after === undefined) continue;
+    steps.push({
+      id: `wait-${id}`,
+      title: `Wait ${after} s for the ${id} validation phase`,
+      activity: 'wait',
+      retry: 'record',
+      input: { seconds: after },
+      undo: [],
+    });
+    steps.push(
+      ...checksOnce(target, expectedVersion, `@${id}`, `${label}: `).map((s) => ({
+        ...s,
+        onFailure: 'decide' as const,
+      })),
+    );
+  }
+  return steps;
+}
+
+function checksOnce(
+  target: TargetConfig,
+  expectedVersion: string | StepRef | undefined,
+  suffix: string,
+  prefix: string,
+): PlanStep[] {
   const v = target.validate;
   const steps: PlanStep[] = [];
+  const versionLabel =
+    typeof expectedVersion === 'string'
+      ? ` and version ${expectedVersion}`
+      : expectedVersion
+        ? ' and version'
+        : '';
   if (v.health) {
+    const { expectVersion, ...health } = v.health;
     steps.push({
-      id: 'validate-health',
-      title: `Check health${v.health.expectVersion ? ` and version ${toVersion}` : ''}`,
+      id: `validate-health${suffix}`,
+      title: `${prefix}Check health${expectVersion ? versionLabel : ''}`,
       activity: 'checkHealth',
       retry: 'validate',
-      input: { ...v.health, expectedVersion: v.health.expectVersion ? toVersion : undefined },
+      input: { ...health, expectedVersion: expectVersion ? expectedVersion : undefined },
       undo: [],
     });
   }
   if (v.mcp) {
     steps.push({
-      id: 'validate-mcp-http',
-      title: `Check MCP tools over HTTP${v.mcp.expectedTools !== undefined ? ` (${v.mcp.expectedTools} expected)` : ''}`,
+      id: `validate-mcp-http${suffix}`,
+      title: `${prefix}Check MCP tools over HTTP${v.mcp.expectedTools !== undefined ? ` (${v.mcp.expectedTools} expected)` : ''}`,
       activity: 'checkMcp',
       retry: 'validate',
       input: { transport: 'http', ...v.mcp },
@@ -230,8 +432,8 @@ function validationSteps(target: TargetConfig, toVersion: string): PlanStep[] {
   }
   if (v.mcpStdio) {
     steps.push({
-      id: 'validate-mcp-stdio',
-      title: `Check MCP tools over stdio${v.mcpStdio.expectedTools !== undefined ? ` (${v.mcpStdio.expectedTools} expected)` : ''}`,
+      id: `validate-mcp-stdio${suffix}`,
+      title: `${prefix}Check MCP tools over stdio${v.mcpStdio.expectedTools !== undefined ? ` (${v.mcpStdio.expectedTools} expected)` : ''}`,
       activity: 'checkMcp',
       retry: 'validate',
       input: { transport: 'stdio', cwd: target.deploy.path, ...v.mcpStdio },
@@ -240,8 +442,8 @@ function validationSteps(target: TargetConfig, toVersion: string): PlanStep[] {
   }
   if (v.latency) {
     steps.push({
-      id: 'validate-latency',
-      title: `Sample latency (${v.latency.samples} requests, average under ${v.latency.maxAverageMs} ms)`,
+      id: `validate-latency${suffix}`,
+      title: `${prefix}Sample latency (${v.latency.samples} requests, average under ${v.latency.maxAverageMs} ms)`,
       activity: 'checkLatency',
       retry: 'validate',
       input: { ...v.latency },
@@ -254,10 +456,22 @@ function validationSteps(target: TargetConfig, toVersion: string): PlanStep[] {
 /** Human-readable plan, as `rollback plan` prints it and an approver sees it. */
 export function formatPlan(plan: Plan): string {
   const lines = [`Plan ${plan.rollbackId}: ${plan.kind} rollback of ${plan.target} to ${plan.toVersion}`];
+  if (plan.approval.required) {
+    lines.push(
+      `  needs ${plan.approval.quorum} approval(s) from: ${plan.approval.approvers.join(', ')}` +
+        (plan.approval.timeoutSeconds
+          ? ` (escalates after ${plan.approval.timeoutSeconds} s, then ${plan.approval.onTimeout}s)`
+          : ''),
+    );
+  }
   plan.steps.forEach((s, i) => {
     lines.push(`  ${String(i + 1).padStart(2)}. ${s.title}  [${s.activity}, retry: ${s.retry}]`);
     if (s.undo.length > 0) lines.push(`      undo: ${s.undo.map((u) => u.activity).join(' → ')}`);
   });
-  lines.push(`  backups: ${plan.backupPath}`, `  reports: ${plan.reportsDir}`);
+  lines.push(
+    `  on a step that fails for good: ${plan.onFailure.wait ? `wait up to ${plan.onFailure.timeoutSeconds} s for a decision, then ` : ''}${plan.onFailure.default}`,
+    `  backups: ${plan.backupPath}`,
+    `  reports: ${plan.reportsDir}`,
+  );
   return lines.join('\n');
 }

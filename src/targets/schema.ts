@@ -42,6 +42,8 @@ export const serviceSchema = z.discriminatedUnion('manager', [pm2ServiceSchema, 
 
 const gitDeploySchema = z.strictObject({
   type: z.literal('git'),
+  /** The branch a complete rollback reverts on and redeploys from. */
+  branch: refSchema.default('main'),
   path: absolutePath.describe('the deployed working copy'),
   remote: z
     .string()
@@ -82,11 +84,86 @@ const latencySchema = z.strictObject({
   maxP95Ms: z.number().positive().optional(),
 });
 
+const phasesSchema = z.strictObject({
+  /** Seconds after the immediate checks to run them again (short-term phase). */
+  shortTermAfterSeconds: z.number().positive().optional(),
+  /** Seconds after the short-term phase to run them a last time (long-term phase). */
+  longTermAfterSeconds: z.number().positive().optional(),
+});
+
 export const validationSchema = z.strictObject({
+  phases: phasesSchema.optional(),
   health: healthSchema.optional(),
   mcp: mcpHttpSchema.optional(),
   mcpStdio: mcpStdioSchema.optional(),
   latency: latencySchema.optional(),
+});
+
+const userName = z
+  .string()
+  .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be a user name (letters, digits, . _ @ -)');
+const perKind = <T extends z.ZodType>(t: T) =>
+  z.strictObject({ emergency: t.optional(), complete: t.optional(), partial: t.optional() });
+
+export const DECISIONS = ['retry', 'skip', 'compensate', 'abort'] as const;
+export const decisionSchema = z.enum(DECISIONS);
+
+const approvalSchema = z.strictObject({
+  /** Which kinds need approval; defaults: complete yes, emergency and partial no. */
+  required: perKind(z.boolean()).default({}),
+  /** Who may approve this target's rollbacks, besides the global `approvers`. */
+  approvers: z.array(userName).default([]),
+  /** Distinct approvals needed. */
+  quorum: z.number().int().min(1).max(10).default(1),
+  /** Escalate (notify) after this long without a decision, then apply onTimeout. */
+  timeoutSeconds: z.number().positive().optional(),
+  onTimeout: z.enum(['reject', 'approve']).default('reject'),
+});
+
+const onFailureSchema = z.strictObject({
+  /** Whether a step that failed for good waits for an operator decision; defaults: emergency no, others yes. */
+  wait: perKind(z.boolean()).default({}),
+  timeoutSeconds: z.number().positive().default(900),
+  /** What happens when nobody decides in time; default compensate. */
+  default: perKind(decisionSchema).default({}),
+});
+
+const urlOrEnv = {
+  url: z.url().optional(),
+  /** Name of an environment variable of the worker holding the URL (webhook URLs are secrets). */
+  urlEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
+};
+const channelSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('slack'), name: z.string().optional(), ...urlOrEnv }),
+    z.strictObject({ type: z.literal('webhook'), name: z.string().optional(), ...urlOrEnv }),
+    z.strictObject({
+      type: z.literal('statuspage'),
+      name: z.string().optional(),
+      component: z.string().optional(),
+      ...urlOrEnv,
+    }),
+  ])
+  .refine((c) => Boolean(c.url) !== Boolean(c.urlEnv), 'give exactly one of url or urlEnv')
+  .refine(
+    (c) => c.type !== 'slack' || Boolean(c.urlEnv),
+    'a Slack webhook URL is a secret: give it as urlEnv, not url',
+  );
+
+export const notifySchema = z.strictObject({ channels: z.array(channelSchema).default([]) });
+
+const partialSchema = z.strictObject({
+  /** The env file the flags are set in, relative to the deploy path. */
+  envFile: z.string().default('.env'),
+  flags: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'flag names are env variable names'),
+      z.string().regex(/^[^\n\r]*$/),
+    )
+    .refine((f) => Object.keys(f).length > 0, 'name at least one flag, e.g. QURATOR: "false"'),
 });
 
 export const targetSchema = z.strictObject({
@@ -109,10 +186,18 @@ export const targetSchema = z.strictObject({
   reportsDir: absolutePath,
   logFiles: z.array(z.string()).default([]),
   validate: validationSchema.default({}),
+  approval: approvalSchema.default({ required: {}, approvers: [], quorum: 1, onTimeout: 'reject' }),
+  onFailure: onFailureSchema.default({ wait: {}, timeoutSeconds: 900, default: {} }),
+  notify: notifySchema.optional(),
+  partial: partialSchema.optional(),
 });
 
 export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
+  /** Who may approve any target's rollbacks. */
+  approvers: z.array(userName).default([]),
+  /** Channels every target notifies, besides its own. */
+  notify: notifySchema.optional(),
   targets: z
     .record(
       z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'target names are lower-case letters, digits and -'),
@@ -125,3 +210,5 @@ export type RollbackConfig = z.infer<typeof configSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type ValidationConfig = z.infer<typeof validationSchema>;
+export type Decision = z.infer<typeof decisionSchema>;
+export type NotifyChannel = z.infer<typeof channelSchema>;

@@ -1,5 +1,34 @@
-import { defineQuery } from '@temporalio/workflow';
-import type { RollbackRecord } from './types';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AuditEntry, Decision, RollbackRecord } from './types';
 
-/** Shared by the workflow, the CLI and the tests. */
+/** Shared by the workflow, the CLI, the chat front end and the tests. */
 export const progressQuery = defineQuery<RollbackRecord>('progress');
+export const auditQuery = defineQuery<AuditEntry[]>('audit');
+
+export interface ApprovalInput {
+  by: string;
+  comment?: string;
+}
+
+export interface DecisionInput {
+  by: string;
+  decision: Decision;
+  comment?: string;
+}
+
+export interface MessageResult {
+  accepted: true;
+  status: string;
+  approvals: number;
+  needed: number;
+}
+
+/** Updates: refused at once by their validators (nothing enters the history) or accepted. */
+export const approveUpdate = defineUpdate<MessageResult, [ApprovalInput]>('approve');
+export const rejectUpdate = defineUpdate<MessageResult, [ApprovalInput]>('reject');
+export const decideUpdate = defineUpdate<MessageResult, [DecisionInput]>('decide');
+
+/** The same as signals, for tools that can only signal; refused ones are kept in the audit trail. */
+export const approveSignal = defineSignal<[ApprovalInput]>('approve-signal');
+export const rejectSignal = defineSignal<[ApprovalInput]>('reject-signal');
+export const decideSignal = defineSignal<[DecisionInput]>('decide-signal');

@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -11,24 +12,34 @@ import type { ActivityCall, PlanStep, RetryClass } from '../targets/plan';
 import type { StepResult } from '../activities/common';
 import type { RollbackRecord, StepProgress } from './types';
 
-/** Timeouts and retries per step class. Deterministic constants: part of the workflow's code. */
+const WAIT = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+
+/**
+ * Timeouts and retries per step class. Deterministic constants: part of the workflow's code. On
+ * cancellation the workflow waits for the running activity to stop (installs heartbeat, so they
+ * hear it), so undos never race the step they undo.
+ */
 export const RETRY_CLASSES: Record<RetryClass, ActivityOptions> = {
-  record: { startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } },
+  record: { ...WAIT, startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } },
   quick: {
+    ...WAIT,
     startToCloseTimeout: '2m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
   service: {
+    ...WAIT,
     startToCloseTimeout: '2m',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
   // Installs heartbeat every 2 s; a dead worker is noticed after 15 s and the install re-runs.
   install: {
+    ...WAIT,
     startToCloseTimeout: '20m',
     heartbeatTimeout: '15s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
   validate: {
+    ...WAIT,
     startToCloseTimeout: '5m',
     heartbeatTimeout: '60s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
@@ -161,7 +172,8 @@ export class StepRunner {
     p.startedAt = new Date(startedMs).toISOString();
     this.record.currentStep = step.id;
     this.publish();
-    if (step.undo.length > 0) {
+    // Once per step: a retried step (an operator's "retry") must not be undone twice.
+    if (step.undo.length > 0 && !this.undos.some((u) => u.stepId === step.id)) {
       this.undos.push({
         stepId: step.id,
         calls: step.undo.map((u) => ({
@@ -192,6 +204,13 @@ export class StepRunner {
       this.record.currentStep = undefined;
       this.publish();
     }
+  }
+
+  markSkipped(id: string, reason: string): void {
+    const p = this.progress(id);
+    p.state = 'skipped';
+    p.summary = reason;
+    this.publish();
   }
 
   /** Runs the registered undos, newest first, and records each one's outcome; never throws. */

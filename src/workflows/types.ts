@@ -25,7 +25,46 @@ export interface UndoProgress {
   error?: string;
 }
 
-export type RollbackStatus = 'running' | 'compensating' | 'succeeded' | 'compensated' | 'failed';
+export type RollbackStatus =
+  | 'awaiting-approval'
+  | 'running'
+  | 'awaiting-decision'
+  | 'compensating'
+  | 'succeeded'
+  | 'compensated'
+  | 'failed'
+  | 'rejected'
+  | 'cancelled'
+  | 'aborted';
+
+export type Decision = 'retry' | 'skip' | 'compensate' | 'abort';
+
+export interface ApprovalEntry {
+  by: string;
+  at: string;
+  decision: 'approved' | 'rejected';
+  comment?: string;
+  /** 'timeout' when the configured default decided, not a person. */
+  via: 'update' | 'signal' | 'timeout';
+}
+
+export interface DecisionEntry {
+  stepId: string;
+  decision: Decision;
+  by: string;
+  at: string;
+  comment?: string;
+  via: 'update' | 'signal' | 'timeout';
+}
+
+/** Everything people did or tried to do, including refused attempts (from signals). */
+export interface AuditEntry {
+  at: string;
+  by: string;
+  action: 'requested' | 'approve' | 'reject' | 'decide' | 'cancel' | 'escalated' | 'timeout';
+  outcome: 'accepted' | 'refused';
+  detail?: string;
+}
 
 export interface RollbackRecord {
   rollbackId: string;
@@ -45,4 +84,16 @@ export interface RollbackRecord {
   steps: StepProgress[];
   undos: UndoProgress[];
   failure?: { stepId: string; title: string; message: string };
+  approvals: ApprovalEntry[];
+  decisions: DecisionEntry[];
+  audit: AuditEntry[];
+  /** Set while the workflow waits for a decision on this step. */
+  awaitingDecision?: {
+    stepId: string;
+    title: string;
+    error: string;
+    since: string;
+    defaultDecision: Decision;
+    timeoutSeconds: number;
+  };
 }

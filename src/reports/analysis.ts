@@ -1,0 +1,290 @@
+import { CRITERION_MARK, evaluateSuccessCriteria, summarizeCriteria, type CriterionResult } from './criteria';
+import {
+  approvalsOf,
+  cell,
+  decisionsOf,
+  formatDuration,
+  isFinished,
+  msBetween,
+  reportedSteps,
+  type ApprovalLike,
+  type DecisionLike,
+  type ReportRecord,
+} from './record';
+
+/**
+ * The post-rollback analysis: what happened, how, how long it took, what got in the way, and
+ * whether the result meets the runbook's success criteria. Built only from the workflow's record,
+ * so the file written at the end of the rollback and `rollback report` agree.
+ */
+
+/** Activities that validate rather than change the service. */
+export const VALIDATION_ACTIVITIES = ['checkHealth', 'checkMcp', 'checkLatency', 'scanLogs', 'checkAlarms'];
+
+const START_ACTIVITIES = ['startService', 'restartService'];
+
+export interface Timing {
+  /** The whole rollback, from the workflow's start to its end. */
+  totalMs?: number;
+  /** From the request (client clock) to the workflow's start. */
+  requestToStartMs?: number;
+  /** From the workflow's start to the last approval that let it run. */
+  awaitingApprovalMs?: number;
+  /** When the service was back: the first passing health check after the start, else the start. */
+  restoredAt?: string;
+  /** From the workflow's start to `restoredAt`: the time to restore service. */
+  timeToRestoreMs?: number;
+  slowest: { id: string; title: string; durationMs: number }[];
+}
+
+export interface Analysis {
+  rollbackId: string;
+  target: string;
+  kind: string;
+  status: string;
+  fromVersion: string | null;
+  toVersion: string;
+  requestedBy: string;
+  requestedAt: string;
+  reason: string;
+  impact: string | null;
+  finished: boolean;
+  summary: string;
+  method: { kind: string; steps: { id: string; title: string; activity: string; state: string; attempts: number; durationMs?: number }[] };
+  timing: Timing;
+  issues: {
+    retries: { id: string; title: string; attempts: number; state: string }[];
+    failures: { id: string; title: string; error: string }[];
+    undos: { stepId: string; activity: string; state: string; detail?: string }[];
+    decisions: DecisionLike[];
+    approvals: ApprovalLike[];
+  };
+  validation: { id: string; title: string; activity: string; state: string; attempts: number; result: string }[];
+  criteria: CriterionResult[];
+}
+
+export function computeTiming(record: ReportRecord): Timing {
+  const steps = reportedSteps(record);
+  const startIdx = steps.findIndex((s) => START_ACTIVITIES.includes(s.activity) && s.state === 'succeeded');
+  let restoredAt: string | undefined;
+  if (startIdx >= 0) {
+    const health = steps
+      .slice(startIdx + 1)
+      .find((s) => s.activity === 'checkHealth' && s.state === 'succeeded' && s.finishedAt);
+    restoredAt = health?.finishedAt ?? steps[startIdx]!.finishedAt;
+  }
+  // A service started and then undone was not restored.
+  const undoneStart = startIdx >= 0 && record.undos.some((u) => u.stepId === steps[startIdx]!.id && u.state === 'succeeded');
+  if (undoneStart) restoredAt = undefined;
+  const approved = approvalsOf(record).filter((a) => a.decision === 'approved');
+  const lastApproval = approved.length ? approved[approved.length - 1]!.at : undefined;
+  return {
+    totalMs: record.durationMs,
+    requestToStartMs: msBetween(record.requestedAt, record.startedAt),
+    awaitingApprovalMs: msBetween(record.startedAt, lastApproval),
+    restoredAt,
+    timeToRestoreMs: msBetween(record.startedAt, restoredAt),
+    slowest: steps
+      .filter((s) => s.durationMs !== undefined)
+      .sort((a, b) => b.durationMs! - a.durationMs!)
+      .slice(0, 3)
+      .map((s) => ({ id: s.id, title: s.title, durationMs: s.durationMs! })),
+  };
+}
+
+function summaryLine(record: ReportRecord, timing: Timing, criteria: CriterionResult[]): string {
+  const what = `${record.kind} rollback of ${record.target} from ${record.fromVersion ?? 'an unknown version'} to ${record.toVersion}`;
+  const failedCriteria = criteria.filter((c) => c.state === 'fail');
+  if (!isFinished(record)) return `The ${what} is still in progress (${record.status}).`;
+  if (record.status === 'succeeded') {
+    return (
+      `The ${what} succeeded in ${formatDuration(record.durationMs)}` +
+      `${timing.timeToRestoreMs !== undefined ? `; service was restored after ${formatDuration(timing.timeToRestoreMs)}` : ''}. ` +
+      (failedCriteria.length
+        ? `Success criteria not met: ${failedCriteria.map((c) => c.label).join(', ')}.`
+        : `Every configured success criterion passed (${summarizeCriteria(criteria)}).`)
+    );
+  }
+  const where = record.failure ? ` at "${record.failure.title}": ${record.failure.message}` : '';
+  const undos = record.undos.length
+    ? ` ${record.undos.filter((u) => u.state === 'succeeded').length} of ${record.undos.length} undo steps succeeded.`
+    : '';
+  return `The ${what} ended ${record.status}${where}.${undos}`;
+}
+
+export function buildAnalysis(record: ReportRecord): Analysis {
+  const steps = reportedSteps(record);
+  const timing = computeTiming(record);
+  const criteria = evaluateSuccessCriteria(record);
+  return {
+    rollbackId: record.rollbackId,
+    target: record.target,
+    kind: record.kind,
+    status: record.status,
+    fromVersion: record.fromVersion ?? null,
+    toVersion: record.toVersion,
+    requestedBy: record.requestedBy,
+    requestedAt: record.requestedAt,
+    reason: record.reason,
+    impact: record.impact ?? null,
+    finished: isFinished(record),
+    summary: summaryLine(record, timing, criteria),
+    method: {
+      kind: record.kind,
+      steps: steps.map((s) => ({
+        id: s.id,
+        title: s.title,
+        activity: s.activity,
+        state: s.state,
+        attempts: s.attempts,
+        durationMs: s.durationMs,
+      })),
+    },
+    timing,
+    issues: {
+      retries: steps
+        .filter((s) => s.attempts > 1)
+        .map((s) => ({ id: s.id, title: s.title, attempts: s.attempts, state: s.state })),
+      failures: steps
+        .filter((s) => s.state === 'failed')
+        .map((s) => ({ id: s.id, title: s.title, error: s.lastError ?? 'unknown error' })),
+      undos: record.undos.map((u) => ({
+        stepId: u.stepId,
+        activity: u.activity,
+        state: u.state,
+        detail: u.error ?? u.summary,
+      })),
+      decisions: decisionsOf(record),
+      approvals: approvalsOf(record),
+    },
+    validation: steps
+      .filter((s) => VALIDATION_ACTIVITIES.includes(s.activity))
+      .map((s) => ({
+        id: s.id,
+        title: s.title,
+        activity: s.activity,
+        state: s.state,
+        attempts: s.attempts,
+        result: (s.state === 'failed' ? s.lastError : s.summary) ?? '',
+      })),
+    criteria,
+  };
+}
+
+const KIND_METHOD: Record<string, string> = {
+  emergency: 'Emergency rollback: back to the known-good release at once, no approval gate by default.',
+  complete: 'Complete rollback: revert the offending commits on the branch and redeploy its head.',
+  partial: 'Partial rollback: turn features off by flag, keeping the deployed release.',
+};
+
+function stepTitle(record: ReportRecord, stepId: string): string {
+  return record.steps.find((s) => s.id === stepId)?.title ?? stepId;
+}
+
+export function renderAnalysis(record: ReportRecord): string {
+  const a = buildAnalysis(record);
+  const t = a.timing;
+  const lines: string[] = [
+    `# Post-rollback analysis: ${a.target} ${a.fromVersion ?? '?'} → ${a.toVersion}`,
+    '',
+    `Rollback ${a.rollbackId}, ${a.status}${a.finished ? '' : ' (in progress)'}.`,
+    '',
+    '## Summary',
+    '',
+    a.summary,
+    '',
+    `- **Trigger**: ${a.reason} (requested by ${a.requestedBy} at ${a.requestedAt})`,
+    `- **Impact**: ${a.impact ?? 'not stated'}`,
+    '',
+    '## Method',
+    '',
+    KIND_METHOD[a.kind] ?? `${a.kind} rollback.`,
+    `Run by rollback-orchestrator as a Temporal workflow: each step an activity, retried on transient faults, with the completed steps undone in reverse if the rollback could not finish.`,
+    '',
+    ...a.method.steps.map(
+      (s, i) =>
+        `${i + 1}. ${s.title} — ${s.state}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.durationMs !== undefined ? `, ${formatDuration(s.durationMs)}` : ''}`,
+    ),
+    '',
+    '## Time to complete',
+    '',
+    '| measure | time |',
+    '| --- | --- |',
+    `| total (workflow start to end) | ${formatDuration(t.totalMs)} |`,
+    `| time to restore service${t.restoredAt ? ` (at ${t.restoredAt})` : ''} | ${t.timeToRestoreMs !== undefined ? formatDuration(t.timeToRestoreMs) : 'not restored'} |`,
+    `| request to start | ${formatDuration(t.requestToStartMs)} |`,
+    ...(t.awaitingApprovalMs !== undefined ? [`| waiting for approval | ${formatDuration(t.awaitingApprovalMs)} |`] : []),
+    '',
+    t.slowest.length
+      ? `Slowest steps: ${t.slowest.map((s) => `${s.title} (${formatDuration(s.durationMs)})`).join(', ')}.`
+      : 'No step has finished.',
+    '',
+    '## Issues met',
+    '',
+    '### Retries',
+    '',
+    ...(a.issues.retries.length
+      ? a.issues.retries.map(
+          (r) => `- ${r.title}: ${r.attempts} attempts, ${r.state === 'succeeded' ? `succeeded on attempt ${r.attempts}` : r.state}`,
+        )
+      : ['- none: every step that ran took one attempt']),
+    '',
+    '### Failures',
+    '',
+    ...(a.issues.failures.length ? a.issues.failures.map((f) => `- ${f.title}: ${f.error}`) : ['- none']),
+    ...(a.issues.undos.length
+      ? [
+          '',
+          'Undone, newest first:',
+          '',
+          ...a.issues.undos.map(
+            (u) => `- ${u.activity} (undo of ${stepTitle(record, u.stepId)}): ${u.state}${u.detail ? ` — ${u.detail}` : ''}`,
+          ),
+        ]
+      : []),
+    '',
+    '### Decisions',
+    '',
+    ...(a.issues.decisions.length
+      ? a.issues.decisions.map(
+          (d) =>
+            `- ${d.at}: ${d.by} decided **${d.decision}** on "${stepTitle(record, d.stepId)}"${d.via === 'timeout' ? ' (the default, nobody decided in time)' : ''}${d.comment ? ` — ${d.comment}` : ''}`,
+        )
+      : ['- none: no step waited for an operator decision']),
+    '',
+    '### Approvals',
+    '',
+    ...(a.issues.approvals.length
+      ? a.issues.approvals.map(
+          (p) =>
+            `- ${p.at}: ${p.by} **${p.decision}**${p.via === 'timeout' ? ' (the configured default on timeout)' : ''}${p.comment ? ` — ${p.comment}` : ''}`,
+        )
+      : ['- none: this rollback needed no approval']),
+    '',
+    '## Validation results',
+    '',
+    ...(a.validation.length
+      ? [
+          '| check | state | attempts | result |',
+          '| --- | --- | --- | --- |',
+          ...a.validation.map((v) => `| ${cell(v.title)} | ${v.state} | ${v.attempts} | ${cell(v.result)} |`),
+        ]
+      : ['No validation is configured for this target.']),
+    '',
+    '## Success criteria',
+    '',
+    `${summarizeCriteria(a.criteria)}.`,
+    '',
+    '| criterion | result | detail |',
+    '| --- | --- | --- |',
+    ...a.criteria.map((c) => `| ${c.label} | ${CRITERION_MARK[c.state]} | ${cell(c.detail)} |`),
+    '',
+    '## Follow-up',
+    '',
+    `- **Root cause**: to be confirmed at the post-incident review (reported: ${a.reason})`,
+    '- **Prevention**: to be filled in at the post-incident review',
+    ...a.criteria.filter((c) => c.state === 'fail').map((c) => `- Investigate the failed criterion "${c.label}": ${c.detail}`),
+    '',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,181 @@
+import { condition } from '@temporalio/workflow';
+import type { FailurePolicy, Plan } from '../targets/plan';
+import type { ApprovalInput, DecisionInput, MessageResult } from './messages';
+import type { AuditEntry, Decision, RollbackRecord } from './types';
+
+const DECISIONS: readonly Decision[] = ['retry', 'skip', 'compensate', 'abort'];
+
+/**
+ * The human moments of a rollback: approval before the plan runs, and a decision when a step has
+ * failed for good. Every check lives here once, used by the Update validators (which refuse before
+ * anything enters the history) and by the Signal handlers (which keep a refusal in the audit trail).
+ */
+export class Gates {
+  private rejected?: { by: string; comment?: string };
+  private readonly approvedBy = new Set<string>();
+  private pendingDecision?: { decision: Decision; by: string };
+
+  constructor(
+    private readonly record: RollbackRecord,
+    private readonly plan: Plan,
+  ) {}
+
+  private now(): string {
+    return new Date().toISOString();
+  }
+
+  audit(by: string, action: AuditEntry['action'], outcome: AuditEntry['outcome'], detail?: string): void {
+    this.record.audit.push({ at: this.now(), by, action, outcome, detail });
+  }
+
+  private result(): MessageResult {
+    return {
+      accepted: true,
+      status: this.record.status,
+      approvals: this.approvedBy.size,
+      needed: this.plan.approval.quorum,
+    };
+  }
+
+  /** Why this approval or rejection cannot be accepted, or undefined if it can. */
+  approvalProblem(input: ApprovalInput, action: 'approve' | 'reject'): string | undefined {
+    const by = input?.by?.trim();
+    if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
+    if (this.record.status !== 'awaiting-approval') {
+      return `rollback ${this.record.rollbackId} is not awaiting approval (it is ${this.record.status})`;
+    }
+    const isRequester = by === this.record.requestedBy;
+    if (action === 'approve' && isRequester) return `${by} requested this rollback and may not approve it`;
+    if (!this.plan.approval.approvers.includes(by) && !(action === 'reject' && isRequester)) {
+      return `${by} is not an approver of ${this.plan.target} (approvers: ${this.plan.approval.approvers.join(', ') || 'none'})`;
+    }
+    if (action === 'approve' && this.approvedBy.has(by))
+      return `${by} has already approved; a quorum needs distinct approvers`;
+    return undefined;
+  }
+
+  decisionProblem(input: DecisionInput): string | undefined {
+    const by = input?.by?.trim();
+    if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
+    if (!DECISIONS.includes(input.decision))
+      return `unknown decision "${input.decision}"; use retry, skip, compensate or abort`;
+    if (this.record.status !== 'awaiting-decision' || this.pendingDecision) {
+      return `rollback ${this.record.rollbackId} is not waiting for a decision (it is ${this.record.status})`;
+    }
+    if (!this.plan.approval.approvers.includes(by) && by !== this.record.requestedBy) {
+      return `${by} may not decide on ${this.plan.target} rollbacks (the requester or approvers: ${this.plan.approval.approvers.join(', ') || 'none'})`;
+    }
+    return undefined;
+  }
+
+  approve(input: ApprovalInput, via: 'update' | 'signal'): MessageResult {
+    this.approvedBy.add(input.by);
+    this.record.approvals.push({
+      by: input.by,
+      at: this.now(),
+      decision: 'approved',
+      comment: input.comment,
+      via,
+    });
+    this.audit(input.by, 'approve', 'accepted', input.comment);
+    return this.result();
+  }
+
+  reject(input: ApprovalInput, via: 'update' | 'signal'): MessageResult {
+    this.rejected = { by: input.by, comment: input.comment };
+    this.record.approvals.push({
+      by: input.by,
+      at: this.now(),
+      decision: 'rejected',
+      comment: input.comment,
+      via,
+    });
+    this.audit(input.by, 'reject', 'accepted', input.comment);
+    return this.result();
+  }
+
+  decide(input: DecisionInput, via: 'update' | 'signal'): MessageResult {
+    const stepId = this.record.awaitingDecision?.stepId ?? '?';
+    this.pendingDecision = { decision: input.decision, by: input.by };
+    this.record.decisions.push({
+      stepId,
+      decision: input.decision,
+      by: input.by,
+      at: this.now(),
+      comment: input.comment,
+      via,
+    });
+    this.audit(
+      input.by,
+      'decide',
+      'accepted',
+      `${input.decision} on ${stepId}${input.comment ? `: ${input.comment}` : ''}`,
+    );
+    return this.result();
+  }
+
+  /** A signal cannot be refused to its sender, so its refusal is recorded instead. */
+  refuseSignal(by: string | undefined, action: AuditEntry['action'], problem: string): void {
+    this.audit(by?.trim() || '(unknown)', action, 'refused', problem);
+  }
+
+  /** Waits for the quorum or a rejection; on timeout escalates, then applies the configured default. */
+  async waitForApproval(
+    escalate: () => Promise<void>,
+  ): Promise<{ approved: boolean; by?: string; comment?: string }> {
+    const policy = this.plan.approval;
+    const settled = () => this.rejected !== undefined || this.approvedBy.size >= policy.quorum;
+    const inTime = policy.timeoutSeconds
+      ? await condition(settled, policy.timeoutSeconds * 1000)
+      : (await condition(settled), true);
+    if (!inTime) {
+      this.audit('timeout', 'escalated', 'accepted', `no decision after ${policy.timeoutSeconds} s`);
+      await escalate();
+      const approved = policy.onTimeout === 'approve';
+      this.record.approvals.push({
+        by: 'timeout',
+        at: this.now(),
+        decision: approved ? 'approved' : 'rejected',
+        via: 'timeout',
+        comment: `default after ${policy.timeoutSeconds} s`,
+      });
+      this.audit('timeout', 'timeout', 'accepted', `default applied: ${approved ? 'approve' : 'reject'}`);
+      return { approved, by: 'timeout', comment: `no decision within ${policy.timeoutSeconds} s` };
+    }
+    if (this.rejected) return { approved: false, ...this.rejected };
+    return { approved: true, by: [...this.approvedBy].join(', ') };
+  }
+
+  /** Waits for an operator's decision on a failed step, or applies the default after the timeout. */
+  async waitForDecision(
+    stepId: string,
+    title: string,
+    error: string,
+    policy: FailurePolicy,
+  ): Promise<{ decision: Decision; by: string }> {
+    this.pendingDecision = undefined;
+    this.record.status = 'awaiting-decision';
+    this.record.awaitingDecision = {
+      stepId,
+      title,
+      error,
+      since: this.now(),
+      defaultDecision: policy.default,
+      timeoutSeconds: policy.timeoutSeconds,
+    };
+    const inTime = await condition(() => this.pendingDecision !== undefined, policy.timeoutSeconds * 1000);
+    this.record.awaitingDecision = undefined;
+    this.record.status = 'running';
+    if (inTime && this.pendingDecision) return this.pendingDecision;
+    this.record.decisions.push({
+      stepId,
+      decision: policy.default,
+      by: 'timeout',
+      at: this.now(),
+      via: 'timeout',
+      comment: `no decision within ${policy.timeoutSeconds} s`,
+    });
+    this.audit('timeout', 'timeout', 'accepted', `default decision ${policy.default} on ${stepId}`);
+    return { decision: policy.default, by: 'timeout' };
+  }
+}

@@ -30,7 +30,8 @@ export async function startRollback(
   overrides: Partial<RollbackRequest> = {},
 ) {
   const request = requestFor(sb, overrides);
-  const plan = planRollback(getTarget(loadConfig(sb.configFile), sb.target), request);
+  const loaded = loadConfig(sb.configFile);
+  const plan = planRollback(getTarget(loaded, sb.target), request, loaded.config);
   const started = await client.start(request, plan);
   return { request, plan, ...started };
 }
@@ -77,4 +78,51 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+/** Polls the progress query until the rollback reaches `status` (or fails the test after a while). */
+export async function waitForStatus(
+  client: RollbackClient,
+  workflowId: string,
+  status: string,
+  timeoutMs = 90_000,
+): Promise<import('../../src/workflows/types').RollbackRecord> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const record = await client.progress(workflowId);
+      last = record.status;
+      if (record.status === status) return record;
+    } catch {
+      /* not picked up by a worker yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${workflowId} never reached status ${status} (last: ${last})`);
+}
+
+/** A local HTTP server that records every POST: the notification channels' far end. */
+export async function startReceiver(): Promise<{ url: string; bodies: any[]; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const bodies: any[] = [];
+  const server = createServer((req, res) => {
+    let data = '';
+    req.on('data', (d: Buffer) => (data += d.toString()));
+    req.on('end', () => {
+      try {
+        bodies.push({ path: req.url, body: JSON.parse(data) });
+      } catch {
+        bodies.push({ path: req.url, raw: data });
+      }
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }

@@ -43,6 +43,8 @@ export interface SandboxOptions {
   startBad?: boolean;
   /** More releases on top of v1.20.2, pushed to the remote. */
   extraTags?: ExtraTag[];
+  /** Edits the rollback.yaml before it is written: `config` is the whole file, `target` this target. */
+  configure?: (target: Record<string, any>, config: Record<string, any>) => void;
   /** pm2 (default), or the `command` manager driving test/fixtures/service-ctl.sh. */
   manager?: 'pm2' | 'command';
 }
@@ -107,7 +109,7 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
     stop: ctl('stop'),
     status: ctl('status'),
   };
-  const config = {
+  const config: Record<string, any> = {
     version: 1,
     targets: {
       [target]: {
@@ -136,6 +138,7 @@ export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
       },
     },
   };
+  opts.configure?.(config.targets[target] as Record<string, any>, config);
   const configFile = join(root, 'rollback.yaml');
   writeFileSync(configFile, stringify(config));
   if (opts.startBad !== false && opts.manager === 'command') {

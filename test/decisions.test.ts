@@ -1,0 +1,187 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RollbackClient } from '../src/client';
+import { git } from './rig/fixture-repo';
+import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { createSandbox, health, pm2Status, type Sandbox } from './rig/sandbox';
+import { runCli, startRollback, waitForStatus } from './rig/rollback';
+
+const taskQueue = testTaskQueue('decisions');
+let worker: RunningWorker;
+let client: RollbackClient;
+const sandboxes: Sandbox[] = [];
+
+beforeAll(async () => {
+  worker = await startWorker(taskQueue);
+  client = await connectClient(taskQueue);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await worker?.stop();
+  await Promise.all(sandboxes.map((s) => s.cleanup()));
+});
+
+/**
+ * A healthy service and a partial rollback (QURATOR=false) whose latency check can never pass
+ * (a budget of 0.001 ms): the check fails for good after its retries and the workflow waits for a
+ * decision, as a real slow service would make it.
+ */
+async function partialThatFailsLatency(name: string) {
+  const sb = await createSandbox({
+    name,
+    badMode: 'none',
+    configure: (t) => {
+      t.partial = { flags: { QURATOR: 'false' } };
+      t.approval = { approvers: ['carol'] };
+      t.onFailure = { timeoutSeconds: 600 };
+      t.validate.latency.maxAverageMs = 0.001;
+    },
+  });
+  sandboxes.push(sb);
+  const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+  const started = await startRollback(client, sb, { kind: 'partial', requestedBy: 'alice' });
+  const waiting = await waitForStatus(client, started.workflowId, 'awaiting-decision');
+  expect(waiting.awaitingDecision).toMatchObject({
+    stepId: 'validate-latency',
+    defaultDecision: 'compensate',
+  });
+  expect(waiting.awaitingDecision!.error).toContain('latency over budget');
+  // The flag is set while we wait.
+  expect((await health(sb.port)).body).toMatchObject({ features: { qurator: false } });
+  return { sb, started, envBefore };
+}
+
+describe('an operator decides on a step that failed for good', () => {
+  test('skip: the rollback goes on past the failed check', async () => {
+    const { sb, started } = await partialThatFailsLatency('dec-skip');
+    await expect(
+      client.act(started.workflowId, 'decide', { by: 'mallory', decision: 'skip' }),
+    ).rejects.toThrow(/mallory may not decide/);
+    const cli = await runCli([
+      'decide',
+      started.workflowId,
+      'skip',
+      '--as',
+      'carol',
+      '--comment',
+      'latency is a known issue',
+    ]);
+    expect(cli.code).toBe(0);
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.ok).toBe(true);
+    expect(result.record!.steps.find((s) => s.id === 'validate-latency')).toMatchObject({ state: 'skipped' });
+    expect(result.record!.decisions).toEqual([
+      expect.objectContaining({ stepId: 'validate-latency', decision: 'skip', by: 'carol', via: 'update' }),
+    ]);
+    expect((await health(sb.port)).body).toMatchObject({ features: { qurator: false } });
+  });
+
+  test('compensate: the env file comes back byte for byte and the service runs with it', async () => {
+    const { sb, started, envBefore } = await partialThatFailsLatency('dec-comp');
+    expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).not.toBe(envBefore);
+    await client.act(started.workflowId, 'decide', { by: 'alice', decision: 'compensate' });
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.ok).toBe(false);
+    expect(result.record!.status).toBe('compensated');
+    expect(result.record!.undos.map((u) => u.activity)).toEqual(['restoreConfigFiles', 'restartService']);
+    expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
+    expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', features: { qurator: true } });
+  });
+
+  test('abort (sent as a signal): the rollback stops where it is, nothing is undone', async () => {
+    const { sb, started, envBefore } = await partialThatFailsLatency('dec-abort');
+    await client.act(started.workflowId, 'decide', { by: 'carol', decision: 'abort' }, true);
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain('aborted by carol');
+    expect(result.record!.status).toBe('aborted');
+    expect(result.record!.undos).toEqual([]);
+    expect(result.record!.decisions[0]).toMatchObject({ decision: 'abort', via: 'signal' });
+    expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).not.toBe(envBefore);
+    expect((await health(sb.port)).body).toMatchObject({ features: { qurator: false } });
+  });
+
+  test('cancel: `rollback cancel` runs the undos and the result says so', async () => {
+    const { sb, started, envBefore } = await partialThatFailsLatency('dec-cancel');
+    const cli = await runCli(['cancel', started.workflowId, '--wait']);
+    expect(cli.stdout).toContain('[cancelled]');
+    expect(cli.stdout).toMatch(/Rollback FAILED: .*was cancelled; undid 2 of 2 undo steps/);
+    const record = await client.progress(started.workflowId);
+    expect(record.status).toBe('cancelled');
+    expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
+    expect((await health(sb.port)).body).toMatchObject({ features: { qurator: true } });
+  });
+
+  test('retry after the cause is fixed: a missing tag is pushed, the checkout is retried and the rollback finishes', async () => {
+    const sb = await createSandbox({
+      name: 'dec-retry',
+      configure: (t) => {
+        t.approval = { approvers: ['carol'] };
+        t.onFailure = { wait: { emergency: true }, timeoutSeconds: 600 };
+      },
+    });
+    sandboxes.push(sb);
+    const started = await startRollback(client, sb, { toVersion: 'v1.30.0' });
+    const waiting = await waitForStatus(client, started.workflowId, 'awaiting-decision');
+    expect(waiting.awaitingDecision).toMatchObject({ stepId: 'checkout' });
+    expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('stopped');
+
+    // The fix: release v1.30.0 (the good code, with its own version) is tagged and pushed.
+    await git(['checkout', '-q', 'v1.11.4'], sb.work);
+    for (const file of ['package.json', 'package-lock.json']) {
+      const json = JSON.parse(readFileSync(join(sb.work, file), 'utf8'));
+      json.version = '1.30.0';
+      if (json.packages?.['']) json.packages[''].version = '1.30.0';
+      writeFileSync(join(sb.work, file), JSON.stringify(json, null, 2) + '\n');
+    }
+    await git(['commit', '-qam', 'release 1.30.0'], sb.work);
+    await git(['tag', '-a', 'v1.30.0', '-m', 'v1.30.0'], sb.work);
+    await git(['push', '-q', 'origin', 'v1.30.0'], sb.work);
+
+    const cli = await runCli(['decide', started.workflowId, 'retry', '--as', 'carol']);
+    expect(cli.code).toBe(0);
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.error).toBeUndefined();
+    expect(result.record!.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'succeeded' });
+    expect(result.record!.decisions).toEqual([
+      expect.objectContaining({ stepId: 'checkout', decision: 'retry', by: 'carol' }),
+    ]);
+    expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: '1.30.0' });
+  });
+
+  test('a check that fails in a later validation phase pauses for a decision, even where failures do not', async () => {
+    const sb = await createSandbox({
+      name: 'dec-phase',
+      badMode: 'none',
+      configure: (t) => {
+        t.partial = { flags: { QURATOR: 'false' } };
+        t.onFailure = { wait: { partial: false }, timeoutSeconds: 600 };
+        t.validate = {
+          phases: { shortTermAfterSeconds: 3 },
+          health: { url: t.validate.health.url, timeoutSeconds: 1 },
+        };
+      },
+    });
+    sandboxes.push(sb);
+    const started = await startRollback(client, sb, { kind: 'partial', requestedBy: 'alice' });
+    // The service dies during the durable wait between the phases.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const r = await client.progress(started.workflowId).catch(() => undefined);
+      if (r?.steps.find((s) => s.id === 'wait-short-term')?.state === 'running') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const { spawnSync } = await import('node:child_process');
+    spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), 'stop', `lightdash-${sb.target}`], {
+      env: { ...process.env, PM2_HOME: sb.pm2Home },
+    });
+    const waiting = await waitForStatus(client, started.workflowId, 'awaiting-decision');
+    expect(waiting.awaitingDecision).toMatchObject({ stepId: 'validate-health@short-term' });
+    expect(waiting.steps.find((s) => s.id === 'validate-health')).toMatchObject({ state: 'succeeded' });
+    await client.act(started.workflowId, 'decide', { by: 'alice', decision: 'compensate' });
+    const result = await client.result(started.workflowId, started.runId);
+    expect(result.record!.status).toBe('compensated');
+    expect(result.record!.failure).toMatchObject({ stepId: 'validate-health@short-term' });
+  });
+});

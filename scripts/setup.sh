@@ -20,3 +20,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 node bin/rollback.js setup >&2
+bash scripts/install-moto.sh >/dev/null # moto, the AWS API emulator the ECS tests run against (.tools/moto-venv)

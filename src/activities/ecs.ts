@@ -1,8 +1,4 @@
-import {
-  DescribeAlarmsCommand,
-  CloudWatchClient,
-  type MetricAlarm,
-} from '@aws-sdk/client-cloudwatch';
+import { DescribeAlarmsCommand, CloudWatchClient, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
@@ -12,6 +8,7 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type Service,
+  type Tag,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import {
@@ -97,7 +94,7 @@ function translate(err: unknown, what: string, aws: AwsSettings, ref?: Partial<E
   if (name === 'CredentialsProviderError') {
     return permanent(
       `${what}: no AWS credentials found on the worker. They come from the standard AWS SDK chain: set ` +
-        'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the worker\'s environment, or run it with an ' +
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the worker's environment, or run it with an " +
         'instance or task role, then retry',
       'AwsCredentialsMissing',
     );
@@ -157,7 +154,9 @@ async function describeService(ecs: ECSClient, ref: EcsServiceRef): Promise<Serv
     try {
       const list = await ecs.send(new ListServicesCommand({ cluster: ref.cluster, maxResults: 20 }));
       const names = (list.serviceArns ?? []).map((a) => a.split('/').pop());
-      known = names.length ? `; services in that cluster: ${names.join(', ')}` : '; that cluster has no services';
+      known = names.length
+        ? `; services in that cluster: ${names.join(', ')}`
+        : '; that cluster has no services';
     } catch {
       /* the hint is optional */
     }
@@ -179,9 +178,11 @@ async function describeTaskDefinition(
   ecs: ECSClient,
   aws: AwsSettings,
   name: string,
-): Promise<{ td: TaskDefinition; tags: NonNullable<Awaited<ReturnType<typeof ecs.send>>['tags']> }> {
+): Promise<{ td: TaskDefinition; tags: Tag[] }> {
   try {
-    const out = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: name, include: ['TAGS'] }));
+    const out = await ecs.send(
+      new DescribeTaskDefinitionCommand({ taskDefinition: name, include: ['TAGS'] }),
+    );
     if (!out.taskDefinition) throw new Error('empty answer');
     return { td: out.taskDefinition, tags: out.tags ?? [] };
   } catch (err) {
@@ -213,7 +214,11 @@ async function listActiveRevisions(ecs: ECSClient, aws: AwsSettings, family: str
 
 function revisionOrFail(arn: string | undefined, what: string): Revision {
   const r = revisionOf(arn);
-  if (!r) throw permanent(`${what}: "${arn ?? ''}" is not a task-definition revision (${REVISION_SYNTAX})`, 'EcsBadRevision');
+  if (!r)
+    throw permanent(
+      `${what}: "${arn ?? ''}" is not a task-definition revision (${REVISION_SYNTAX})`,
+      'EcsBadRevision',
+    );
   return r;
 }
 
@@ -402,12 +407,19 @@ export async function registerEcsTaskDefinitionVariant(input: {
     if (sameDefinition(wanted, sourceAsIs)) {
       return result(source, true, `${formatRevision(sourceRev)} already has ${what}: nothing to register`);
     }
-    const active = revisionsOfFamily(await listActiveRevisions(ecs, input.aws, sourceRev.family), sourceRev.family);
+    const active = revisionsOfFamily(
+      await listActiveRevisions(ecs, input.aws, sourceRev.family),
+      sourceRev.family,
+    );
     const latest = active[0];
     if (latest && latest.revision !== sourceRev.revision) {
       const { td, tags: latestTags } = await describeTaskDefinition(ecs, input.aws, latest.arn);
       if (sameDefinition(wanted, variantOf(td, input.containerName, {}, latestTags))) {
-        return result(td, true, `reusing ${sourceRev.family}:${latest.revision}: it already is ${formatRevision(sourceRev)} with ${what}`);
+        return result(
+          td,
+          true,
+          `reusing ${sourceRev.family}:${latest.revision}: it already is ${formatRevision(sourceRev)} with ${what}`,
+        );
       }
     }
     const out = await call(`register a variant of ${formatRevision(sourceRev)}`, input.aws, () =>
@@ -415,7 +427,11 @@ export async function registerEcsTaskDefinitionVariant(input: {
     );
     if (!out.taskDefinition) throw new Error('RegisterTaskDefinition returned no task definition');
     const r = revisionOrFail(out.taskDefinition.taskDefinitionArn, 'registered task definition');
-    return result(out.taskDefinition, false, `registered ${formatRevision(r)}: ${formatRevision(sourceRev)} with ${what}`);
+    return result(
+      out.taskDefinition,
+      false,
+      `registered ${formatRevision(r)}: ${formatRevision(sourceRev)} with ${what}`,
+    );
   });
 }
 
@@ -425,19 +441,24 @@ export async function registerEcsTaskDefinitionVariant(input: {
  */
 export async function updateEcsService(
   input: EcsServiceRef & { taskDefinitionArn: string },
-): Promise<StepResult<{ deploymentId: string; taskDefinitionArn: string; previous: string; changed: boolean }>> {
+): Promise<
+  StepResult<{ deploymentId: string; taskDefinitionArn: string; previous: string; changed: boolean }>
+> {
   const target = revisionOrFail(input.taskDefinitionArn, 'update target');
   return withEcs(input.aws, async (ecs) => {
     const service = await describeService(ecs, input);
     const previous = service.taskDefinition ?? '';
     const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
     if (sameRevision(previous, input.taskDefinitionArn) && primary?.rolloutState !== 'FAILED') {
-      return done(`service ${input.service} already on ${formatRevision(target)} (deployment ${primary?.rolloutState ?? 'steady'})`, {
-        deploymentId: primary?.id ?? '',
-        taskDefinitionArn: input.taskDefinitionArn,
-        previous,
-        changed: false,
-      });
+      return done(
+        `service ${input.service} already on ${formatRevision(target)} (deployment ${primary?.rolloutState ?? 'steady'})`,
+        {
+          deploymentId: primary?.id ?? '',
+          taskDefinitionArn: input.taskDefinitionArn,
+          previous,
+          changed: false,
+        },
+      );
     }
     const out = await call(
       `update ECS service ${input.service}`,
@@ -458,7 +479,12 @@ export async function updateEcsService(
     const from = revisionOf(previous);
     return done(
       `service ${input.service}: ${from ? formatRevision(from) : previous} → ${formatRevision(target)}, deployment ${started?.id ?? '?'} started`,
-      { deploymentId: started?.id ?? '', taskDefinitionArn: input.taskDefinitionArn, previous, changed: true },
+      {
+        deploymentId: started?.id ?? '',
+        taskDefinitionArn: input.taskDefinitionArn,
+        previous,
+        changed: true,
+      },
     );
   });
 }
@@ -613,7 +639,9 @@ export async function runImageBuild(input: {
     signal: cancellationSignal(),
   });
   if (r.exitCode !== 0) {
-    throw new Error(`build command ${input.argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 10)}`);
+    throw new Error(
+      `build command ${input.argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 10)}`,
+    );
   }
   try {
     const { image, tag } = imageFromBuildOutput(r.stdout, input.currentImage, input.imageTagPattern);

@@ -7,3 +7,15 @@ export { stopService, startService, restartService } from './service';
 export { checkHealth, checkMcp, checkLatency } from './validate';
 export { sendNotification } from './notify';
 export { markLogOffsets, scanLogs } from './logs';
+export {
+  inspectEcsService,
+  findEcsRollbackRevision,
+  registerEcsTaskDefinitionVariant,
+  updateEcsService,
+  waitForEcsDeployment,
+  checkEcsService,
+  checkTargetGroupHealth,
+  checkCloudWatchAlarms,
+  runImageBuild,
+} from './ecs';
+export { revertAndPush } from './revert';

@@ -89,7 +89,8 @@ export async function revertAndPush(
 
   let remoteUrl = input.remoteUrl;
   if (!remoteUrl) {
-    if (!input.repoPath) throw permanent('revertAndPush needs remoteUrl, or repoPath and remote', 'RevertInput');
+    if (!input.repoPath)
+      throw permanent('revertAndPush needs remoteUrl, or repoPath and remote', 'RevertInput');
     const r = await new Git(runner, input.repoPath, env).run(['remote', 'get-url', input.remote ?? 'origin']);
     if (r.exitCode !== 0) {
       throw permanent(
@@ -103,13 +104,26 @@ export async function revertAndPush(
   const dir = await mkdtemp(join(tmpdir(), 'rollback-revert-'));
   try {
     const clone = await runner.run(
-      ['git', 'clone', '--quiet', '--no-tags', '--single-branch', '--branch', input.branch, remoteUrl, join(dir, 'repo')],
+      [
+        'git',
+        'clone',
+        '--quiet',
+        '--no-tags',
+        '--single-branch',
+        '--branch',
+        input.branch,
+        remoteUrl,
+        join(dir, 'repo'),
+      ],
       { env, timeoutMs: 300_000 },
     );
     if (clone.exitCode !== 0) {
       const msg = tail(clone.stderr, 5);
       if (/Remote branch .* not found|not found in upstream/i.test(msg)) {
-        throw permanent(`branch ${input.branch} does not exist in ${remoteUrl}; check the target's branch`, 'RevertInput');
+        throw permanent(
+          `branch ${input.branch} does not exist in ${remoteUrl}; check the target's branch`,
+          'RevertInput',
+        );
       }
       throw new Error(`git clone ${remoteUrl} failed: ${msg}`);
     }
@@ -122,7 +136,10 @@ export async function revertAndPush(
       if (c.includes('..')) {
         const r = await git.run(['rev-list', c]);
         if (r.exitCode !== 0) {
-          throw permanent(`range ${c} is not in ${remoteUrl} (branch ${input.branch}): ${tail(r.stderr, 2)}`, 'RevertCommitNotFound');
+          throw permanent(
+            `range ${c} is not in ${remoteUrl} (branch ${input.branch}): ${tail(r.stderr, 2)}`,
+            'RevertCommitNotFound',
+          );
         }
         const list = r.stdout.split('\n').filter(Boolean);
         if (list.length === 0) throw permanent(`range ${c} holds no commits`, 'RevertInput');
@@ -130,7 +147,10 @@ export async function revertAndPush(
       } else {
         const r = await git.run(['rev-parse', '--verify', '--quiet', `${c}^{commit}`]);
         if (r.exitCode !== 0) {
-          throw permanent(`commit ${c} is not in ${remoteUrl} (branch ${input.branch}); check the commit id`, 'RevertCommitNotFound');
+          throw permanent(
+            `commit ${c} is not in ${remoteUrl} (branch ${input.branch}); check the commit id`,
+            'RevertCommitNotFound',
+          );
         }
         wanted.push(r.stdout.trim());
       }
@@ -139,7 +159,10 @@ export async function revertAndPush(
     const unique = [...new Set(wanted)];
     for (const c of unique) {
       if (!order.includes(c)) {
-        throw permanent(`commit ${c.slice(0, 12)} is not on branch ${input.branch} of ${remoteUrl}`, 'RevertCommitNotFound');
+        throw permanent(
+          `commit ${c.slice(0, 12)} is not on branch ${input.branch} of ${remoteUrl}`,
+          'RevertCommitNotFound',
+        );
       }
       const parents = (await git.ok(['rev-list', '--parents', '-n', '1', c])).split(' ').length - 1;
       if (parents > 1) {
@@ -182,16 +205,22 @@ export async function revertAndPush(
       for (const c of unique) if (await revertedIn(c, upstream)) alreadyReverted.push(c);
       const reverted = unique.filter((c) => !alreadyReverted.includes(c));
       if (head === (await git.ok(['rev-parse', upstream]))) {
-        return done(`${input.branch} already reverts ${short(unique)} (head ${head.slice(0, 12)}): nothing to do`, {
-          commit: head,
-          branch: input.branch,
-          reverted: [],
-          alreadyReverted,
-          pushed: false,
-        });
+        return done(
+          `${input.branch} already reverts ${short(unique)} (head ${head.slice(0, 12)}): nothing to do`,
+          {
+            commit: head,
+            branch: input.branch,
+            reverted: [],
+            alreadyReverted,
+            pushed: false,
+          },
+        );
       }
 
-      const pushed = await git.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${input.branch}`], 300_000);
+      const pushed = await git.run(
+        ['push', '--porcelain', 'origin', `HEAD:refs/heads/${input.branch}`],
+        300_000,
+      );
       if (pushed.exitCode === 0) {
         return done(
           `reverted ${short(reverted)} on ${input.branch} and pushed ${head.slice(0, 12)}` +

@@ -51,7 +51,9 @@ function findOurs(service: Service, expect: DeploymentExpectation): Deployment |
     if (byId) return byId;
   }
   // Not (or no longer) listed by id: a later forced deployment of the same revision is ours too.
-  return deployments.find((d) => d.status === 'PRIMARY' && sameRevision(d.taskDefinition, expect.taskDefinition));
+  return deployments.find(
+    (d) => d.status === 'PRIMARY' && sameRevision(d.taskDefinition, expect.taskDefinition),
+  );
 }
 
 function describe(taskDefinition: string | undefined): string {

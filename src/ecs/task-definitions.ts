@@ -21,7 +21,8 @@ const FAMILY_REVISION = new RegExp(`^(${FAMILY}):(\\d+)$`);
 const REVISION_ONLY = /^(\d+)$/;
 
 /** `family:12`, a task-definition ARN, or a bare revision number (family then comes from the service). */
-export const REVISION_SYNTAX = 'family:REVISION (like catalog:12), a revision number, or a task-definition ARN';
+export const REVISION_SYNTAX =
+  'family:REVISION (like catalog:12), a revision number, or a task-definition ARN';
 
 /** Parses what a person or ECS names a revision by; `family` is absent for a bare number. */
 export function parseRevisionRef(text: string): { family?: string; revision: number } | null {
@@ -201,7 +202,8 @@ export function withTag(image: string, tag: string): string {
 }
 
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const IMAGE_REF = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_REF =
+  /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 /**
  * The image a build produced, from the last non-empty line it printed: a full image reference
@@ -218,7 +220,9 @@ export function imageFromBuildOutput(
     .filter(Boolean)
     .pop();
   if (!line) {
-    throw new VariantError('the build command printed nothing: it must print the image tag it pushed as its last line');
+    throw new VariantError(
+      'the build command printed nothing: it must print the image tag it pushed as its last line',
+    );
   }
   const isRef = /[/:@]/.test(line);
   if (isRef ? !IMAGE_REF.test(line) : !TAG.test(line)) {
@@ -229,7 +233,10 @@ export function imageFromBuildOutput(
   }
   const image = isRef ? line : withTag(currentImage, line);
   const noDigest = image.split('@')[0]!;
-  const tagPart = noDigest.lastIndexOf(':') > noDigest.lastIndexOf('/') ? noDigest.slice(noDigest.lastIndexOf(':') + 1) : '';
+  const tagPart =
+    noDigest.lastIndexOf(':') > noDigest.lastIndexOf('/')
+      ? noDigest.slice(noDigest.lastIndexOf(':') + 1)
+      : '';
   const tag = tagPart || image.slice(image.indexOf('@') + 1);
   if (tagPattern && !new RegExp(tagPattern).test(tag)) {
     throw new VariantError(

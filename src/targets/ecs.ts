@@ -1,89 +1,15 @@
 import { join } from 'node:path/posix';
-import { z } from 'zod';
 import { parseRevisionRef, REVISION_SYNTAX } from '../ecs/task-definitions';
+import type { EcsDeploy } from './ecs-schema';
 import { ConfigError } from './load';
-import { ref, type Plan, type PlanStep, type RollbackRequest } from './plan';
+import { assertSafeCommits, ref, type Plan, type PlanStep, type RollbackRequest } from './plan';
 
 /**
- * Targets deployed as an AWS ECS service: the config section and the plans of its three rollbacks.
- * Credentials are not configured here: the worker takes them from the AWS SDK's standard chain.
+ * Targets deployed as an AWS ECS service: the plans of their three rollbacks. Their config section
+ * lives in ./ecs-schema (re-exported here), which the config schema imports without a cycle.
  */
 
-const argv = z.array(z.string().min(1)).min(1, 'must name a program, as an argv list like ["./build.sh"]');
-const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
-const awsName = (what: string) =>
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,1023}$/, `must be an ECS ${what} name or ARN`);
-const regex = z.string().refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
-
-export const ecsDeploySchema = z.strictObject({
-  type: z.literal('ecs'),
-  cluster: awsName('cluster'),
-  service: awsName('service'),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region, like eu-west-1'),
-  /** The container a complete or partial rollback changes; optional when the task has one container. */
-  containerName: z.string().min(1).optional(),
-  targetGroupArn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/.+$/, 'must be a target group ARN')
-    .optional(),
-  /** Share of the target group's targets that must be healthy after the rollback (0..1). */
-  minHealthyShare: z.number().min(0).max(1).default(1),
-  /** CloudWatch alarms that must be OK after the rollback. */
-  alarms: z.array(z.string().min(1)).default([]),
-  /** An emulator's URL (moto, LocalStack) instead of AWS's own endpoints. */
-  endpoint: z.url().optional(),
-  /**
-   * How long a deployment may take before the rollback gives up on it. At most 19 minutes: the
-   * step runs under the runner's 20-minute activity timeout, and must end before it.
-   */
-  deadlineSeconds: z.number().int().positive().max(1140).default(600),
-  /** How often the deployment is polled (and the step heartbeats); under the 15 s heartbeat timeout. */
-  pollSeconds: z.number().min(0.2).max(10).default(5),
-  /** Complete rollbacks: builds and pushes the reverted code; prints the image tag, last. */
-  build: z
-    .strictObject({
-      command: argv,
-      /** Defaults to git.path, which is brought to the reverted commit first. */
-      cwd: absolutePath.optional(),
-      /** What the tag must look like (a regular expression), e.g. "^[0-9a-f]{12}$". */
-      imageTagPattern: regex.optional(),
-      timeoutSeconds: z.number().int().positive().max(1140).default(1140),
-    })
-    .optional(),
-  /** Complete rollbacks: a working copy of the service's repository on the orchestrator host. */
-  git: z
-    .strictObject({
-      path: absolutePath,
-      remote: z
-        .string()
-        .regex(/^[A-Za-z0-9._-]+$/, 'must be a git remote name, like origin')
-        .default('origin'),
-      branch: z
-        .string()
-        .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a branch name')
-        .default('main'),
-    })
-    .optional(),
-  /** Partial rollbacks: environment variables set on the container (e.g. QURATOR: "false"). */
-  featureFlags: z
-    .record(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'flag names are environment variable names'),
-      z.string().regex(/^[^\n\r]*$/, 'must be one line'),
-    )
-    .default({}),
-});
-
-export type EcsDeploy = z.infer<typeof ecsDeploySchema>;
-
-/** A rollback request; complete rollbacks name the offending commits. */
-export type EcsRollbackRequest = RollbackRequest & { commits?: string[] };
+export { ecsDeploySchema, type EcsDeploy } from './ecs-schema';
 
 /**
  * The ECS part of a plan. The approval, failure and notification policies are the same for every
@@ -91,23 +17,7 @@ export type EcsRollbackRequest = RollbackRequest & { commits?: string[] };
  */
 export type EcsPlan = Omit<Plan, 'approval' | 'onFailure' | 'notify' | 'webUiBase'>;
 
-const COMMIT = /^[0-9a-fA-F]{4,40}$/;
 const ARN_VERSION = /^arn:aws[a-z-]*:ecs:/;
-
-function checkCommits(commits: string[] | undefined): string[] {
-  if (!commits || commits.length === 0) {
-    throw new ConfigError(
-      'a complete rollback needs the offending commits: --commit SHA (repeatable) or --commit A..B',
-    );
-  }
-  for (const c of commits) {
-    const parts = c.split('..');
-    if (parts.length > 2 || !parts.every((p) => COMMIT.test(p))) {
-      throw new ConfigError(`"${c}" is not a commit id or a range A..B of commit ids (hex, 4 to 40 characters)`);
-    }
-  }
-  return commits;
-}
 
 function flagsText(flags: Record<string, string>): string {
   return Object.entries(flags)
@@ -121,7 +31,7 @@ function flagsText(flags: Record<string, string>): string {
  */
 export function planEcsRollback(
   target: { deploy: EcsDeploy; reportsDir: string },
-  request: EcsRollbackRequest,
+  request: RollbackRequest,
 ): EcsPlan {
   const d = target.deploy;
   if (!/^[A-Za-z0-9._-]+$/.test(request.rollbackId)) {
@@ -160,7 +70,7 @@ export function planEcsRollback(
       },
     ];
   } else if (request.kind === 'complete') {
-    const commits = checkCommits(request.commits);
+    const commits = assertSafeCommits(request.commits);
     if (request.toVersion) {
       throw new ConfigError('a complete rollback deploys an image built from the reverted branch: drop --to');
     }
@@ -208,7 +118,11 @@ export function planEcsRollback(
         input: {
           argv: build.command,
           cwd: build.cwd ?? git.path,
-          env: { ROLLBACK_COMMIT: ref('revert.commit'), ROLLBACK_BRANCH: git.branch, ROLLBACK_ID: request.rollbackId },
+          env: {
+            ROLLBACK_COMMIT: ref('revert.commit'),
+            ROLLBACK_BRANCH: git.branch,
+            ROLLBACK_ID: request.rollbackId,
+          },
           currentImage: ref('inspect.image'),
           ...(build.imageTagPattern ? { imageTagPattern: build.imageTagPattern } : {}),
           timeoutSeconds: build.timeoutSeconds,
@@ -329,7 +243,12 @@ export function planEcsRollback(
       retry: 'service',
       input: { ...svc, taskDefinitionArn: ref(newRevision) },
       // Back to the exact revision the service ran when the rollback started.
-      undo: [{ activity: 'updateEcsService', input: { ...svc, taskDefinitionArn: ref('inspect.taskDefinitionArn') } }],
+      undo: [
+        {
+          activity: 'updateEcsService',
+          input: { ...svc, taskDefinitionArn: ref('inspect.taskDefinitionArn') },
+        },
+      ],
     },
     {
       id: 'wait-deployment',

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type RollbackConfig, type TargetConfig } from './schema';
+import { configSchema, type AnyTargetConfig, type RollbackConfig, type TargetConfig } from './schema';
 
 /** A problem the user can fix in their config or command line; the CLI prints it and exits 2. */
 export class ConfigError extends Error {
@@ -81,7 +81,7 @@ export function loadConfig(explicit?: string): LoadedConfig {
   return { file, config: parseConfig(readFileSync(file, 'utf8'), file) };
 }
 
-export function getTarget(loaded: LoadedConfig, name: string): TargetConfig {
+export function getTarget(loaded: LoadedConfig, name: string): AnyTargetConfig {
   const target = loaded.config.targets[name];
   if (!target) {
     const known = Object.keys(loaded.config.targets).join(', ');
@@ -91,8 +91,18 @@ export function getTarget(loaded: LoadedConfig, name: string): TargetConfig {
 }
 
 /** Read-only checks of the world a target names, run before anything is started. */
-export function checkTargetPaths(name: string, target: TargetConfig): string[] {
+export function checkTargetPaths(name: string, anyTarget: AnyTargetConfig): string[] {
   const problems: string[] = [];
+  if (anyTarget.deploy.type === 'ecs') {
+    for (const [field, p] of [
+      ['deploy.git.path', anyTarget.deploy.git?.path],
+      ['deploy.build.cwd', anyTarget.deploy.build?.cwd],
+    ] as const) {
+      if (p && !existsSync(p)) problems.push(`target "${name}": ${field} ${p} does not exist; fix the path`);
+    }
+    return problems;
+  }
+  const target = anyTarget as TargetConfig;
   const path = target.deploy.path;
   if (!existsSync(path)) {
     problems.push(
@@ -106,4 +116,15 @@ export function checkTargetPaths(name: string, target: TargetConfig): string[] {
     );
   }
   return problems;
+}
+
+/** For commands that only make sense on a host-deployed (git) target, such as drills. */
+export function getGitTarget(loaded: LoadedConfig, name: string): TargetConfig {
+  const target = getTarget(loaded, name);
+  if (target.deploy.type !== 'git') {
+    throw new ConfigError(
+      `target "${name}" is deployed on ${target.deploy.type}; this command works on git-deployed targets only`,
+    );
+  }
+  return target as TargetConfig;
 }

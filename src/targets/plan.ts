@@ -1,5 +1,13 @@
 import { join } from 'node:path/posix';
-import type { Decision, NotifyChannel, RollbackConfig, TargetConfig } from './schema';
+import type {
+  AnyTargetConfig,
+  Decision,
+  EcsTargetConfig,
+  NotifyChannel,
+  RollbackConfig,
+  TargetConfig,
+} from './schema';
+import { planEcsRollback } from './ecs';
 import { SAFE_REF } from './schema';
 import { ConfigError } from './load';
 
@@ -122,7 +130,11 @@ export function assertSafeCommits(commits: string[] | undefined): string[] {
 const APPROVAL_DEFAULT: Record<RollbackKind, boolean> = { emergency: false, complete: true, partial: false };
 const WAIT_DEFAULT: Record<RollbackKind, boolean> = { emergency: false, complete: true, partial: true };
 
-function policies(target: TargetConfig, request: RollbackRequest, defaults: PlanDefaults) {
+function policies(
+  target: Pick<AnyTargetConfig, 'approval' | 'onFailure' | 'notify'>,
+  request: RollbackRequest,
+  defaults: PlanDefaults,
+) {
   const kind = request.kind;
   const approvers = [...new Set([...defaults.approvers, ...target.approval.approvers])];
   const approval: ApprovalPolicy = {
@@ -152,10 +164,19 @@ function policies(target: TargetConfig, request: RollbackRequest, defaults: Plan
 }
 
 export function planRollback(
-  target: TargetConfig,
+  anyTarget: AnyTargetConfig,
   request: RollbackRequest,
   defaults: PlanDefaults = { approvers: [] },
 ): Plan {
+  if (anyTarget.deploy.type === 'ecs') {
+    const ecs = anyTarget as EcsTargetConfig;
+    return {
+      ...planEcsRollback({ deploy: ecs.deploy, reportsDir: ecs.reportsDir }, request),
+      ...policies(ecs, request, defaults),
+      webUiBase: request.webUiBase,
+    };
+  }
+  const target = anyTarget as TargetConfig;
   if (!/^[A-Za-z0-9._-]+$/.test(request.rollbackId)) {
     throw new ConfigError(`rollback id "${request.rollbackId}" may hold only letters, digits, . _ -`);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ecsDeploySchema } from './ecs-schema';
 
 /**
  * The `rollback.yaml` schema. Objects are strict: an unknown field is far more often a typo
@@ -192,6 +193,30 @@ export const targetSchema = z.strictObject({
   partial: partialSchema.optional(),
 });
 
+/** A service on AWS ECS: no host, no process manager; the deploy section says everything. */
+export const ecsTargetSchema = z.strictObject({
+  description: z.string().optional(),
+  deploy: ecsDeploySchema,
+  reportsDir: absolutePath,
+  approval: targetSchema.shape.approval,
+  onFailure: targetSchema.shape.onFailure,
+  notify: notifySchema.optional(),
+});
+
+/**
+ * Picks the schema by `deploy.type` rather than with z.union, so an error's path points into the
+ * schema the user meant (`targets.x.deploy: unknown field "deadline"`), not into every alternative.
+ */
+const anyTargetSchema = z.unknown().transform((raw, ctx): TargetConfig | EcsTargetConfig => {
+  const isEcs = (raw as { deploy?: { type?: unknown } } | null)?.deploy?.type === 'ecs';
+  const r = (isEcs ? ecsTargetSchema : targetSchema).safeParse(raw);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue({ ...issue } as never);
+    return z.NEVER;
+  }
+  return r.data;
+});
+
 export const configSchema = z.strictObject({
   version: z.literal(1).default(1),
   /** Who may approve any target's rollbacks. */
@@ -201,7 +226,7 @@ export const configSchema = z.strictObject({
   targets: z
     .record(
       z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'target names are lower-case letters, digits and -'),
-      targetSchema,
+      anyTargetSchema,
     )
     .refine((t) => Object.keys(t).length > 0, 'must define at least one target'),
 });
@@ -212,3 +237,5 @@ export type ServiceConfig = z.infer<typeof serviceSchema>;
 export type ValidationConfig = z.infer<typeof validationSchema>;
 export type Decision = z.infer<typeof decisionSchema>;
 export type NotifyChannel = z.infer<typeof channelSchema>;
+export type EcsTargetConfig = z.infer<typeof ecsTargetSchema>;
+export type AnyTargetConfig = TargetConfig | EcsTargetConfig;

@@ -22,7 +22,7 @@ import {
   rejectUpdate,
 } from './messages';
 import { notifyWorkflow } from './notify';
-import { FROM_VERSION } from './search-attributes';
+import { FROM_VERSION, TO_VERSION } from './search-attributes';
 import { describeError, StepRunner } from './step-runner';
 import type { RollbackRecord } from './types';
 
@@ -111,6 +111,11 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
     if (step.id === 'inspect' && typeof result.data.version === 'string') {
       record.fromVersion = result.data.version;
       upsertSearchAttributes([{ key: FROM_VERSION, value: result.data.version }]);
+    }
+    // ECS plans learn the revision they go to at run time (the previous ACTIVE one, or a new variant).
+    if ((step.id === 'resolve' || step.id === 'register') && typeof result.data.version === 'string') {
+      record.toVersion = result.data.version;
+      upsertSearchAttributes([{ key: TO_VERSION, value: result.data.version }]);
     }
   });
   const notify = notifier(plan, record);

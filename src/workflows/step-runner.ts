@@ -51,6 +51,8 @@ const UNDO_CLASS: Record<string, RetryClass> = {
   runBuild: 'install',
   startService: 'service',
   stopService: 'service',
+  restartService: 'service',
+  updateEcsService: 'service',
 };
 
 /**

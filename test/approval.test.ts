@@ -1,30 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { RefusedError, type RollbackClient } from '../src/client';
+import { RefusedError } from '../src/client';
 import { git, GOOD_VERSION } from './rig/fixture-repo';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
-import { createSandbox, FIXTURE_TOOLS, health, type Sandbox } from './rig/sandbox';
+import { rollbackSuite } from './rig/suite';
+import { FIXTURE_TOOLS, health } from './rig/sandbox';
 import { listToolsHttp, runCli, startReceiver, startRollback, waitForStatus } from './rig/rollback';
 
-const taskQueue = testTaskQueue('approval');
-let worker: RunningWorker;
-let client: RollbackClient;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker(taskQueue);
-  client = await connectClient(taskQueue);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const suite = rollbackSuite('approval');
 
 async function updateEvents(workflowId: string): Promise<number> {
-  const history = await client.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await suite.client.client.workflow.getHandle(workflowId).fetchHistory();
   return (history.events ?? []).filter(
     (e) =>
       e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED ||
@@ -33,7 +19,7 @@ async function updateEvents(workflowId: string): Promise<number> {
 }
 
 test('a complete rollback waits for an authorised approval; self and unlisted approvals are refused and leave no trace in history', async () => {
-  const sb = await createSandbox({
+  const sb = await suite.sandbox({
     name: 'appr-complete',
     configure: (t, config) => {
       config.approvers = ['carol'];
@@ -41,32 +27,31 @@ test('a complete rollback waits for an authorised approval; self and unlisted ap
       t.validate.health.expectVersion = false;
     },
   });
-  sandboxes.push(sb);
   const badCommit = await git(['rev-parse', 'v1.20.2^{commit}'], sb.work);
-  const started = await startRollback(client, sb, {
+  const started = await startRollback(suite.client, sb, {
     kind: 'complete',
     commits: [badCommit],
     requestedBy: 'alice',
   });
-  const waiting = await waitForStatus(client, started.workflowId, 'awaiting-approval');
+  const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-approval');
   expect(waiting.steps.every((s) => s.state === 'pending')).toBe(true);
 
   // Refused at once by the Update validator: nothing enters the history.
-  await expect(client.act(started.workflowId, 'approve', { by: 'alice' })).rejects.toThrow(
+  await expect(suite.client.act(started.workflowId, 'approve', { by: 'alice' })).rejects.toThrow(
     new RefusedError('alice requested this rollback and may not approve it'),
   );
-  await expect(client.act(started.workflowId, 'approve', { by: 'mallory' })).rejects.toThrow(
+  await expect(suite.client.act(started.workflowId, 'approve', { by: 'mallory' })).rejects.toThrow(
     /mallory is not an approver/,
   );
   expect(await updateEvents(started.workflowId)).toBe(0);
   // A signal cannot be refused to its sender: the refusal is kept in the audit trail, nothing changes.
-  await client.act(started.workflowId, 'approve', { by: 'mallory' }, true);
+  await suite.client.act(started.workflowId, 'approve', { by: 'mallory' }, true);
   await new Promise((r) => setTimeout(r, 500));
-  const audit = await client.audit(started.workflowId);
+  const audit = await suite.client.audit(started.workflowId);
   expect(audit).toContainEqual(
     expect.objectContaining({ by: 'mallory', action: 'approve', outcome: 'refused' }),
   );
-  expect((await client.progress(started.workflowId)).status).toBe('awaiting-approval');
+  expect((await suite.client.progress(started.workflowId)).status).toBe('awaiting-approval');
 
   const cli = await runCli([
     'approve',
@@ -80,7 +65,7 @@ test('a complete rollback waits for an authorised approval; self and unlisted ap
   expect(cli.stderr).toBe('');
   expect(cli.code).toBe(0);
   expect(JSON.parse(cli.stdout)).toMatchObject({ by: 'dave', result: { approvals: 1, needed: 1 } });
-  const result = await client.result(started.workflowId, started.runId);
+  const result = await suite.client.result(started.workflowId, started.runId);
   expect(result.error).toBeUndefined();
   expect(result.record!.approvals).toEqual([
     expect.objectContaining({
@@ -103,7 +88,7 @@ test('a complete rollback waits for an authorised approval; self and unlisted ap
 
 describe('approval policy on partial rollbacks', () => {
   test('a quorum of two needs two distinct approvers', async () => {
-    const sb = await createSandbox({
+    const sb = await suite.sandbox({
       name: 'appr-quorum',
       badMode: 'none',
       configure: (t) => {
@@ -111,21 +96,20 @@ describe('approval policy on partial rollbacks', () => {
         t.approval = { approvers: ['carol', 'dave'], required: { partial: true }, quorum: 2 };
       },
     });
-    sandboxes.push(sb);
-    const started = await startRollback(client, sb, { kind: 'partial', requestedBy: 'alice' });
-    await waitForStatus(client, started.workflowId, 'awaiting-approval');
-    expect(await client.act(started.workflowId, 'approve', { by: 'carol' })).toMatchObject({
+    const started = await startRollback(suite.client, sb, { kind: 'partial', requestedBy: 'alice' });
+    await waitForStatus(suite.client, started.workflowId, 'awaiting-approval');
+    expect(await suite.client.act(started.workflowId, 'approve', { by: 'carol' })).toMatchObject({
       approvals: 1,
       needed: 2,
       status: 'awaiting-approval',
     });
-    await expect(client.act(started.workflowId, 'approve', { by: 'carol' })).rejects.toThrow(
+    await expect(suite.client.act(started.workflowId, 'approve', { by: 'carol' })).rejects.toThrow(
       /carol has already approved/,
     );
     const second = await runCli(['approve', started.workflowId, '--as', 'dave']);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('(2/2 approvals)');
-    const result = await client.result(started.workflowId, started.runId);
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(true);
     expect(result.record!.approvals.map((a) => a.by)).toEqual(['carol', 'dave']);
     expect((await health(sb.port)).body).toMatchObject({ features: { qurator: false } });
@@ -133,7 +117,7 @@ describe('approval policy on partial rollbacks', () => {
 
   test('no decision before the timeout: escalated, then the default (reject) applies and nothing changes', async () => {
     const receiver = await startReceiver();
-    const sb = await createSandbox({
+    const sb = await suite.sandbox({
       name: 'appr-timeout',
       badMode: 'none',
       configure: (t) => {
@@ -142,10 +126,9 @@ describe('approval policy on partial rollbacks', () => {
         t.notify = { channels: [{ type: 'webhook', name: 'ops', url: `${receiver.url}/hook` }] };
       },
     });
-    sandboxes.push(sb);
     const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
-    const started = await startRollback(client, sb, { kind: 'partial', requestedBy: 'alice' });
-    const result = await client.result(started.workflowId, started.runId);
+    const started = await startRollback(suite.client, sb, { kind: 'partial', requestedBy: 'alice' });
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     expect(result.error).toContain('was rejected by timeout');
     expect(result.record!.status).toBe('rejected');
@@ -155,7 +138,7 @@ describe('approval policy on partial rollbacks', () => {
     expect(result.record!.audit.map((a) => a.action)).toEqual(['requested', 'escalated', 'timeout']);
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
     // Late: the request has been decided.
-    await expect(client.act(started.workflowId, 'approve', { by: 'carol' })).rejects.toThrow();
+    await expect(suite.client.act(started.workflowId, 'approve', { by: 'carol' })).rejects.toThrow();
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !receiver.bodies.some((b) => b.body?.type === 'rejected'))
       await new Promise((r) => setTimeout(r, 100));

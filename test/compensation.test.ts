@@ -1,27 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RollbackClient } from '../src/client';
 import { RollbackAlreadyRunningError } from '../src/client';
 import { BAD_VERSION, git, gitDescribe } from './rig/fixture-repo';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
-import { createSandbox, health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
+import { rollbackSuite } from './rig/suite';
+import { health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
 import { runCli, startRollback } from './rig/rollback';
 
-const taskQueue = testTaskQueue('compensation');
-let worker: RunningWorker;
-let client: RollbackClient;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker(taskQueue);
-  client = await connectClient(taskQueue);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const suite = rollbackSuite('compensation');
 
 /** The service is back where it was before the rollback: the bad release, running. */
 async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {
@@ -34,11 +19,10 @@ async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {
 
 describe('a rollback step that fails for good', () => {
   test('a tag missing from the remote: the checkout fails, the service is started again on its old version', async () => {
-    const sb = await createSandbox({ name: 'comp-tag' });
-    sandboxes.push(sb);
+    const sb = await suite.sandbox({ name: 'comp-tag' });
     const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
-    const started = await startRollback(client, sb, { toVersion: 'v9.9.9' });
-    const result = await client.result(started.workflowId, started.runId);
+    const started = await startRollback(suite.client, sb, { toVersion: 'v9.9.9' });
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     expect(result.error).toContain('failed at step "Check out v9.9.9"');
     expect(result.error).toContain('v9.9.9 is not a tag, branch or commit');
@@ -62,8 +46,7 @@ describe('a rollback step that fails for good', () => {
   });
 
   test('npm ci fails on the target release: the undos put the old checkout, config and process back', async () => {
-    const sb = await createSandbox({ name: 'comp-npm' });
-    sandboxes.push(sb);
+    const sb = await suite.sandbox({ name: 'comp-npm' });
     // A release whose package.json and lock file disagree: `npm ci` refuses it, every time.
     const pkgFile = join(sb.work, 'package.json');
     await git(['checkout', '-q', 'v1.11.4'], sb.work);
@@ -79,8 +62,8 @@ describe('a rollback step that fails for good', () => {
     await git(['push', '-q', 'origin', 'v1.11.5'], sb.work);
 
     const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
-    const started = await startRollback(client, sb, { toVersion: 'v1.11.5' });
-    const result = await client.result(started.workflowId, started.runId);
+    const started = await startRollback(suite.client, sb, { toVersion: 'v1.11.5' });
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     expect(result.error).toMatch(/failed at step "Install dependencies \(npm ci/);
     expect(result.error).toMatch(/npm ci.*exited 1/s);
@@ -97,10 +80,9 @@ describe('a rollback step that fails for good', () => {
   });
 
   test('two starts on one target: the second is refused naming the first, the first finishes', async () => {
-    const sb = await createSandbox({ name: 'comp-twice' });
-    sandboxes.push(sb);
-    const first = await startRollback(client, sb);
-    const second = startRollback(client, sb, { requestedBy: 'carol' });
+    const sb = await suite.sandbox({ name: 'comp-twice' });
+    const first = await startRollback(suite.client, sb);
+    const second = startRollback(suite.client, sb, { requestedBy: 'carol' });
     await expect(second).rejects.toBeInstanceOf(RollbackAlreadyRunningError);
     await expect(second).rejects.toThrow(
       `a rollback of target "${sb.target}" is already running: ${first.workflowId} (run ${first.runId})`,
@@ -115,25 +97,24 @@ describe('a rollback step that fails for good', () => {
       '--reason',
       'again',
       '--task-queue',
-      taskQueue,
+      suite.taskQueue,
     ]);
     expect(cli.code).toBe(2);
     expect(cli.stderr).toContain(`already running: ${first.workflowId}`);
-    const result = await client.result(first.workflowId, first.runId);
+    const result = await suite.client.result(first.workflowId, first.runId);
     expect(result.ok).toBe(true);
     expect(result.record!.requestedBy).toBe('alice');
   });
 });
 
 test('a release that crashes at start: the start step fails after its retries, naming pm2, and the old release runs again', async () => {
-  const sb = await createSandbox({
+  const sb = await suite.sandbox({
     name: 'comp-crash',
     extraTags: [{ tag: 'v1.21.0', failureMode: 'crash' }],
   });
-  sandboxes.push(sb);
   const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
-  const started = await startRollback(client, sb, { toVersion: 'v1.21.0' });
-  const result = await client.result(started.workflowId, started.runId);
+  const started = await startRollback(suite.client, sb, { toVersion: 'v1.21.0' });
+  const result = await suite.client.result(started.workflowId, started.runId);
   expect(result.ok).toBe(false);
   expect(result.error).toContain(`failed at step "Start pm2 process lightdash-${sb.target}"`);
   expect(result.error).toContain('did not stay up');

@@ -1,26 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RollbackClient } from '../src/client';
 import { git } from './rig/fixture-repo';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
-import { createSandbox, health, pm2Status, type Sandbox } from './rig/sandbox';
+import { rollbackSuite } from './rig/suite';
+import { health, pm2Status } from './rig/sandbox';
 import { runCli, startRollback, waitForStatus } from './rig/rollback';
 
-const taskQueue = testTaskQueue('decisions');
-let worker: RunningWorker;
-let client: RollbackClient;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker(taskQueue);
-  client = await connectClient(taskQueue);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const suite = rollbackSuite('decisions');
 
 /**
  * A healthy service and a partial rollback (QURATOR=false) whose latency check can never pass
@@ -28,7 +13,7 @@ afterAll(async () => {
  * decision, as a real slow service would make it.
  */
 async function partialThatFailsLatency(name: string) {
-  const sb = await createSandbox({
+  const sb = await suite.sandbox({
     name,
     badMode: 'none',
     configure: (t) => {
@@ -38,10 +23,9 @@ async function partialThatFailsLatency(name: string) {
       t.validate.latency.maxAverageMs = 0.001;
     },
   });
-  sandboxes.push(sb);
   const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
-  const started = await startRollback(client, sb, { kind: 'partial', requestedBy: 'alice' });
-  const waiting = await waitForStatus(client, started.workflowId, 'awaiting-decision');
+  const started = await startRollback(suite.client, sb, { kind: 'partial', requestedBy: 'alice' });
+  const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
   expect(waiting.awaitingDecision).toMatchObject({
     stepId: 'validate-latency',
     defaultDecision: 'compensate',
@@ -56,7 +40,7 @@ describe('an operator decides on a step that failed for good', () => {
   test('skip: the rollback goes on past the failed check', async () => {
     const { sb, started } = await partialThatFailsLatency('dec-skip');
     await expect(
-      client.act(started.workflowId, 'decide', { by: 'mallory', decision: 'skip' }),
+      suite.client.act(started.workflowId, 'decide', { by: 'mallory', decision: 'skip' }),
     ).rejects.toThrow(/mallory may not decide/);
     const cli = await runCli([
       'decide',
@@ -68,7 +52,7 @@ describe('an operator decides on a step that failed for good', () => {
       'latency is a known issue',
     ]);
     expect(cli.code).toBe(0);
-    const result = await client.result(started.workflowId, started.runId);
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(true);
     expect(result.record!.steps.find((s) => s.id === 'validate-latency')).toMatchObject({ state: 'skipped' });
     expect(result.record!.decisions).toEqual([
@@ -80,8 +64,8 @@ describe('an operator decides on a step that failed for good', () => {
   test('compensate: the env file comes back byte for byte and the service runs with it', async () => {
     const { sb, started, envBefore } = await partialThatFailsLatency('dec-comp');
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).not.toBe(envBefore);
-    await client.act(started.workflowId, 'decide', { by: 'alice', decision: 'compensate' });
-    const result = await client.result(started.workflowId, started.runId);
+    await suite.client.act(started.workflowId, 'decide', { by: 'alice', decision: 'compensate' });
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     expect(result.record!.status).toBe('compensated');
     expect(result.record!.undos.map((u) => u.activity)).toEqual(['restoreConfigFiles', 'restartService']);
@@ -91,8 +75,8 @@ describe('an operator decides on a step that failed for good', () => {
 
   test('abort (sent as a signal): the rollback stops where it is, nothing is undone', async () => {
     const { sb, started, envBefore } = await partialThatFailsLatency('dec-abort');
-    await client.act(started.workflowId, 'decide', { by: 'carol', decision: 'abort' }, true);
-    const result = await client.result(started.workflowId, started.runId);
+    await suite.client.act(started.workflowId, 'decide', { by: 'carol', decision: 'abort' }, true);
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     expect(result.error).toContain('aborted by carol');
     expect(result.record!.status).toBe('aborted');
@@ -107,23 +91,22 @@ describe('an operator decides on a step that failed for good', () => {
     const cli = await runCli(['cancel', started.workflowId, '--wait']);
     expect(cli.stdout).toContain('[cancelled]');
     expect(cli.stdout).toMatch(/Rollback FAILED: .*was cancelled; undid 2 of 2 undo steps/);
-    const record = await client.progress(started.workflowId);
+    const record = await suite.client.progress(started.workflowId);
     expect(record.status).toBe('cancelled');
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
     expect((await health(sb.port)).body).toMatchObject({ features: { qurator: true } });
   });
 
   test('retry after the cause is fixed: a missing tag is pushed, the checkout is retried and the rollback finishes', async () => {
-    const sb = await createSandbox({
+    const sb = await suite.sandbox({
       name: 'dec-retry',
       configure: (t) => {
         t.approval = { approvers: ['carol'] };
         t.onFailure = { wait: { emergency: true }, timeoutSeconds: 600 };
       },
     });
-    sandboxes.push(sb);
-    const started = await startRollback(client, sb, { toVersion: 'v1.30.0' });
-    const waiting = await waitForStatus(client, started.workflowId, 'awaiting-decision');
+    const started = await startRollback(suite.client, sb, { toVersion: 'v1.30.0' });
+    const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
     expect(waiting.awaitingDecision).toMatchObject({ stepId: 'checkout' });
     expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('stopped');
 
@@ -141,7 +124,7 @@ describe('an operator decides on a step that failed for good', () => {
 
     const cli = await runCli(['decide', started.workflowId, 'retry', '--as', 'carol']);
     expect(cli.code).toBe(0);
-    const result = await client.result(started.workflowId, started.runId);
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.error).toBeUndefined();
     expect(result.record!.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'succeeded' });
     expect(result.record!.decisions).toEqual([
@@ -151,7 +134,7 @@ describe('an operator decides on a step that failed for good', () => {
   });
 
   test('a check that fails in a later validation phase pauses for a decision, even where failures do not', async () => {
-    const sb = await createSandbox({
+    const sb = await suite.sandbox({
       name: 'dec-phase',
       badMode: 'none',
       configure: (t) => {
@@ -163,12 +146,11 @@ describe('an operator decides on a step that failed for good', () => {
         };
       },
     });
-    sandboxes.push(sb);
-    const started = await startRollback(client, sb, { kind: 'partial', requestedBy: 'alice' });
+    const started = await startRollback(suite.client, sb, { kind: 'partial', requestedBy: 'alice' });
     // The service dies during the durable wait between the phases.
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const r = await client.progress(started.workflowId).catch(() => undefined);
+      const r = await suite.client.progress(started.workflowId).catch(() => undefined);
       if (r?.steps.find((s) => s.id === 'wait-short-term')?.state === 'running') break;
       await new Promise((res) => setTimeout(res, 100));
     }
@@ -176,11 +158,11 @@ describe('an operator decides on a step that failed for good', () => {
     spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), 'stop', `lightdash-${sb.target}`], {
       env: { ...process.env, PM2_HOME: sb.pm2Home },
     });
-    const waiting = await waitForStatus(client, started.workflowId, 'awaiting-decision');
+    const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
     expect(waiting.awaitingDecision).toMatchObject({ stepId: 'validate-health@short-term' });
     expect(waiting.steps.find((s) => s.id === 'validate-health')).toMatchObject({ state: 'succeeded' });
-    await client.act(started.workflowId, 'decide', { by: 'alice', decision: 'compensate' });
-    const result = await client.result(started.workflowId, started.runId);
+    await suite.client.act(started.workflowId, 'decide', { by: 'alice', decision: 'compensate' });
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.record!.status).toBe('compensated');
     expect(result.record!.failure).toMatchObject({ stepId: 'validate-health@short-term' });
   });

@@ -1,27 +1,12 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { join } from 'node:path';
-import type { RollbackClient } from '../src/client';
 import { BAD_VERSION, GOOD_VERSION, gitDescribe, type FailureMode } from './rig/fixture-repo';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
-import { createSandbox, FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
+import { rollbackSuite } from './rig/suite';
+import { FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
 import { listToolsHttp, listToolsStdio, runCli, startRollback } from './rig/rollback';
 
-const taskQueue = testTaskQueue('emergency');
-let worker: RunningWorker;
-let client: RollbackClient;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker(taskQueue);
-  client = await connectClient(taskQueue);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const suite = rollbackSuite('emergency');
 
 function readTree(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -47,11 +32,10 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
   const modes: FailureMode[] = ['tools-missing', 'crash'];
 
   test.each(modes)('recovers from a bad release that is %s', async (mode) => {
-    const sb = await createSandbox({ name: `em-${mode}`, badMode: mode });
-    sandboxes.push(sb);
+    const sb = await suite.sandbox({ name: `em-${mode}`, badMode: mode });
     expect(await gitDescribe(sb.deployPath)).toBe(`v${BAD_VERSION}`);
-    const started = await startRollback(client, sb);
-    const result = await client.result(started.workflowId, started.runId);
+    const started = await startRollback(suite.client, sb);
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.error).toBeUndefined();
     expect(result.ok).toBe(true);
     const record = result.record!;
@@ -83,8 +67,7 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
   });
 
   test('the CLI runs an unhealthy release back to v1.11.4 with --wait and reports progress', async () => {
-    const sb = await createSandbox({ name: 'em-cli', badMode: 'unhealthy' });
-    sandboxes.push(sb);
+    const sb = await suite.sandbox({ name: 'em-cli', badMode: 'unhealthy' });
     expect((await health(sb.port)).status).toBe(503);
     const r = await runCli([
       '--config',
@@ -99,7 +82,7 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
       'bob',
       '--wait',
       '--task-queue',
-      taskQueue,
+      suite.taskQueue,
     ]);
     expect(r.stderr).toContain('web ui:');
     expect(r.stderr).toMatch(/✔ Check out v1\.11\.4/);
@@ -136,7 +119,7 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
 
     // The canary secret from the target's .env is nowhere: not in the workflow history (payloads
     // searched as the raw bytes the server stores), not in the CLI's output, reports or pm2 logs.
-    const history = await client.client.workflow.getHandle(`rollback-${sb.target}`).fetchHistory();
+    const history = await suite.client.client.workflow.getHandle(`rollback-${sb.target}`).fetchHistory();
     const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
     expect(bytes.includes(Buffer.from('LIGHTDASH_URL'))).toBe(false);
     expect(bytes.includes(Buffer.from(sb.secret))).toBe(false);
@@ -155,11 +138,10 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
 });
 
 test('the command service manager: explicit start/stop/status argv drive the service through a rollback', async () => {
-  const sb = await createSandbox({ name: 'em-command', badMode: 'unhealthy', manager: 'command' });
-  sandboxes.push(sb);
+  const sb = await suite.sandbox({ name: 'em-command', badMode: 'unhealthy', manager: 'command' });
   expect((await health(sb.port)).status).toBe(503);
-  const started = await startRollback(client, sb);
-  const result = await client.result(started.workflowId, started.runId);
+  const started = await startRollback(suite.client, sb);
+  const result = await suite.client.result(started.workflowId, started.runId);
   expect(result.error).toBeUndefined();
   const record = result.record!;
   expect(record.steps.find((s) => s.id === 'stop')!.summary).toBe('stopped the service');

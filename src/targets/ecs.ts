@@ -2,7 +2,7 @@ import { join } from 'node:path/posix';
 import { parseRevisionRef, REVISION_SYNTAX } from '../ecs/task-definitions';
 import type { EcsDeploy } from './ecs-schema';
 import { ConfigError } from './load';
-import { assertSafeCommits, ref, type Plan, type PlanStep, type RollbackRequest } from './plan';
+import { assertSafeCommits, incidentStep, ref, type Plan, type PlanStep, type RollbackRequest } from './plan';
 
 /**
  * Targets deployed as an AWS ECS service: the plans of their three rollbacks. Their config section
@@ -204,25 +204,7 @@ export function planEcsRollback(
   }
 
   const steps: PlanStep[] = [
-    {
-      id: 'incident',
-      title: 'Record the incident',
-      activity: 'recordIncident',
-      retry: 'record',
-      input: {
-        reportsDir: target.reportsDir,
-        rollbackId: request.rollbackId,
-        target: request.target,
-        kind: request.kind,
-        toVersion,
-        reason: request.reason,
-        impact: request.impact ?? 'not stated',
-        requestedBy: request.requestedBy,
-        requestedAt: request.requestedAt,
-        affectedSystems: [request.target, serviceName],
-      },
-      undo: [],
-    },
+    incidentStep(request, toVersion, target.reportsDir, [request.target, serviceName]),
     {
       id: 'inspect',
       title: `Inspect ${serviceName}`,

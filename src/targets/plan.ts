@@ -95,6 +95,34 @@ export interface Plan {
 
 export type PlanDefaults = Pick<RollbackConfig, 'approvers' | 'notify'>;
 
+/** The first step of every plan: the incident log, written before anything changes. */
+export function incidentStep(
+  request: RollbackRequest,
+  toVersion: string,
+  reportsDir: string,
+  affectedSystems: string[],
+): PlanStep {
+  return {
+    id: 'incident',
+    title: 'Record the incident',
+    activity: 'recordIncident',
+    retry: 'record',
+    input: {
+      reportsDir,
+      rollbackId: request.rollbackId,
+      target: request.target,
+      kind: request.kind,
+      toVersion,
+      reason: request.reason,
+      impact: request.impact ?? 'not stated',
+      requestedBy: request.requestedBy,
+      requestedAt: request.requestedAt,
+      affectedSystems,
+    },
+    undo: [],
+  };
+}
+
 export function ref(path: string): StepRef {
   return { $ref: path };
 }
@@ -332,25 +360,7 @@ export function planRollback(
   }
 
   const steps: PlanStep[] = [
-    {
-      id: 'incident',
-      title: 'Record the incident',
-      activity: 'recordIncident',
-      retry: 'record',
-      input: {
-        reportsDir: target.reportsDir,
-        rollbackId: request.rollbackId,
-        target: request.target,
-        kind: request.kind,
-        toVersion,
-        reason: request.reason,
-        impact: request.impact ?? 'not stated',
-        requestedBy: request.requestedBy,
-        requestedAt: request.requestedAt,
-        affectedSystems: [request.target, path],
-      },
-      undo: [],
-    },
+    incidentStep(request, toVersion, target.reportsDir, [request.target, path]),
     {
       id: 'inspect',
       title: 'Inspect the deployed version',

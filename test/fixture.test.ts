@@ -208,7 +208,7 @@ describe('good release v1.11.4', () => {
   test('/health is healthy and reports the tag version', async () => {
     const health = await getHealth(server!.port);
     expect(health.status).toBe(200);
-    expect(health.body).toEqual({ status: 'healthy', version: GOOD_VERSION });
+    expect(health.body).toEqual({ status: 'healthy', version: GOOD_VERSION, features: { qurator: true } });
   });
 
   test(
@@ -327,7 +327,11 @@ describe.each<{ mode: FailureMode }>([
       async () => {
         const server = await startServer(deployPath);
         try {
-          expect((await getHealth(server.port)).body).toEqual({ status: 'healthy', version: BAD_VERSION });
+          expect((await getHealth(server.port)).body).toEqual({
+            status: 'healthy',
+            version: BAD_VERSION,
+            features: { qurator: true },
+          });
           const names = await withHttpClient(server.port, async (client) =>
             (await client.listTools()).tools.map((t) => t.name),
           );
@@ -366,7 +370,11 @@ describe.each<{ mode: FailureMode }>([
         try {
           const health = await getHealth(server.port);
           expect(health.status).toBe(200);
-          expect(health.body).toEqual({ status: 'healthy', version: BAD_VERSION });
+          expect(health.body).toEqual({
+            status: 'healthy',
+            version: BAD_VERSION,
+            features: { qurator: true },
+          });
           expect(health.ms).toBeGreaterThanOrEqual(550);
         } finally {
           await stopServer(server);

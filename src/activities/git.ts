@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localRunner } from '../runner/local';
 import { tail, type Runner } from '../runner/types';
@@ -51,12 +52,22 @@ export async function inspectGitDeployment(
 
 /**
  * Checks out a tag, branch or commit (detached). Looks before it acts: if HEAD is already that
- * commit it does nothing, so a retry after a crash is harmless.
+ * commit and the tree is clean it does nothing, so a retry after a crash is harmless. With
+ * `discardLocalChanges`, changes to tracked files (a corrupted entry file, a hand-made hotfix) are
+ * saved as a patch in `backupPath` and then discarded: an emergency rollback must end on exactly
+ * the release's code.
  */
 export async function checkoutRef(
-  input: { path: string; remote: string; ref: string; fetch?: boolean },
+  input: {
+    path: string;
+    remote: string;
+    ref: string;
+    fetch?: boolean;
+    discardLocalChanges?: boolean;
+    backupPath?: string;
+  },
   runner: Runner = localRunner,
-): Promise<StepResult<{ commit: string; previous: string }>> {
+): Promise<StepResult<{ commit: string; previous: string; discarded: string[] }>> {
   const { path, remote, ref } = input;
   if (input.fetch !== false) {
     const f = await git(runner, path, ['fetch', '--tags', '--force', '--prune', remote]);
@@ -71,18 +82,40 @@ export async function checkoutRef(
   }
   const commit = resolved.stdout.trim();
   const previous = await gitOk(runner, path, ['rev-parse', 'HEAD']);
-  if (previous === commit) return done(`already at ${ref} (${commit.slice(0, 12)})`, { commit, previous });
-  const co = await git(runner, path, ['checkout', '--quiet', '--detach', commit]);
+  const changed = (await gitOk(runner, path, ['status', '--porcelain', '--untracked-files=no']))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
+  if (previous === commit && (changed.length === 0 || !input.discardLocalChanges)) {
+    return done(`already at ${ref} (${commit.slice(0, 12)})`, { commit, previous, discarded: [] });
+  }
+  const args = ['checkout', '--quiet', '--detach', commit];
+  if (input.discardLocalChanges && changed.length > 0) {
+    if (input.backupPath) {
+      const patch = join(input.backupPath, 'local-changes.patch');
+      if (!existsSync(patch)) {
+        const diff = await gitOk(runner, path, ['diff', 'HEAD', '--binary']);
+        await mkdir(input.backupPath, { recursive: true, mode: 0o700 });
+        await writeFile(patch, diff + '\n', { mode: 0o600 });
+      }
+    }
+    args.splice(1, 0, '--force');
+  }
+  const co = await git(runner, path, args);
   if (co.exitCode !== 0) {
     throw permanent(
       `git checkout ${ref} failed in ${path}: ${tail(co.stderr, 5)}; commit or discard the local changes there, then retry`,
       'CheckoutFailed',
     );
   }
-  return done(`checked out ${ref} (${commit.slice(0, 12)}), was ${previous.slice(0, 12)}`, {
-    commit,
-    previous,
-  });
+  const discarded = args.includes('--force') ? changed : [];
+  return done(
+    `checked out ${ref} (${commit.slice(0, 12)}), was ${previous.slice(0, 12)}` +
+      (discarded.length
+        ? `; discarded local changes to ${discarded.join(', ')} (saved as local-changes.patch)`
+        : ''),
+    { commit, previous, discarded },
+  );
 }
 
 /** Whether git tracks `file` at HEAD (tracked files come from the checkout, not from a backup). */

@@ -284,18 +284,18 @@ export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpChec
     }
     if (problems.length) throw new McpCheckFailed(`MCP check (${where}): ${problems.join('; ')}`);
     const okProbes = probeResults.map((p) => p.tool);
-    return done(
-      `${names.length} tools over ${input.transport}${okProbes.length ? `, probe${okProbes.length > 1 ? 's' : ''} ok: ${okProbes.join(', ')}` : ''}${server?.version ? `, server ${server.name ?? ''} ${server.version}`.replace('  ', ' ') : ''}`,
-      {
-        transport: input.transport,
-        tools: names.length,
-        toolNames: names,
-        serverName: server?.name ?? null,
-        serverVersion: server?.version ?? null,
-        probe: probes[0]?.tool ?? null,
-        probes: probeResults,
-      },
-    );
+    const parts = [`${names.length} tools over ${input.transport}`];
+    if (okProbes.length) parts.push(`probe${okProbes.length > 1 ? 's' : ''} ok: ${okProbes.join(', ')}`);
+    if (server?.version) parts.push(`server ${[server.name, server.version].filter(Boolean).join(' ')}`);
+    return done(parts.join(', '), {
+      transport: input.transport,
+      tools: names.length,
+      toolNames: names,
+      serverName: server?.name ?? null,
+      serverVersion: server?.version ?? null,
+      probe: probes[0]?.tool ?? null,
+      probes: probeResults,
+    });
   } catch (err) {
     if (err instanceof McpCheckFailed) throw err;
     const cause = describeCause(err);

@@ -21,7 +21,9 @@ import {
 } from '../targets/plan';
 import type { Decision, RollbackRecord } from '../workflows/types';
 import { DECISIONS } from '../targets/schema';
+import { registerDrillCommand } from './drill';
 import { formatRecord, ProgressPrinter } from './progress';
+import { processIo, registerReportCommand, type CliIo } from './report';
 
 /** Exit codes: 0 success, 1 the rollback (or the server) failed, 2 the user's input was wrong. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -143,7 +145,8 @@ function splitId(id: string, run?: string): { workflowId: string; runId?: string
   return { workflowId: workflowId!, runId: run ?? runFromId };
 }
 
-export function buildProgram(): Command {
+/** `io` receives the output of the report and drill commands (tests capture it in-process). */
+export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('rollback')
     .description('Durable, human-supervised rollbacks of deployed services, on Temporal')
     .option('--config <file>', 'rollback config (default: $ROLLBACK_CONFIG, then ./rollback.yaml)')
@@ -475,6 +478,9 @@ export function buildProgram(): Command {
       );
     });
 
+  const connect = (opts: ConnectionFlags & { taskQueue?: string }) => RollbackClient.connect(opts);
+  registerReportCommand(program, connect, io);
+  registerDrillCommand(program, connect, io);
   return program;
 }
 

@@ -15,11 +15,14 @@ export type ConnectFn = (opts: ConnectionFlags & { taskQueue?: string }) => Prom
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** A non-zero outcome that is not an error (main returns process.exitCode). */
+  setExitCode(code: number): void;
 }
 
 export const processIo: CliIo = {
   stdout: (t) => void process.stdout.write(t),
   stderr: (t) => void process.stderr.write(t),
+  setExitCode: (code) => void (process.exitCode = code),
 };
 
 export interface LoadedRollback {
@@ -34,7 +37,10 @@ export interface LoadedRollback {
 const QUERY_DEADLINE_MS = 15_000;
 
 /** A rollback id (`TARGET-YYYYMMDD-HHMMSS-xxxx`) names no workflow: find the run whose record has it. */
-async function findByRollbackId(client: RollbackClient, rollbackId: string): Promise<{ workflowId: string; runId: string } | null> {
+async function findByRollbackId(
+  client: RollbackClient,
+  rollbackId: string,
+): Promise<{ workflowId: string; runId: string } | null> {
   const rows = await client.list({ limit: 500 });
   for (const row of rows) {
     if (row.target && !rollbackId.startsWith(`${row.target}-`)) continue;
@@ -61,7 +67,9 @@ async function recordOf(
 ): Promise<RollbackRecord | null> {
   if (status !== 'RUNNING') {
     try {
-      const r = await client.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.result(workflowId, runId));
+      const r = await client.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+        client.result(workflowId, runId),
+      );
       if (r.record) return r.record;
     } catch {
       /* no result to read: ask the workflow */
@@ -71,7 +79,11 @@ async function recordOf(
 }
 
 /** The incident step's input, as the plan the workflow started with gave it. */
-async function incidentOf(client: RollbackClient, workflowId: string, runId: string): Promise<IncidentFields | null> {
+async function incidentOf(
+  client: RollbackClient,
+  workflowId: string,
+  runId: string,
+): Promise<IncidentFields | null> {
   try {
     const history = await client.client.workflow.getHandle(workflowId, runId).fetchHistory();
     const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
@@ -88,7 +100,11 @@ async function incidentOf(client: RollbackClient, workflowId: string, runId: str
 }
 
 /** Finds a rollback by workflow id (`rollback-TARGET`, optionally `@RUN_ID`) or by rollback id. */
-export async function loadRollback(client: RollbackClient, id: string, run?: string): Promise<LoadedRollback> {
+export async function loadRollback(
+  client: RollbackClient,
+  id: string,
+  run?: string,
+): Promise<LoadedRollback> {
   const [idPart, runFromId] = id.split('@');
   let workflowId = idPart!;
   let runId = run ?? runFromId;
@@ -121,7 +137,9 @@ export async function loadRollback(client: RollbackClient, id: string, run?: str
 }
 
 export function renderBundleMarkdown(bundle: ReportBundle): string {
-  return [bundle.incident, bundle.logEntry, bundle.analysis].map((s) => s.trimEnd()).join('\n\n---\n\n') + '\n';
+  return (
+    [bundle.incident, bundle.logEntry, bundle.analysis].map((s) => s.trimEnd()).join('\n\n---\n\n') + '\n'
+  );
 }
 
 export function bundleJson(loaded: LoadedRollback, bundle: ReportBundle) {
@@ -141,7 +159,9 @@ export function bundleJson(loaded: LoadedRollback, bundle: ReportBundle) {
 export function registerReportCommand(program: Command, connect: ConnectFn, io: CliIo = processIo): Command {
   return program
     .command('report')
-    .description("rebuild a rollback's incident log, rollback-log entry and post-rollback analysis from its record")
+    .description(
+      "rebuild a rollback's incident log, rollback-log entry and post-rollback analysis from its record",
+    )
     .argument('<id>', 'workflow id (rollback-TARGET, optionally @RUN_ID) or rollback id')
     .option('--run <runId>', 'a specific run (default: the latest)')
     .option('--format <format>', 'md or json', 'md')
@@ -158,7 +178,9 @@ export function registerReportCommand(program: Command, connect: ConnectFn, io: 
         const loaded = await loadRollback(client, id, opts.run);
         const bundle = buildReports(loaded.record, loaded.incident ?? undefined);
         if (!loaded.record.finishedAt) {
-          io.stderr(`note: ${loaded.workflowId} is still ${loaded.record.status}; the reports describe it so far\n`);
+          io.stderr(
+            `note: ${loaded.workflowId} is still ${loaded.record.status}; the reports describe it so far\n`,
+          );
         }
         if (opts.out) {
           const dir = resolve(opts.out);
@@ -170,7 +192,9 @@ export function registerReportCommand(program: Command, connect: ConnectFn, io: 
           io.stderr(`reports written to ${dir}\n`);
         }
         io.stdout(
-          format === 'json' ? JSON.stringify(bundleJson(loaded, bundle), null, 2) + '\n' : renderBundleMarkdown(bundle),
+          format === 'json'
+            ? JSON.stringify(bundleJson(loaded, bundle), null, 2) + '\n'
+            : renderBundleMarkdown(bundle),
         );
       } finally {
         await client.close();

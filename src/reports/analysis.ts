@@ -1,4 +1,10 @@
-import { CRITERION_MARK, evaluateSuccessCriteria, summarizeCriteria, type CriterionResult } from './criteria';
+import {
+  CRITERION_MARK,
+  evaluateSuccessCriteria,
+  SERVICE_START_ACTIVITIES,
+  summarizeCriteria,
+  type CriterionResult,
+} from './criteria';
 import {
   approvalsOf,
   cell,
@@ -19,9 +25,18 @@ import {
  */
 
 /** Activities that validate rather than change the service. */
-export const VALIDATION_ACTIVITIES = ['checkHealth', 'checkMcp', 'checkLatency', 'scanLogs', 'checkAlarms'];
+export const VALIDATION_ACTIVITIES = [
+  'checkHealth',
+  'checkMcp',
+  'checkLatency',
+  'scanLogs',
+  'checkAlarms',
+  'checkEcsService',
+  'checkTargetGroupHealth',
+  'checkCloudWatchAlarms',
+];
 
-const START_ACTIVITIES = ['startService', 'restartService'];
+const HEALTH_ACTIVITIES = ['checkHealth', 'checkTargetGroupHealth'];
 
 export interface Timing {
   /** The whole rollback, from the workflow's start to its end. */
@@ -50,31 +65,51 @@ export interface Analysis {
   impact: string | null;
   finished: boolean;
   summary: string;
-  method: { kind: string; steps: { id: string; title: string; activity: string; state: string; attempts: number; durationMs?: number }[] };
+  method: {
+    kind: string;
+    steps: {
+      id: string;
+      title: string;
+      activity: string;
+      state: string;
+      attempts: number;
+      durationMs?: number;
+    }[];
+  };
   timing: Timing;
   issues: {
     retries: { id: string; title: string; attempts: number; state: string }[];
-    failures: { id: string; title: string; error: string }[];
+    failures: { id: string; title: string; error: string; outcome: 'failed' | 'skipped' }[];
     undos: { stepId: string; activity: string; state: string; detail?: string }[];
     decisions: DecisionLike[];
     approvals: ApprovalLike[];
   };
-  validation: { id: string; title: string; activity: string; state: string; attempts: number; result: string }[];
+  validation: {
+    id: string;
+    title: string;
+    activity: string;
+    state: string;
+    attempts: number;
+    result: string;
+  }[];
   criteria: CriterionResult[];
 }
 
 export function computeTiming(record: ReportRecord): Timing {
   const steps = reportedSteps(record);
-  const startIdx = steps.findIndex((s) => START_ACTIVITIES.includes(s.activity) && s.state === 'succeeded');
+  const startIdx = steps.findIndex(
+    (s) => SERVICE_START_ACTIVITIES.includes(s.activity) && s.state === 'succeeded',
+  );
   let restoredAt: string | undefined;
   if (startIdx >= 0) {
     const health = steps
       .slice(startIdx + 1)
-      .find((s) => s.activity === 'checkHealth' && s.state === 'succeeded' && s.finishedAt);
+      .find((s) => HEALTH_ACTIVITIES.includes(s.activity) && s.state === 'succeeded' && s.finishedAt);
     restoredAt = health?.finishedAt ?? steps[startIdx]!.finishedAt;
   }
   // A service started and then undone was not restored.
-  const undoneStart = startIdx >= 0 && record.undos.some((u) => u.stepId === steps[startIdx]!.id && u.state === 'succeeded');
+  const undoneStart =
+    startIdx >= 0 && record.undos.some((u) => u.stepId === steps[startIdx]!.id && u.state === 'succeeded');
   if (undoneStart) restoredAt = undefined;
   const approved = approvalsOf(record).filter((a) => a.decision === 'approved');
   const lastApproval = approved.length ? approved[approved.length - 1]!.at : undefined;
@@ -145,9 +180,15 @@ export function buildAnalysis(record: ReportRecord): Analysis {
       retries: steps
         .filter((s) => s.attempts > 1)
         .map((s) => ({ id: s.id, title: s.title, attempts: s.attempts, state: s.state })),
+      // A skipped step failed first: an operator chose to go on without it.
       failures: steps
-        .filter((s) => s.state === 'failed')
-        .map((s) => ({ id: s.id, title: s.title, error: s.lastError ?? 'unknown error' })),
+        .filter((s) => s.state === 'failed' || s.state === 'skipped')
+        .map((s) => ({
+          id: s.id,
+          title: s.title,
+          error: s.lastError ?? 'unknown error',
+          outcome: s.state === 'skipped' ? ('skipped' as const) : ('failed' as const),
+        })),
       undos: record.undos.map((u) => ({
         stepId: u.stepId,
         activity: u.activity,
@@ -213,7 +254,9 @@ export function renderAnalysis(record: ReportRecord): string {
     `| total (workflow start to end) | ${formatDuration(t.totalMs)} |`,
     `| time to restore service${t.restoredAt ? ` (at ${t.restoredAt})` : ''} | ${t.timeToRestoreMs !== undefined ? formatDuration(t.timeToRestoreMs) : 'not restored'} |`,
     `| request to start | ${formatDuration(t.requestToStartMs)} |`,
-    ...(t.awaitingApprovalMs !== undefined ? [`| waiting for approval | ${formatDuration(t.awaitingApprovalMs)} |`] : []),
+    ...(t.awaitingApprovalMs !== undefined
+      ? [`| waiting for approval | ${formatDuration(t.awaitingApprovalMs)} |`]
+      : []),
     '',
     t.slowest.length
       ? `Slowest steps: ${t.slowest.map((s) => `${s.title} (${formatDuration(s.durationMs)})`).join(', ')}.`
@@ -225,20 +268,27 @@ export function renderAnalysis(record: ReportRecord): string {
     '',
     ...(a.issues.retries.length
       ? a.issues.retries.map(
-          (r) => `- ${r.title}: ${r.attempts} attempts, ${r.state === 'succeeded' ? `succeeded on attempt ${r.attempts}` : r.state}`,
+          (r) =>
+            `- ${r.title}: ${r.attempts} attempts, ${r.state === 'succeeded' ? `succeeded on attempt ${r.attempts}` : r.state}`,
         )
       : ['- none: every step that ran took one attempt']),
     '',
     '### Failures',
     '',
-    ...(a.issues.failures.length ? a.issues.failures.map((f) => `- ${f.title}: ${f.error}`) : ['- none']),
+    ...(a.issues.failures.length
+      ? a.issues.failures.map(
+          (f) =>
+            `- ${f.title}: ${f.error}${f.outcome === 'skipped' ? ' (then skipped by an operator decision)' : ''}`,
+        )
+      : ['- none']),
     ...(a.issues.undos.length
       ? [
           '',
           'Undone, newest first:',
           '',
           ...a.issues.undos.map(
-            (u) => `- ${u.activity} (undo of ${stepTitle(record, u.stepId)}): ${u.state}${u.detail ? ` — ${u.detail}` : ''}`,
+            (u) =>
+              `- ${u.activity} (undo of ${stepTitle(record, u.stepId)}): ${u.state}${u.detail ? ` — ${u.detail}` : ''}`,
           ),
         ]
       : []),
@@ -283,7 +333,9 @@ export function renderAnalysis(record: ReportRecord): string {
     '',
     `- **Root cause**: to be confirmed at the post-incident review (reported: ${a.reason})`,
     '- **Prevention**: to be filled in at the post-incident review',
-    ...a.criteria.filter((c) => c.state === 'fail').map((c) => `- Investigate the failed criterion "${c.label}": ${c.detail}`),
+    ...a.criteria
+      .filter((c) => c.state === 'fail')
+      .map((c) => `- Investigate the failed criterion "${c.label}": ${c.detail}`),
     '',
   ];
   return lines.join('\n');

@@ -36,8 +36,11 @@ const byIdPrefix = (prefix: string) => (s: StepProgress) =>
   s.activity === 'checkMcp' &&
   (s.id === prefix || s.id.startsWith(`${prefix}@`) || s.id.startsWith(`${prefix}-`));
 
-/** Activities whose success means the service runs the rolled-back version. */
-export const SERVICE_START_ACTIVITIES = ['startService', 'restartService'];
+/**
+ * Activities whose success means the service runs the rolled-back version: a started process
+ * (git deploys), a restarted one (partial rollbacks), a completed ECS deployment.
+ */
+export const SERVICE_START_ACTIVITIES = ['startService', 'restartService', 'waitForEcsDeployment'];
 
 interface Definition {
   id: CriterionId;
@@ -54,14 +57,14 @@ const DEFINITIONS: Definition[] = [
   {
     id: 'service-started',
     label: 'Service started',
-    // startService (git deploys), restartService (partial rollbacks).
     match: byActivity(...SERVICE_START_ACTIVITIES),
     howToConfigure: 'the plan has no start step',
   },
   {
     id: 'health-healthy',
     label: 'Health endpoint healthy',
-    match: byActivity('checkHealth'),
+    // ECS: the load balancer's view of the tasks is the health check.
+    match: byActivity('checkHealth', 'checkTargetGroupHealth'),
     howToConfigure: 'add validate.health to the target',
   },
   {
@@ -85,7 +88,7 @@ const DEFINITIONS: Definition[] = [
   {
     id: 'alerts-cleared',
     label: 'Alerts cleared',
-    match: byActivity('checkAlarms'),
+    match: byActivity('checkAlarms', 'checkCloudWatchAlarms'),
     howToConfigure: 'add the alarms to check to the target',
   },
 ];
@@ -106,7 +109,7 @@ function stepProblem(record: ReportRecord, step: StepProgress): string | null {
     case 'failed':
       return `${step.title}: ${step.lastError ?? 'failed'}`;
     case 'skipped':
-      return `${step.title}: skipped by an operator decision`;
+      return `${step.title}: ${step.summary ?? 'skipped by an operator decision'}`;
     default:
       return isFinished(record)
         ? `${step.title}: never ran (the rollback ended ${record.status} before it)`

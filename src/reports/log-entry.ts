@@ -1,13 +1,6 @@
 import { computeTiming } from './analysis';
 import { CRITERION_MARK, evaluateSuccessCriteria, summarizeCriteria } from './criteria';
-import {
-  approvalsOf,
-  cell,
-  decisionsOf,
-  formatDuration,
-  reportedSteps,
-  type ReportRecord,
-} from './record';
+import { approvalsOf, cell, decisionsOf, formatDuration, reportedSteps, type ReportRecord } from './record';
 
 export function logMarker(rollbackId: string): string {
   return `<!-- rollback:${rollbackId} -->`;
@@ -39,7 +32,9 @@ export function renderLogEntry(record: ReportRecord): string {
     `- **Trigger**: ${record.reason} (requested by ${record.requestedBy})`,
     `- **Time**: started ${record.startedAt}, finished ${record.finishedAt ?? 'not finished'}`,
     `- **Duration**: ${formatDuration(record.durationMs)}${
-      timing.timeToRestoreMs !== undefined ? `; service restored after ${formatDuration(timing.timeToRestoreMs)}` : ''
+      timing.timeToRestoreMs !== undefined
+        ? `; service restored after ${formatDuration(timing.timeToRestoreMs)}`
+        : ''
     }`,
     `- **Root cause**: ${record.reason}${record.fromVersion ? ` (release ${record.fromVersion})` : ''}; to be confirmed at the post-incident review`,
     `- **Resolution**: ${resolution(record)}`,
@@ -55,7 +50,9 @@ export function renderLogEntry(record: ReportRecord): string {
       : []),
     `- **Prevention**: to be filled in at the post-incident review`,
     `- **Success criteria**: ${summarizeCriteria(criteria)}`,
-    ...criteria.map((c) => `  - ${CRITERION_MARK[c.state]}: ${c.label}${c.state === 'fail' ? ` — ${c.detail}` : ''}`),
+    ...criteria.map(
+      (c) => `  - ${CRITERION_MARK[c.state]}: ${c.label}${c.state === 'fail' ? ` — ${c.detail}` : ''}`,
+    ),
     `- **Analysis**: ${record.rollbackId}/analysis.md`,
     '',
     '| step | state | attempts | time | summary |',

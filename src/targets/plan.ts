@@ -8,6 +8,7 @@ import type {
   TargetConfig,
 } from './schema';
 import { planEcsRollback } from './ecs';
+import { errorLogWindowSteps } from './validation';
 import { SAFE_REF } from './schema';
 import { ConfigError } from './load';
 
@@ -311,12 +312,26 @@ export function planRollback(
         title: `Check out ${request.kind === 'complete' ? `the reverted head of ${target.deploy.branch}` : toVersion}`,
         activity: 'checkoutRef',
         retry: 'quick',
-        input: { path, remote: target.deploy.remote, ref: checkoutRef },
+        // The release's code exactly: local edits to tracked files are saved as a patch, then dropped.
+        input: {
+          path,
+          remote: target.deploy.remote,
+          ref: checkoutRef,
+          discardLocalChanges: true,
+          backupPath,
+        },
         // Back to the exact commit we found, its config files, dependencies and build.
         undo: [
           {
             activity: 'checkoutRef',
-            input: { path, remote: target.deploy.remote, ref: ref('inspect.commit'), fetch: false },
+            input: {
+              path,
+              remote: target.deploy.remote,
+              ref: ref('inspect.commit'),
+              fetch: false,
+              discardLocalChanges: true,
+              backupPath,
+            },
           },
           { activity: 'restoreConfigFiles', input: { path, files, backupPath, untrackedOnly: false } },
           install,
@@ -457,7 +472,7 @@ function checksOnce(
       title: `${prefix}Check MCP tools over HTTP${v.mcp.expectedTools !== undefined ? ` (${v.mcp.expectedTools} expected)` : ''}`,
       activity: 'checkMcp',
       retry: 'validate',
-      input: { transport: 'http', ...v.mcp },
+      input: { transport: 'http', ...mcpInput(v.mcp, expectedVersion) },
       undo: [],
     });
   }
@@ -467,7 +482,7 @@ function checksOnce(
       title: `${prefix}Check MCP tools over stdio${v.mcpStdio.expectedTools !== undefined ? ` (${v.mcpStdio.expectedTools} expected)` : ''}`,
       activity: 'checkMcp',
       retry: 'validate',
-      input: { transport: 'stdio', cwd: target.deploy.path, ...v.mcpStdio },
+      input: { transport: 'stdio', cwd: target.deploy.path, ...mcpInput(v.mcpStdio, expectedVersion) },
       undo: [],
     });
   }
@@ -481,7 +496,23 @@ function checksOnce(
       undo: [],
     });
   }
+  if (v.errorLog) {
+    if (v.errorLog.pm2 && target.service.manager !== 'pm2') {
+      throw new ConfigError(
+        'validate.errorLog.pm2 needs service.manager pm2; name the log files in validate.errorLog.files instead',
+      );
+    }
+    steps.push(...errorLogWindowSteps(v.errorLog, target, suffix));
+  }
   return steps;
+}
+
+function mcpInput<T extends { expectVersion: boolean }>(
+  config: T,
+  expectedVersion: string | StepRef | undefined,
+) {
+  const { expectVersion, ...rest } = config;
+  return { ...rest, expectedVersion: expectVersion ? expectedVersion : undefined };
 }
 
 /** Human-readable plan, as `rollback plan` prints it and an approver sees it. */

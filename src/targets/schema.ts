@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ecsDeploySchema } from './ecs-schema';
+import { errorLogSchema, mcpProbeSchema } from './validation';
 
 /**
  * The `rollback.yaml` schema. Objects are strict: an unknown field is far more often a typo
@@ -61,21 +62,23 @@ const healthSchema = z.strictObject({
   timeoutSeconds: z.number().positive().default(60),
 });
 
-const mcpHttpSchema = z.strictObject({
-  url: z.url(),
+const mcpCommon = {
   expectedTools: z.number().int().nonnegative().optional(),
   toolNames: z.array(z.string()).optional(),
-  probe: z
-    .strictObject({ tool: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) })
-    .optional(),
-});
+  probe: mcpProbeSchema.optional(),
+  probes: z.array(mcpProbeSchema).optional(),
+  /** Check the server's reported version against the version rolled back to. */
+  expectVersion: z.boolean().default(false),
+  timeoutSeconds: z.number().positive().optional(),
+};
+
+const mcpHttpSchema = z.strictObject({ url: z.url(), ...mcpCommon });
 
 const mcpStdioSchema = z.strictObject({
   command: argvSchema.describe('argv of the server in stdio mode; relative paths resolve in the deploy path'),
-  expectedTools: z.number().int().nonnegative().optional(),
-  probe: z
-    .strictObject({ tool: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) })
-    .optional(),
+  /** Non-secret settings only: they enter the workflow history. Secrets stay in the env file. */
+  env: z.record(z.string(), z.string()).optional(),
+  ...mcpCommon,
 });
 
 const latencySchema = z.strictObject({
@@ -98,6 +101,8 @@ export const validationSchema = z.strictObject({
   mcp: mcpHttpSchema.optional(),
   mcpStdio: mcpStdioSchema.optional(),
   latency: latencySchema.optional(),
+  /** Watch the service's logs for error lines for a window after the rollback (durable timer). */
+  errorLog: errorLogSchema.optional(),
 });
 
 const userName = z
@@ -191,6 +196,8 @@ export const targetSchema = z.strictObject({
   onFailure: onFailureSchema.default({ wait: {}, timeoutSeconds: 900, default: {} }),
   notify: notifySchema.optional(),
   partial: partialSchema.optional(),
+  /** A rehearsal copy: only sandbox targets may be broken on purpose by `rollback drill`. */
+  sandbox: z.boolean().default(false),
 });
 
 /** A service on AWS ECS: no host, no process manager; the deploy section says everything. */

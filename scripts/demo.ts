@@ -148,13 +148,17 @@ async function main() {
     await server.stop();
     pm2(pm2Home, ['kill']);
   };
-  if (process.env.DEMO_EXIT === '1' || !process.stdin.isTTY) {
+  const keepUp = process.env.DEMO_EXIT === '0' || (process.stdin.isTTY && process.env.DEMO_EXIT !== '1');
+  if (!keepUp) {
     if (process.env.DEMO_EXIT !== '1')
       log('not a terminal: stopping now (run it in a terminal to keep the Web UI up)');
     await stop();
   } else {
-    log('the Web UI stays up: press Ctrl-C to stop everything');
-    await new Promise<void>((r) => process.once('SIGINT', () => r()));
+    log('the Web UI stays up: press Ctrl-C to stop everything (DEMO_EXIT=1 stops at once)');
+    await new Promise<void>((r) => {
+      process.once('SIGINT', () => r());
+      process.once('SIGTERM', () => r());
+    });
     await stop();
   }
   process.exit(code);

@@ -24,23 +24,8 @@ import {
   git,
   gitDescribe,
   gitHead,
+  ALL_TOOLS,
 } from './rig/fixture-repo';
-
-const ALL_TOOLS = [
-  'lightdash_list_projects',
-  'lightdash_get_project',
-  'lightdash_list_spaces',
-  'lightdash_list_charts',
-  'lightdash_list_dashboards',
-  'lightdash_get_custom_metrics',
-  'lightdash_get_catalog',
-  'lightdash_get_metrics_catalog',
-  'lightdash_get_charts_as_code',
-  'lightdash_get_dashboards_as_code',
-  'lightdash_get_metadata',
-  'lightdash_get_analytics',
-  'lightdash_get_user_attributes',
-];
 
 // Unique per run so a match in the output can only come from a leak.
 const SECRET = `ldk_test_${randomBytes(12).toString('hex')}`;

@@ -50,6 +50,23 @@ export interface DeployWorkingCopyOptions {
   env?: Record<string, string>;
 }
 
+/** The 13 tools of the lightdash MCP server, as the fixture registers them. */
+export const ALL_TOOLS = [
+  'lightdash_list_projects',
+  'lightdash_get_project',
+  'lightdash_list_spaces',
+  'lightdash_list_charts',
+  'lightdash_list_dashboards',
+  'lightdash_get_custom_metrics',
+  'lightdash_get_catalog',
+  'lightdash_get_metrics_catalog',
+  'lightdash_get_charts_as_code',
+  'lightdash_get_dashboards_as_code',
+  'lightdash_get_metadata',
+  'lightdash_get_analytics',
+  'lightdash_get_user_attributes',
+];
+
 export const FIXTURE_SOURCE_DIR = path.resolve(__dirname, '..', 'fixtures', 'lightdash-mcp');
 export const GOOD_VERSION = '1.11.4';
 export const BAD_VERSION = '1.20.2';

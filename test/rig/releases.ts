@@ -24,21 +24,7 @@ export const RELEASE_TAGS: Record<string, AnyFailureMode> = {
   'v1.34.0': 'warmup',
 };
 
-export const ALL_TOOLS = [
-  'lightdash_list_projects',
-  'lightdash_get_project',
-  'lightdash_list_spaces',
-  'lightdash_list_charts',
-  'lightdash_list_dashboards',
-  'lightdash_get_custom_metrics',
-  'lightdash_get_catalog',
-  'lightdash_get_metrics_catalog',
-  'lightdash_get_charts_as_code',
-  'lightdash_get_dashboards_as_code',
-  'lightdash_get_metadata',
-  'lightdash_get_analytics',
-  'lightdash_get_user_attributes',
-];
+export { ALL_TOOLS } from './fixture-repo';
 
 export interface Releases {
   root: string;

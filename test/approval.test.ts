@@ -142,9 +142,47 @@ describe('approval policy on partial rollbacks', () => {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !receiver.bodies.some((b) => b.body?.type === 'rejected'))
       await new Promise((r) => setTimeout(r, 100));
+    const asked = receiver.bodies.find((b) => b.body.type === 'awaiting-approval')!.body;
+    expect(asked.approvers).toEqual(['carol']);
+    expect(asked.plan).toEqual(
+      expect.arrayContaining([
+        'Set QURATOR=false in .env',
+        'Restart pm2 process lightdash-appr-timeout with the new flags',
+      ]),
+    );
     expect(receiver.bodies.map((b) => b.body.type)).toEqual(
       expect.arrayContaining(['started', 'awaiting-approval', 'approval-escalated', 'rejected']),
     );
     await receiver.close();
+  });
+
+  test('rollback reject: the approver says no with a reason, nothing runs, and the exit code says it failed', async () => {
+    const sb = await suite.sandbox({
+      name: 'appr-reject',
+      badMode: 'none',
+      configure: (t) => {
+        t.partial = { flags: { QURATOR: 'false' } };
+        t.approval = { approvers: ['carol'], required: { partial: true } };
+      },
+    });
+    const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+    const started = await startRollback(suite.client, sb, { kind: 'partial', requestedBy: 'alice' });
+    await waitForStatus(suite.client, started.workflowId, 'awaiting-approval');
+    const reject = await runCli([
+      'reject',
+      started.workflowId,
+      '--as',
+      'carol',
+      '--reason',
+      'fix forward instead',
+    ]);
+    expect(reject.code).toBe(0);
+    expect(reject.stdout).toContain('carol rejected');
+    const status = await runCli(['status', started.workflowId]);
+    expect(status.stdout).toContain('rejected by carol');
+    expect(status.code).toBe(1);
+    const result = await suite.client.result(started.workflowId, started.runId);
+    expect(result.error).toContain('was rejected by carol: fix forward instead; nothing was changed');
+    expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
   });
 });

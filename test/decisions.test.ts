@@ -166,4 +166,31 @@ describe('an operator decides on a step that failed for good', () => {
     expect(result.record!.status).toBe('compensated');
     expect(result.record!.failure).toMatchObject({ stepId: 'validate-health@short-term' });
   });
+
+  test('no decision before the timeout: the configured default (skip) applies, and the record says so', async () => {
+    const sb = await suite.sandbox({
+      name: 'dec-timeout',
+      badMode: 'none',
+      configure: (t) => {
+        t.partial = { flags: { QURATOR: 'false' } };
+        t.onFailure = { timeoutSeconds: 2, default: { partial: 'skip' } };
+        t.validate.latency.maxAverageMs = 0.001;
+      },
+    });
+    const started = await startRollback(suite.client, sb, { kind: 'partial' });
+    const result = await suite.client.result(started.workflowId, started.runId);
+    expect(result.ok).toBe(true);
+    expect(result.record!.decisions).toEqual([
+      expect.objectContaining({
+        stepId: 'validate-latency',
+        decision: 'skip',
+        by: 'timeout',
+        via: 'timeout',
+      }),
+    ]);
+    expect(result.record!.steps.find((s) => s.id === 'validate-latency')).toMatchObject({ state: 'skipped' });
+    expect(result.record!.audit).toContainEqual(
+      expect.objectContaining({ action: 'timeout', detail: 'default decision skip on validate-latency' }),
+    );
+  });
 });

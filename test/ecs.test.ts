@@ -686,3 +686,91 @@ describe('bad input: a clear error, and nothing changed', () => {
     ).toThrow(/unrecognized key/i);
   });
 });
+
+describe('an ECS target through rollback.yaml and the real CLI', () => {
+  test('config check and plan read the ECS section; a partial rollback waits for approval, is approved and watched to the end', async () => {
+    const s = await seed('cli', [{ image: 'catalog:2.0.0' }, { image: 'catalog:2.1.0' }], { current: 2 });
+    const configFile = join(root, 'cli-rollback.yaml');
+    const { stringify } = await import('yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        version: 1,
+        approvers: ['carol'],
+        targets: {
+          'catalog-cli': {
+            deploy: {
+              type: 'ecs',
+              cluster: s.cluster,
+              service: s.service,
+              region: moto.region,
+              endpoint: moto.endpoint,
+              containerName: 'app',
+              deadlineSeconds: 30,
+              pollSeconds: 0.5,
+              featureFlags: { QURATOR: 'false' },
+            },
+            reportsDir: join(root, 'cli', 'reports'),
+            approval: { required: { partial: true } },
+          },
+        },
+      }),
+    );
+    const { runCli } = await import('./rig/rollback');
+    const check = await runCli(['--config', configFile, 'config', 'check']);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('ok, 1 target: catalog-cli');
+
+    const plan = await runCli([
+      '--config',
+      configFile,
+      'plan',
+      'emergency',
+      '--target',
+      'catalog-cli',
+      '--json',
+    ]);
+    expect(plan.code).toBe(0);
+    const parsed = JSON.parse(plan.stdout) as {
+      steps: { id: string; undo: { activity: string }[] }[];
+      approval: { required: boolean };
+    };
+    expect(parsed.approval.required).toBe(false);
+    expect(parsed.steps.find((x) => x.id === 'update')!.undo.map((u) => u.activity)).toEqual([
+      'updateEcsService',
+    ]);
+
+    const start = await runCli([
+      '--config',
+      configFile,
+      'start',
+      'partial',
+      '--target',
+      'catalog-cli',
+      '--reason',
+      'qurator breaks search',
+      '--as',
+      'alice',
+      '--task-queue',
+      taskQueue,
+      '--json',
+    ]);
+    expect(start.code).toBe(0);
+    const { workflowId } = JSON.parse(start.stdout) as { workflowId: string };
+    const { waitForStatus } = await import('./rig/rollback');
+    await waitForStatus(client, workflowId, 'awaiting-approval');
+    expect(await serviceRevision(s)).toBe(`${s.family}:2`);
+    const watch = runCli(['watch', workflowId]);
+    const approve = await runCli(['approve', workflowId, '--as', 'carol']);
+    expect(approve.code).toBe(0);
+    const watched = await watch;
+    expect(watched.stderr).toContain('approved by carol');
+    expect(watched.stdout).toContain('Rollback succeeded.');
+    expect(watched.code).toBe(0);
+    expect(await serviceRevision(s)).toBe(`${s.family}:3`);
+    const env = (await taskDefinition(`${s.family}:3`)).containerDefinitions!.find(
+      (c) => c.name === 'app',
+    )!.environment!;
+    expect(env).toContainEqual({ name: 'QURATOR', value: 'false' });
+  });
+});

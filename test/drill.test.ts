@@ -6,31 +6,16 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { RollbackClient } from '../src/client';
 import { buildProgram } from '../src/cli/main';
 import type { CliIo } from '../src/cli/report';
 import type { DrillResult } from '../src/drill/run';
 import { ConfigError } from '../src/targets/load';
 import { GOOD_TAG, GOOD_VERSION, git, gitDescribe } from './rig/fixture-repo';
 import { listToolsHttp, listToolsStdio } from './rig/rollback';
-import { createSandbox, FIXTURE_TOOLS, health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { FIXTURE_TOOLS, health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
+import { rollbackSuite } from './rig/suite';
 
-const taskQueue = testTaskQueue('drill');
-let worker: RunningWorker;
-let client: RollbackClient;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker(taskQueue);
-  client = await connectClient(taskQueue);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const suite = rollbackSuite('drill');
 
 function pm2(sb: Sandbox, args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), ...args], {
@@ -56,8 +41,7 @@ function editConfig(sb: Sandbox, edit: (config: Record<string, any>) => void) {
  * starts it under pm2 the way an operator would, and marks the target a sandbox.
  */
 async function healthySandbox(name: string): Promise<Sandbox> {
-  const sb = await createSandbox({ name, startBad: false });
-  sandboxes.push(sb);
+  const sb = await suite.sandbox({ name, startBad: false });
   await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', GOOD_TAG], sb.deployPath);
   pm2(
     sb,
@@ -97,7 +81,7 @@ async function drill(sb: Sandbox, scenario: string, extra: string[] = []): Promi
     '--as',
     'carol',
     '--task-queue',
-    taskQueue,
+    suite.taskQueue,
     '--json',
     ...extra,
   ]);
@@ -222,7 +206,7 @@ describe('drills refuse what is not a sandbox, and change nothing', () => {
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
     expect(pm2Pid(sb)).toBe(pidBefore);
     expect((await health(sb.port)).status).toBe(200);
-    await expect(client.describe(`rollback-${sb.target}`)).rejects.toThrow(/not found/i);
+    await expect(suite.client.describe(`rollback-${sb.target}`)).rejects.toThrow(/not found/i);
   });
 
   test('a sandbox that shares its deployment with a real target is refused; so is an unknown scenario', async () => {
@@ -242,6 +226,6 @@ describe('drills refuse what is not a sandbox, and change nothing', () => {
       'unknown drill scenario "meteor-strike"; use one of: bad-release, corrupted-env, corrupted-node-modules, corrupted-entry',
     );
     expect(await gitDescribe(sb.deployPath)).toBe(GOOD_TAG);
-    await expect(client.describe(`rollback-${sb.target}`)).rejects.toThrow(/not found/i);
+    await expect(suite.client.describe(`rollback-${sb.target}`)).rejects.toThrow(/not found/i);
   });
 });

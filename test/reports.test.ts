@@ -7,7 +7,6 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { parse, stringify } from 'yaml';
-import { RollbackClient } from '../src/client';
 import { buildProgram } from '../src/cli/main';
 import type { CliIo } from '../src/cli/report';
 import { renderAnalysis } from '../src/reports/analysis';
@@ -20,24 +19,10 @@ import type { RollbackRecord, StepProgress } from '../src/workflows/types';
 import type { FailureMode } from './rig/fixture-repo';
 import { requestFor } from './rig/rollback';
 import { ALL_TOOLS } from './rig/releases';
-import { createSandbox, type Sandbox } from './rig/sandbox';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { type Sandbox } from './rig/sandbox';
+import { rollbackSuite } from './rig/suite';
 
-const taskQueue = testTaskQueue('reports');
-let worker: RunningWorker;
-let client: RollbackClient;
-const sandboxes: Sandbox[] = [];
-
-beforeAll(async () => {
-  worker = await startWorker(taskQueue);
-  client = await connectClient(taskQueue);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
-});
+const suite = rollbackSuite('reports');
 
 function readTree(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -57,7 +42,7 @@ function editConfig(sb: Sandbox, edit: (target: Record<string, any>, config: Rec
 async function waitForStatus(workflowId: string, runId: string, status: string): Promise<RollbackRecord> {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const record = await client.progress(workflowId, runId).catch(() => null);
+    const record = await suite.client.progress(workflowId, runId).catch(() => null);
     if (record?.status === status) return record;
     if (Date.now() > deadline)
       throw new Error(`${workflowId} never reached ${status} (is ${record?.status})`);
@@ -69,7 +54,7 @@ async function waitForStatus(workflowId: string, runId: string, status: string):
 async function waitForRetry(workflowId: string, activityType: string): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const desc = await client.describe(workflowId);
+    const desc = await suite.client.describe(workflowId);
     const pending = desc.raw.pendingActivities?.find((a) => a.activityType?.name === activityType);
     if ((pending?.attempt ?? 0) >= 2) return;
     if (Date.now() > deadline) throw new Error(`${activityType} was never retried`);
@@ -102,11 +87,10 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
   beforeAll(async () => {
     // v1.21.0 answers /health 503 "starting" until a file appears: the test creates it once the
     // first health check attempt (1 s deadline) has failed, so Temporal's retry is the one that passes.
-    sb = await createSandbox({
+    sb = await suite.sandbox({
       name: 'rep-issues',
       extraTags: [{ tag: 'v1.21.0', failureMode: 'warmup' as FailureMode }],
     });
-    sandboxes.push(sb);
     const readyFile = join(sb.root, 'warmed-up');
     editConfig(sb, (t, c) => {
       c.approvers = ['bob'];
@@ -139,20 +123,20 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
     const at = planned.steps.findIndex((s) => s.id === 'validate-latency') + 1;
     plan = { ...planned, steps: [...planned.steps.slice(0, at), ...window, ...planned.steps.slice(at)] };
 
-    const started = await client.start(request, plan);
+    const started = await suite.client.start(request, plan);
     ({ workflowId, runId } = started);
     await waitForStatus(workflowId, runId, 'awaiting-approval');
-    await client.act(workflowId, 'approve', { by: 'bob', comment: 'sandbox rehearsal, go' });
+    await suite.client.act(workflowId, 'approve', { by: 'bob', comment: 'sandbox rehearsal, go' });
     await waitForRetry(workflowId, 'checkHealth');
     writeFileSync(readyFile, '');
     const waiting = await waitForStatus(workflowId, runId, 'awaiting-decision');
     expect(waiting.awaitingDecision?.stepId).toBe('validate-latency');
-    await client.act(workflowId, 'decide', {
+    await suite.client.act(workflowId, 'decide', {
       by: 'bob',
       decision: 'skip',
       comment: 'budget is unreachable on the sandbox',
     });
-    const result = await client.result(workflowId, runId);
+    const result = await suite.client.result(workflowId, runId);
     expect(result.error).toBeUndefined();
     record = result.record!;
   }, 200_000);
@@ -307,7 +291,7 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
 
   test('no report and no workflow history holds the secret from the .env', async () => {
     for (const text of readTree(sb.reportsDir)) expect(text).not.toContain(sb.secret);
-    const history = await client.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history = await suite.client.client.workflow.getHandle(workflowId, runId).fetchHistory();
     const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
     expect(bytes.includes(Buffer.from(sb.secret))).toBe(false);
   });
@@ -315,15 +299,14 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
 
 describe('reports of a rollback that failed and was undone', () => {
   test('the analysis lists the failure and each undo; the criteria say what never ran', async () => {
-    const sb = await createSandbox({ name: 'rep-failed' });
-    sandboxes.push(sb);
+    const sb = await suite.sandbox({ name: 'rep-failed' });
     const loaded = loadConfig(sb.configFile);
     const request = requestFor(sb, { toVersion: 'v9.9.9' });
-    const started = await client.start(
+    const started = await suite.client.start(
       request,
       planRollback(getTarget(loaded, sb.target), request, loaded.config),
     );
-    const result = await client.result(started.workflowId, started.runId);
+    const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     const record = result.record!;
     expect(record.status).toBe('compensated');

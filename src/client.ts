@@ -212,7 +212,7 @@ export class RollbackClient {
   async act(
     workflowId: string,
     action: 'approve' | 'reject' | 'decide',
-    input: { by: string; comment?: string; decision?: Decision },
+    input: { by: string; comment?: string; decision?: Decision; stepId?: string },
     viaSignal = false,
   ): Promise<MessageResult | null> {
     const handle = this.client.workflow.getHandle(workflowId);
@@ -222,6 +222,7 @@ export class RollbackClient {
           by: input.by,
           decision: input.decision!,
           comment: input.comment,
+          stepId: input.stepId,
         });
       else
         await handle.signal(action === 'approve' ? approveSignal : rejectSignal, {
@@ -233,7 +234,7 @@ export class RollbackClient {
     try {
       if (action === 'decide') {
         return await handle.executeUpdate(decideUpdate, {
-          args: [{ by: input.by, decision: input.decision!, comment: input.comment }],
+          args: [{ by: input.by, decision: input.decision!, comment: input.comment, stepId: input.stepId }],
         });
       }
       return await handle.executeUpdate(action === 'approve' ? approveUpdate : rejectUpdate, {

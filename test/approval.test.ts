@@ -106,6 +106,10 @@ describe('approval policy on partial rollbacks', () => {
     await expect(suite.client.act(started.workflowId, 'approve', { by: 'carol' })).rejects.toThrow(
       /carol has already approved/,
     );
+    // The same person with stray white space is still the same person.
+    await expect(suite.client.act(started.workflowId, 'approve', { by: ' carol ' })).rejects.toThrow(
+      /carol has already approved/,
+    );
     const second = await runCli(['approve', started.workflowId, '--as', 'dave']);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain('(2/2 approvals)');

@@ -147,6 +147,16 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     await expectNothingStarted('svc-e');
   });
 
+  test('a failure policy that would retry forever with nobody asked is refused at plan time', async () => {
+    const t = validTarget('svc-h', deployPath) as Record<string, any>;
+    t.onFailure = { wait: { emergency: false }, default: { emergency: 'retry' } };
+    const config = writeConfig('retry-forever', stringify({ version: 1, targets: { 'svc-h': t } }));
+    const r = await start(config, 'svc-h');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('onFailure.default.emergency is retry but nobody is asked');
+    await expectNothingStarted('svc-h');
+  });
+
   test('a missing config file and an unknown kind are usage errors', async () => {
     const r1 = await runCli(['--config', join(root, 'absent.yaml'), 'plan', 'emergency', '--target', 'x']);
     expect(r1.code).toBe(2);
@@ -179,6 +189,7 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
       'incident',
       'inspect',
       'backup',
+      'resolve',
       'stop',
       'checkout',
       'install',

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackAlreadyRunningError } from '../src/client';
@@ -7,6 +8,15 @@ import { health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
 import { runCli, startRollback } from './rig/rollback';
 
 const suite = rollbackSuite('compensation');
+
+function pm2Pid(sb: { pm2Home: string; target: string }): number {
+  const r = spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), 'jlist'], {
+    env: { ...process.env, PM2_HOME: sb.pm2Home },
+    encoding: 'utf8',
+  });
+  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { name: string; pid: number }[];
+  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pid ?? 0;
+}
 
 /** The service is back where it was before the rollback: the bad release, running. */
 async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {
@@ -18,31 +28,26 @@ async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {
 }
 
 describe('a rollback step that fails for good', () => {
-  test('a tag missing from the remote: the checkout fails, the service is started again on its old version', async () => {
+  test('a tag missing from the remote is found out before anything changes: the service is never stopped', async () => {
     const sb = await suite.sandbox({ name: 'comp-tag' });
-    const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+    const pidBefore = pm2Pid(sb);
     const started = await startRollback(suite.client, sb, { toVersion: 'v9.9.9' });
     const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
-    expect(result.error).toContain('failed at step "Check out v9.9.9"');
+    expect(result.error).toContain('failed at step "Find v9.9.9 on origin"');
     expect(result.error).toContain('v9.9.9 is not a tag, branch or commit');
+    expect(result.error).toContain('nothing to undo');
     const record = result.record!;
-    expect(record.status).toBe('compensated');
-    expect(record.failure?.stepId).toBe('checkout');
+    expect(record.failure?.stepId).toBe('resolve');
     // Not retried: a missing tag does not appear by retrying.
-    expect(record.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'failed', attempts: 1 });
-    // Undo order: the checkout's own undo first (it may have half-happened), then the stop's.
-    expect(record.undos.map((u) => u.activity)).toEqual([
-      'checkoutRef',
-      'restoreConfigFiles',
-      'runInstall',
-      'startService',
-    ]);
-    expect(record.undos.every((u) => u.state === 'succeeded')).toBe(true);
-    await expectBackOnBadRelease(sb, envBefore);
+    expect(record.steps.find((s) => s.id === 'resolve')).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(record.steps.find((s) => s.id === 'stop')).toMatchObject({ state: 'pending' });
+    expect(record.undos).toEqual([]);
+    // The same process, never stopped or restarted, on the same release.
+    expect(pm2Pid(sb)).toBe(pidBefore);
+    expect(await gitDescribe(sb.deployPath)).toBe(`v${BAD_VERSION}`);
     const log = readFileSync(join(sb.reportsDir, 'rollback-log.md'), 'utf8');
-    expect(log).toContain('(compensated)');
-    expect(log).toContain('rollback failed at "Check out v9.9.9"');
+    expect(log).toContain('rollback failed at "Find v9.9.9 on origin"');
   });
 
   test('npm ci fails on the target release: the undos put the old checkout, config and process back', async () => {

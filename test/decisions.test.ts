@@ -107,8 +107,9 @@ describe('an operator decides on a step that failed for good', () => {
     });
     const started = await startRollback(suite.client, sb, { toVersion: 'v1.30.0' });
     const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
-    expect(waiting.awaitingDecision).toMatchObject({ stepId: 'checkout' });
-    expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('stopped');
+    expect(waiting.awaitingDecision).toMatchObject({ stepId: 'resolve' });
+    // Found out before the stop: the old release keeps serving while people decide.
+    expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('online');
 
     // The fix: release v1.30.0 (the good code, with its own version) is tagged and pushed.
     await git(['checkout', '-q', 'v1.11.4'], sb.work);
@@ -128,7 +129,7 @@ describe('an operator decides on a step that failed for good', () => {
     expect(result.error).toBeUndefined();
     expect(result.record!.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'succeeded' });
     expect(result.record!.decisions).toEqual([
-      expect.objectContaining({ stepId: 'checkout', decision: 'retry', by: 'carol' }),
+      expect.objectContaining({ stepId: 'resolve', decision: 'retry', by: 'carol' }),
     ]);
     expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: '1.30.0' });
   });

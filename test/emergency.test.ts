@@ -46,6 +46,7 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
       'incident',
       'inspect',
       'backup',
+      'resolve',
       'stop',
       'checkout',
       'install',

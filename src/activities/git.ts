@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localRunner } from '../runner/local';
 import { tail, type Runner } from '../runner/types';
@@ -50,6 +50,39 @@ export async function inspectGitDeployment(
   });
 }
 
+async function fetchAndResolve(
+  path: string,
+  remote: string,
+  ref: string,
+  fetch: boolean,
+  runner: Runner,
+): Promise<string> {
+  if (fetch) {
+    const f = await git(runner, path, ['fetch', '--tags', '--force', '--prune', remote]);
+    if (f.exitCode !== 0) throw new Error(`git fetch ${remote} failed in ${path}: ${tail(f.stderr, 5)}`);
+  }
+  const resolved = await git(runner, path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  if (resolved.exitCode !== 0) {
+    throw permanent(
+      `${ref} is not a tag, branch or commit of ${path} or its remote ${remote}; check the version (git tag --list) and try again`,
+      'RefNotFound',
+    );
+  }
+  return resolved.stdout.trim();
+}
+
+/**
+ * Finds the commit a version names, fetching from the remote first. Read-only: run before the
+ * service is stopped, so a mistyped version costs nothing but an error message.
+ */
+export async function resolveGitRef(
+  input: { path: string; remote: string; ref: string },
+  runner: Runner = localRunner,
+): Promise<StepResult<{ commit: string; ref: string }>> {
+  const commit = await fetchAndResolve(input.path, input.remote, input.ref, true, runner);
+  return done(`${input.ref} is ${commit.slice(0, 12)} on ${input.remote}`, { commit, ref: input.ref });
+}
+
 /**
  * Checks out a tag, branch or commit (detached). Looks before it acts: if HEAD is already that
  * commit and the tree is clean it does nothing, so a retry after a crash is harmless. With
@@ -69,18 +102,7 @@ export async function checkoutRef(
   runner: Runner = localRunner,
 ): Promise<StepResult<{ commit: string; previous: string; discarded: string[] }>> {
   const { path, remote, ref } = input;
-  if (input.fetch !== false) {
-    const f = await git(runner, path, ['fetch', '--tags', '--force', '--prune', remote]);
-    if (f.exitCode !== 0) throw new Error(`git fetch ${remote} failed in ${path}: ${tail(f.stderr, 5)}`);
-  }
-  const resolved = await git(runner, path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-  if (resolved.exitCode !== 0) {
-    throw permanent(
-      `${ref} is not a tag, branch or commit of ${path} or its remote ${remote}; check the version (git tag --list) and try again`,
-      'RefNotFound',
-    );
-  }
-  const commit = resolved.stdout.trim();
+  const commit = await fetchAndResolve(path, remote, ref, input.fetch !== false, runner);
   const previous = await gitOk(runner, path, ['rev-parse', 'HEAD']);
   const changed = (await gitOk(runner, path, ['status', '--porcelain', '--untracked-files=no']))
     .split('\n')
@@ -96,7 +118,9 @@ export async function checkoutRef(
       if (!existsSync(patch)) {
         const diff = await gitOk(runner, path, ['diff', 'HEAD', '--binary']);
         await mkdir(input.backupPath, { recursive: true, mode: 0o700 });
-        await writeFile(patch, diff + '\n', { mode: 0o600 });
+        // Atomic: a crash mid-write must not leave a truncated patch that a retry then trusts.
+        await writeFile(`${patch}.tmp`, diff + '\n', { mode: 0o600 });
+        await rename(`${patch}.tmp`, patch);
       }
     }
     args.splice(1, 0, '--force');

@@ -1,6 +1,6 @@
 /** Every activity the worker registers. Workflows import this module type-only. */
 export { recordIncident, appendRollbackLog } from './report';
-export { inspectGitDeployment, checkoutRef } from './git';
+export { inspectGitDeployment, checkoutRef, resolveGitRef } from './git';
 export { runInstall, runBuild } from './npm';
 export { backupFiles, restoreConfigFiles, setEnvFlags } from './files';
 export { stopService, startService, restartService } from './service';

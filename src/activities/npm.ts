@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { localRunner } from '../runner/local';
 import { tail, type Runner } from '../runner/types';
@@ -29,6 +29,12 @@ async function killOrphanedInstall(path: string): Promise<number | null> {
     return null;
   }
   if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return null;
+  // Pids are reused: only a process still working in this folder is our orphan.
+  try {
+    if ((await readlink(`/proc/${pid}/cwd`)) !== (await realpath(path))) return null;
+  } catch {
+    return null;
+  }
   try {
     process.kill(-pid, 'SIGKILL');
   } catch {

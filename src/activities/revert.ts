@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localRunner } from '../runner/local';
 import { tail, type Runner, type RunResult } from '../runner/types';
-import { done, heartbeat, permanent, type StepResult } from './common';
+import { cancellationSignal, done, heartbeat, permanent, type StepResult } from './common';
 
 /**
  * Reverting offending commits on a branch and pushing the result, for any target whose source lives
@@ -56,7 +56,13 @@ class Git {
 
   run(args: string[], timeoutMs = 120_000): Promise<RunResult> {
     heartbeat({ git: args[0] });
-    return this.runner.run(['git', '-C', this.cwd, ...args], { env: this.env, timeoutMs });
+    return this.runner.run(['git', '-C', this.cwd, ...args], {
+      env: this.env,
+      timeoutMs,
+      // A large clone or push heartbeats while it runs, and stops when the step is cancelled.
+      onTick: () => heartbeat({ git: args[0] }),
+      signal: cancellationSignal(),
+    });
   }
 
   async ok(args: string[]): Promise<string> {
@@ -66,10 +72,30 @@ class Git {
   }
 }
 
-/** Reverts `commits` on `branch` of a repository and pushes; already reverted: nothing to do. */
+/** `https://user:token@host/repo` → `https://***@host/repo`: a remote URL may carry credentials. */
+export function scrubUrlCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
+}
+
+/**
+ * Reverts `commits` on `branch` of a repository and pushes; already reverted: nothing to do.
+ * Error messages enter the workflow history, so credentials in remote URLs are scrubbed first.
+ */
 export async function revertAndPush(
   input: RevertInput,
   runner: Runner = localRunner,
+): Promise<StepResult<RevertResult>> {
+  try {
+    return await revertAndPushUnscrubbed(input, runner);
+  } catch (err) {
+    if (err instanceof Error) err.message = scrubUrlCredentials(err.message);
+    throw err;
+  }
+}
+
+async function revertAndPushUnscrubbed(
+  input: RevertInput,
+  runner: Runner,
 ): Promise<StepResult<RevertResult>> {
   if (input.commits.length === 0) throw permanent('no commits to revert were given', 'RevertInput');
   for (const c of input.commits) {

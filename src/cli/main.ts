@@ -97,12 +97,20 @@ async function followProgress(client: RollbackClient, workflowId: string, runId:
   const done = client.result(workflowId, runId);
   let finished = false;
   void done.finally(() => (finished = true));
+  const since = Date.now();
+  let hinted = false;
   while (!finished) {
     if (!json) {
       try {
         printer.update(await client.progress(workflowId, runId));
       } catch {
-        /* no worker has picked it up yet */
+        // Queries are answered by a worker: none answering for a while means none is running.
+        if (!hinted && Date.now() - since > 10_000) {
+          hinted = true;
+          process.stderr.write(
+            `no worker has picked up ${workflowId} yet: is "rollback worker" (or "rollback dev") running on its task queue (${client.taskQueue})?\n`,
+          );
+        }
       }
     }
     await Promise.race([sleep(500), done]);
@@ -288,10 +296,16 @@ export function buildProgram(io: CliIo = processIo): Command {
     const { workflowId } = splitId(id);
     const by = whoIsActing(opts.as);
     await withClient(g(), async (client) => {
+      // A decision is about the failure the operator saw: name that step, so a decision that
+      // arrives after the rollback moved on to another failure is refused instead of misapplied.
+      const stepId =
+        action === 'decide'
+          ? (await client.progress(workflowId).catch(() => undefined))?.awaitingDecision?.stepId
+          : undefined;
       const res = await client.act(
         workflowId,
         action,
-        { by, comment: opts.comment, decision },
+        { by, comment: opts.comment, decision, stepId },
         !!opts.signal,
       );
       const verb =
@@ -365,6 +379,8 @@ export function buildProgram(io: CliIo = processIo): Command {
         }
         const result = await followProgress(client, workflowId, desc.runId, !!opts.json);
         printOutcome(result, !!opts.json, { workflowId, runId: desc.runId });
+        // Cancelled with every undo done is the outcome asked for; anything else is not.
+        if (result.record?.status !== 'cancelled') throw new CliExit(EXIT.failed, '');
       });
     });
 
@@ -397,7 +413,11 @@ export function buildProgram(io: CliIo = processIo): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: { target?: string; limit: string; json?: boolean }) => {
       await withClient(g(), async (client) => {
-        const rows = await client.list({ target: opts.target, limit: Number(opts.limit) });
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) {
+          throw new ConfigError(`--limit must be a whole number above 0, not "${opts.limit}"`);
+        }
+        const rows = await client.list({ target: opts.target, limit });
         const human = rows.length
           ? rows
               .map(

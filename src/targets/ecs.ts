@@ -90,7 +90,7 @@ export function planEcsRollback(
         id: 'revert',
         title: `Revert ${commits.join(', ')} on ${git.branch} and push`,
         activity: 'revertAndPush',
-        retry: 'quick',
+        retry: 'install', // clones and pushes: long, heartbeating
         input: {
           repoPath: git.path,
           remote: git.remote,

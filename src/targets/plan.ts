@@ -188,6 +188,12 @@ function policies(
     timeoutSeconds: target.onFailure.timeoutSeconds,
     default: target.onFailure.default[kind] ?? 'compensate',
   };
+  if (!onFailure.wait && onFailure.default === 'retry') {
+    throw new ConfigError(
+      `target "${request.target}": onFailure.default.${kind} is retry but nobody is asked (onFailure.wait.${kind} is false): ` +
+        'a step that fails for good would be retried forever; set wait to true or choose compensate, skip or abort',
+    );
+  }
   const notify = [...(defaults.notify?.channels ?? []), ...(target.notify?.channels ?? [])];
   return { approval, onFailure, notify };
 }
@@ -262,7 +268,7 @@ export function planRollback(
     ];
   } else {
     let checkoutRef: string | StepRef;
-    let stepsBeforeStop: PlanStep[] = [];
+    let stepsBeforeStop: PlanStep[];
     if (request.kind === 'complete') {
       const commits = assertSafeCommits(request.commits);
       if (request.toVersion)
@@ -277,7 +283,7 @@ export function planRollback(
           id: 'revert',
           title: `Revert ${commits.join(', ')} on ${target.deploy.branch} and push`,
           activity: 'revertAndPush',
-          retry: 'quick',
+          retry: 'install', // clones and pushes: long, heartbeating
           input: {
             repoPath: path,
             remote: target.deploy.remote,
@@ -293,7 +299,18 @@ export function planRollback(
     } else {
       toVersion = request.toVersion ?? target.deploy.stableVersion;
       assertSafeVersion(toVersion);
-      checkoutRef = toVersion;
+      checkoutRef = ref('resolve.commit');
+      // Read-only and before the stop: a version that does not exist fails here, service untouched.
+      stepsBeforeStop = [
+        {
+          id: 'resolve',
+          title: `Find ${toVersion} on ${target.deploy.remote}`,
+          activity: 'resolveGitRef',
+          retry: 'quick',
+          input: { path, remote: target.deploy.remote, ref: toVersion },
+          undo: [],
+        },
+      ];
     }
     const releaseConfigPath =
       request.kind === 'emergency' ? join(target.backupDir, 'releases', toVersion) : undefined;
@@ -317,6 +334,8 @@ export function planRollback(
           path,
           remote: target.deploy.remote,
           ref: checkoutRef,
+          // The resolve step fetched already; a pushed revert is on the remote only.
+          fetch: request.kind === 'complete',
           discardLocalChanges: true,
           backupPath,
         },
@@ -389,7 +408,18 @@ export function planRollback(
       title: `Back up ${files.join(', ')}`,
       activity: 'backupFiles',
       retry: 'quick',
-      input: { path, files: [...files, ...target.logFiles], backupPath },
+      // A partial rollback's env file is always backed up: its undo restores it from here.
+      input: {
+        path,
+        files: [
+          ...new Set([
+            ...files,
+            ...(target.partial && request.kind === 'partial' ? [target.partial.envFile] : []),
+            ...target.logFiles,
+          ]),
+        ],
+        backupPath,
+      },
       undo: [],
     },
     ...body,

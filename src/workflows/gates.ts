@@ -14,6 +14,8 @@ export class Gates {
   private rejected?: { by: string; comment?: string };
   private readonly approvedBy = new Set<string>();
   private pendingDecision?: { decision: Decision; by: string };
+  /** Set when the approval deadline passed: from then on the configured default decides. */
+  private timedOut = false;
 
   constructor(
     private readonly record: RollbackRecord,
@@ -41,8 +43,13 @@ export class Gates {
   approvalProblem(input: ApprovalInput, action: 'approve' | 'reject'): string | undefined {
     const by = input?.by?.trim();
     if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
-    if (this.record.status !== 'awaiting-approval') {
-      return `rollback ${this.record.rollbackId} is not awaiting approval (it is ${this.record.status})`;
+    if (this.record.status !== 'awaiting-approval' || this.rejected || this.timedOut) {
+      const state = this.rejected
+        ? 'rejected'
+        : this.timedOut
+          ? 'past its approval deadline'
+          : this.record.status;
+      return `rollback ${this.record.rollbackId} is not awaiting approval (it is ${state})`;
     }
     const isRequester = by === this.record.requestedBy;
     if (action === 'approve' && isRequester) return `${by} requested this rollback and may not approve it`;
@@ -62,13 +69,17 @@ export class Gates {
     if (this.record.status !== 'awaiting-decision' || this.pendingDecision) {
       return `rollback ${this.record.rollbackId} is not waiting for a decision (it is ${this.record.status})`;
     }
+    if (input.stepId && input.stepId !== this.record.awaitingDecision?.stepId) {
+      return `the decision is for step ${input.stepId}, but the rollback waits on ${this.record.awaitingDecision?.stepId}; look again (rollback status) and decide on that`;
+    }
     if (!this.plan.approval.approvers.includes(by) && by !== this.record.requestedBy) {
       return `${by} may not decide on ${this.plan.target} rollbacks (the requester or approvers: ${this.plan.approval.approvers.join(', ') || 'none'})`;
     }
     return undefined;
   }
 
-  approve(input: ApprovalInput, via: 'update' | 'signal'): MessageResult {
+  approve(raw: ApprovalInput, via: 'update' | 'signal'): MessageResult {
+    const input = { ...raw, by: raw.by.trim() };
     this.approvedBy.add(input.by);
     this.record.approvals.push({
       by: input.by,
@@ -81,7 +92,8 @@ export class Gates {
     return this.result();
   }
 
-  reject(input: ApprovalInput, via: 'update' | 'signal'): MessageResult {
+  reject(raw: ApprovalInput, via: 'update' | 'signal'): MessageResult {
+    const input = { ...raw, by: raw.by.trim() };
     this.rejected = { by: input.by, comment: input.comment };
     this.record.approvals.push({
       by: input.by,
@@ -94,7 +106,8 @@ export class Gates {
     return this.result();
   }
 
-  decide(input: DecisionInput, via: 'update' | 'signal'): MessageResult {
+  decide(raw: DecisionInput, via: 'update' | 'signal'): MessageResult {
+    const input = { ...raw, by: raw.by.trim() };
     const stepId = this.record.awaitingDecision?.stepId ?? '?';
     this.pendingDecision = { decision: input.decision, by: input.by };
     this.record.decisions.push({
@@ -129,6 +142,7 @@ export class Gates {
       ? await condition(settled, policy.timeoutSeconds * 1000)
       : (await condition(settled), true);
     if (!inTime) {
+      this.timedOut = true;
       this.audit('timeout', 'escalated', 'accepted', `no decision after ${policy.timeoutSeconds} s`);
       await escalate();
       const approved = policy.onTimeout === 'approve';

@@ -13,6 +13,8 @@ export interface ApprovalInput {
 export interface DecisionInput {
   by: string;
   decision: Decision;
+  /** The failed step this decision is about; refused if the rollback now waits on another. */
+  stepId?: string;
   comment?: string;
 }
 

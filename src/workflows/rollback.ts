@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowCancellationType,
   isCancellation,
   ParentClosePolicy,
   setHandler,
@@ -173,6 +174,7 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
   } catch (err) {
     if (!isCancellation(err)) throw err;
     cancelled = true;
+    record.awaitingDecision = undefined;
     gates.audit('(operator)', 'cancel', 'accepted', 'workflow cancellation requested');
   }
 
@@ -299,10 +301,14 @@ function notifier(plan: Plan, record: RollbackRecord) {
       webUrl,
       ...extra,
     };
-    await startChild(notifyWorkflow, {
-      workflowId: `${info.workflowId}-${info.runId}-notify-${++seq}-${type}`,
-      args: [{ channels: plan.notify, event }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-    });
+    // Not cancellable: cancelling the rollback must not cancel (or skip) its notices.
+    await CancellationScope.nonCancellable(() =>
+      startChild(notifyWorkflow, {
+        workflowId: `${info.workflowId}-${info.runId}-notify-${++seq}-${type}`,
+        args: [{ channels: plan.notify, event }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        cancellationType: ChildWorkflowCancellationType.ABANDON,
+      }),
+    );
   };
 }

@@ -3,6 +3,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   proxyActivities,
   setCurrentDetails,
   sleep,
@@ -168,23 +169,28 @@ export class StepRunner {
   }
 
   async runStep(step: PlanStep): Promise<void> {
+    // A cancelled rollback starts no further step, and registers no undo for one it never ran
+    // (an activity that finished despite the cancellation returns normally to the loop).
+    if (CancellationScope.current().consideredCancelled) {
+      throw new CancelledFailure(`cancelled before step ${step.id}`);
+    }
     const p = this.progress(step.id);
     const startedMs = Date.now();
     p.state = 'running';
     p.startedAt = new Date(startedMs).toISOString();
     this.record.currentStep = step.id;
     this.publish();
-    // Once per step: a retried step (an operator's "retry") must not be undone twice.
-    if (step.undo.length > 0 && !this.undos.some((u) => u.stepId === step.id)) {
-      this.undos.push({
-        stepId: step.id,
-        calls: step.undo.map((u) => ({
-          activity: u.activity,
-          input: resolveRefs(u.input, this.results) as Record<string, unknown>,
-        })),
-      });
-    }
     try {
+      // Once per step: a retried step (an operator's "retry") must not be undone twice.
+      if (step.undo.length > 0 && !this.undos.some((u) => u.stepId === step.id)) {
+        this.undos.push({
+          stepId: step.id,
+          calls: step.undo.map((u) => ({
+            activity: u.activity,
+            input: resolveRefs(u.input, this.results) as Record<string, unknown>,
+          })),
+        });
+      }
       const input = resolveRefs(step.input, this.results) as Record<string, unknown>;
       const result =
         step.activity === WAIT_STEP

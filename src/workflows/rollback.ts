@@ -121,13 +121,13 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
   });
   const notify = notifier(plan, record);
   runner.publish();
-  await notify('started');
 
   let failure: unknown;
   let cancelled = false;
   let aborted: { by: string } | undefined;
   let rejected: { by?: string; comment?: string } | undefined;
   try {
+    await notify('started');
     if (plan.approval.required) {
       await notify('awaiting-approval', {
         plan: plan.steps.map((s) => s.title),

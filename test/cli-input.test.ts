@@ -147,6 +147,14 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     await expectNothingStarted('svc-e');
   });
 
+  test('an unknown rollback id is a usage error for status, watch and cancel', async () => {
+    for (const cmd of ['status', 'watch', 'cancel']) {
+      const r = await runCli([cmd, 'rollback-no-such-target']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('no rollback with id rollback-no-such-target; see "rollback list"');
+    }
+  });
+
   test('a failure policy that would retry forever with nobody asked is refused at plan time', async () => {
     const t = validTarget('svc-h', deployPath) as Record<string, any>;
     t.onFailure = { wait: { emergency: false }, default: { emergency: 'retry' } };

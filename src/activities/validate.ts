@@ -89,6 +89,8 @@ export interface McpCheckInput {
   /** stdio: argv of the server; a relative program path resolves in `cwd`. */
   command?: string[];
   cwd?: string;
+  /** Env files (relative to `cwd`) whose values are masked in failure messages; default ['.env']. */
+  redactEnvFiles?: string[];
   /**
    * stdio: non-secret variables added to the minimal environment the MCP SDK gives a server
    * (HOME, PATH, USER...). They travel through workflow history: secrets belong in the server's .env.
@@ -239,8 +241,11 @@ export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpChec
     where = `stdio: ${[command, ...args].join(' ')}`;
     // The server's stderr may end up in the failure message (and so in history): mask the
     // values of its .env, the one place we know secrets live.
-    if (input.cwd) secrets = await envFileSecrets([join(input.cwd, '.env')]);
   }
+  // A failure message (the server's stderr, a probe's output) may end up in history: mask the
+  // values of the host's env files, the one place we know secrets live. Both transports.
+  if (input.cwd)
+    secrets = await envFileSecrets((input.redactEnvFiles ?? ['.env']).map((f) => join(input.cwd!, f)));
   const timeout = (input.timeoutSeconds ?? 30) * 1000;
   const client = new Client({ name: 'rollback-orchestrator', version: '0.1.0' });
   const probes = [...(input.probe ? [input.probe] : []), ...(input.probes ?? [])];
@@ -297,7 +302,7 @@ export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpChec
       probes: probeResults,
     });
   } catch (err) {
-    if (err instanceof McpCheckFailed) throw err;
+    if (err instanceof McpCheckFailed) throw new McpCheckFailed(redact(err.message, secrets));
     const cause = describeCause(err);
     let message: string;
     if (stage.now === 'connect' && input.transport === 'stdio') {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { Command } from 'commander';
 import {
   connectionSettings,
@@ -148,6 +149,18 @@ async function withClient<T>(
   }
 }
 
+/** An unknown id is the user's mistake (exit 2); any other failure (server down) is not (exit 1). */
+async function describeOrExplain(client: RollbackClient, id: string, workflowId: string, runId?: string) {
+  try {
+    return await client.describe(workflowId, runId);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new CliExit(EXIT.usage, `no rollback with id ${id}; see "rollback list" for the ids`);
+    }
+    throw err;
+  }
+}
+
 function splitId(id: string, run?: string): { workflowId: string; runId?: string } {
   const [workflowId, runFromId] = id.split('@');
   return { workflowId: workflowId!, runId: run ?? runFromId };
@@ -254,15 +267,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (id: string, opts: { run?: string; json?: boolean }) => {
       const { workflowId, runId } = splitId(id, opts.run);
       await withClient(g(), async (client) => {
-        let desc;
-        try {
-          desc = await client.describe(workflowId, runId);
-        } catch (err) {
-          throw new CliExit(
-            EXIT.usage,
-            `no rollback with id ${id}: ${(err as Error).message}; see "rollback list"`,
-          );
-        }
+        const desc = await describeOrExplain(client, id, workflowId, runId);
         const record = await client.progress(workflowId, desc.runId);
         const web = client.webUrl(workflowId, desc.runId);
         out(
@@ -360,9 +365,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (id: string, opts: { wait?: boolean; json?: boolean }) => {
       const { workflowId } = splitId(id);
       await withClient(g(), async (client) => {
-        const desc = await client.describe(workflowId).catch((err: Error) => {
-          throw new CliExit(EXIT.usage, `no rollback with id ${id}: ${err.message}; see "rollback list"`);
-        });
+        const desc = await describeOrExplain(client, id, workflowId);
         if (desc.status.name !== 'RUNNING')
           throw new CliExit(EXIT.usage, `${workflowId} is not running (it is ${desc.status.name})`);
         await client.cancel(workflowId);
@@ -392,9 +395,7 @@ export function buildProgram(io: CliIo = processIo): Command {
     .action(async (id: string, opts: { json?: boolean }) => {
       const { workflowId, runId } = splitId(id);
       await withClient(g(), async (client) => {
-        const desc = await client.describe(workflowId, runId).catch((err: Error) => {
-          throw new CliExit(EXIT.usage, `no rollback with id ${id}: ${err.message}; see "rollback list"`);
-        });
+        const desc = await describeOrExplain(client, id, workflowId, runId);
         if (!opts.json)
           process.stderr.write(
             `watching ${workflowId} (run ${desc.runId}): ${client.webUrl(workflowId, desc.runId)}\n`,
@@ -511,10 +512,10 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
-    const e = err as Error & { code?: string; exitCode?: number };
+    const e = err as Error & { code?: unknown; exitCode?: number };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
       return EXIT.ok;
-    if (e.code?.startsWith('commander.')) return EXIT.usage; // commander already printed the message
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return EXIT.usage; // commander already printed the message
     let code: number = EXIT.failed;
     if (err instanceof CliExit) code = err.code;
     else if (

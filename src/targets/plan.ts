@@ -502,7 +502,12 @@ function checksOnce(
       title: `${prefix}Check MCP tools over HTTP${v.mcp.expectedTools !== undefined ? ` (${v.mcp.expectedTools} expected)` : ''}`,
       activity: 'checkMcp',
       retry: 'validate',
-      input: { transport: 'http', ...mcpInput(v.mcp, expectedVersion) },
+      input: {
+        transport: 'http',
+        cwd: target.deploy.path,
+        redactEnvFiles: envFiles(target),
+        ...mcpInput(v.mcp, expectedVersion),
+      },
       undo: [],
     });
   }
@@ -512,7 +517,12 @@ function checksOnce(
       title: `${prefix}Check MCP tools over stdio${v.mcpStdio.expectedTools !== undefined ? ` (${v.mcpStdio.expectedTools} expected)` : ''}`,
       activity: 'checkMcp',
       retry: 'validate',
-      input: { transport: 'stdio', cwd: target.deploy.path, ...mcpInput(v.mcpStdio, expectedVersion) },
+      input: {
+        transport: 'stdio',
+        cwd: target.deploy.path,
+        redactEnvFiles: envFiles(target),
+        ...mcpInput(v.mcpStdio, expectedVersion),
+      },
       undo: [],
     });
   }
@@ -535,6 +545,12 @@ function checksOnce(
     steps.push(...errorLogWindowSteps(v.errorLog, target, suffix));
   }
   return steps;
+}
+
+/** The target's env files (where its secrets live), whose values checks mask in what they report. */
+function envFiles(target: TargetConfig): string[] {
+  const files = target.configFiles.filter((f) => /(^|\/)\.env[^/]*$/.test(f));
+  return files.length ? files : ['.env'];
 }
 
 function mcpInput<T extends { expectVersion: boolean }>(

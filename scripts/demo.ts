@@ -3,7 +3,7 @@
  * v1.20.2 deployed from git and running under pm2 in a sandbox folder, then an emergency rollback
  * to v1.11.4 through the real `rollback` CLI with live progress. The Web UI stays up afterwards.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -11,16 +11,10 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { freePort, startDevServer } from '../src/temporal/dev-server';
 import { createWorker } from '../src/worker';
 import { BAD_TAG, createFixtureRemote, deployWorkingCopy } from '../test/rig/fixture-repo';
+import { pm2 } from '../test/rig/sandbox';
 
 const ROOT = resolve(__dirname, '..');
 const log = (line: string) => process.stderr.write(`[demo] ${line}\n`);
-
-function pm2(pm2Home: string, args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), ...args], {
-    env: { ...process.env, PM2_HOME: pm2Home, ...env },
-    encoding: 'utf8',
-  });
-}
 
 async function portFree(port: number): Promise<boolean> {
   const { createServer } = await import('node:net');

@@ -1,22 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackAlreadyRunningError } from '../src/client';
 import { BAD_VERSION, git, gitDescribe } from './rig/fixture-repo';
 import { rollbackSuite } from './rig/suite';
-import { health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
+import { health, pm2Status, waitForHttp, type Sandbox, pm2Pid } from './rig/sandbox';
 import { runCli, startRollback } from './rig/rollback';
 
 const suite = rollbackSuite('compensation');
-
-function pm2Pid(sb: { pm2Home: string; target: string }): number {
-  const r = spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), 'jlist'], {
-    env: { ...process.env, PM2_HOME: sb.pm2Home },
-    encoding: 'utf8',
-  });
-  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { name: string; pid: number }[];
-  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pid ?? 0;
-}
 
 /** The service is back where it was before the rollback: the bad release, running. */
 async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { git } from './rig/fixture-repo';
 import { rollbackSuite } from './rig/suite';
-import { health, pm2Status } from './rig/sandbox';
+import { health, pm2Status, pm2 } from './rig/sandbox';
 import { runCli, startRollback, waitForStatus } from './rig/rollback';
 
 const suite = rollbackSuite('decisions');
@@ -155,10 +155,7 @@ describe('an operator decides on a step that failed for good', () => {
       if (r?.steps.find((s) => s.id === 'wait-short-term')?.state === 'running') break;
       await new Promise((res) => setTimeout(res, 100));
     }
-    const { spawnSync } = await import('node:child_process');
-    spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), 'stop', `lightdash-${sb.target}`], {
-      env: { ...process.env, PM2_HOME: sb.pm2Home },
-    });
+    pm2(sb.pm2Home, ['stop', `lightdash-${sb.target}`]);
     const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
     expect(waiting.awaitingDecision).toMatchObject({ stepId: 'validate-health@short-term' });
     expect(waiting.steps.find((s) => s.id === 'validate-health')).toMatchObject({ state: 'succeeded' });

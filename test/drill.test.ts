@@ -2,7 +2,6 @@
  * Rollback drills on sandboxes built like real deployments (git remote, npm ci --offline, pm2),
  * each rolled back by the real workflow on the real Temporal dev server.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -12,23 +11,10 @@ import type { DrillResult } from '../src/drill/run';
 import { ConfigError } from '../src/targets/load';
 import { GOOD_TAG, GOOD_VERSION, git, gitDescribe } from './rig/fixture-repo';
 import { listToolsHttp, listToolsStdio } from './rig/rollback';
-import { FIXTURE_TOOLS, health, pm2Status, waitForHttp, type Sandbox } from './rig/sandbox';
+import { FIXTURE_TOOLS, health, pm2Status, waitForHttp, type Sandbox, pm2, pm2Pid } from './rig/sandbox';
 import { rollbackSuite } from './rig/suite';
 
 const suite = rollbackSuite('drill');
-
-function pm2(sb: Sandbox, args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), ...args], {
-    env: { ...process.env, PM2_HOME: sb.pm2Home, ...env },
-    encoding: 'utf8',
-  });
-}
-
-function pm2Pid(sb: Sandbox): number {
-  const r = pm2(sb, ['jlist']);
-  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { name: string; pid: number }[];
-  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pid ?? 0;
-}
 
 function editConfig(sb: Sandbox, edit: (config: Record<string, any>) => void) {
   const config = parse(readFileSync(sb.configFile, 'utf8')) as Record<string, any>;
@@ -44,7 +30,7 @@ async function healthySandbox(name: string): Promise<Sandbox> {
   const sb = await suite.sandbox({ name, startBad: false });
   await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', GOOD_TAG], sb.deployPath);
   pm2(
-    sb,
+    sb.pm2Home,
     ['start', join(sb.deployPath, 'server.js'), '--name', `lightdash-${sb.target}`, '--cwd', sb.deployPath],
     {
       PORT: String(sb.port),

@@ -2,7 +2,6 @@
  * The error-log window: marks, a durable timer in the real workflow, and scans of real files and
  * of pm2's own logs of a real fixture process.
  */
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { planRollback, type RollbackRequest } from '../src/targets/plan';
 import { targetSchema } from '../src/targets/schema';
 import { errorLogSchema, errorLogWindowSteps } from '../src/targets/validation';
 import { buildReleases, type Releases } from './rig/releases';
+import { pm2 as runPm2 } from './rig/sandbox';
 import { waitForHttp } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
 
@@ -140,11 +140,7 @@ describe("pm2's logs of a real process", () => {
   const name = 'lightdash_probe-error';
   let port = 0;
 
-  const pm2 = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), ...args], {
-      env: { ...process.env, PM2_HOME: pm2Home, ...env },
-      encoding: 'utf8',
-    });
+  const pm2 = (args: string[], env: Record<string, string> = {}) => runPm2(pm2Home, args, env);
 
   beforeAll(async () => {
     releases = await buildReleases('logs');

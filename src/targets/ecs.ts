@@ -2,7 +2,15 @@ import { join } from 'node:path/posix';
 import { parseRevisionRef, REVISION_SYNTAX } from '../ecs/task-definitions';
 import type { EcsDeploy } from './ecs-schema';
 import { ConfigError } from './load';
-import { assertSafeCommits, incidentStep, ref, type Plan, type PlanStep, type RollbackRequest } from './plan';
+import {
+  assertSafeCommits,
+  formatFlags,
+  incidentStep,
+  ref,
+  type Plan,
+  type PlanStep,
+  type RollbackRequest,
+} from './plan';
 
 /**
  * Targets deployed as an AWS ECS service: the plans of their three rollbacks. Their config section
@@ -18,12 +26,6 @@ export { ecsDeploySchema, type EcsDeploy } from './ecs-schema';
 export type EcsPlan = Omit<Plan, 'approval' | 'onFailure' | 'notify' | 'webUiBase'>;
 
 const ARN_VERSION = /^arn:aws[a-z-]*:ecs:/;
-
-function flagsText(flags: Record<string, string>): string {
-  return Object.entries(flags)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ');
-}
 
 /**
  * The plan of an ECS rollback. Pure: the revision numbers it cannot know yet (the previous ACTIVE
@@ -151,14 +153,12 @@ export function planEcsRollback(
         `target "${request.target}" has no deploy.featureFlags; add the variables a partial rollback sets, e.g. featureFlags: { QURATOR: "false" }`,
       );
     }
-    toVersion = `flags:${Object.entries(flags)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`.slice(0, 200);
+    toVersion = `flags:${formatFlags(flags, ',')}`.slice(0, 200);
     newRevision = 'register.taskDefinitionArn';
     change = [
       {
         id: 'register',
-        title: `Register a revision that differs from the current one only in ${flagsText(flags)}`,
+        title: `Register a revision that differs from the current one only in ${formatFlags(flags)}`,
         activity: 'registerEcsTaskDefinitionVariant',
         retry: 'quick',
         input: {

@@ -117,14 +117,3 @@ export function checkTargetPaths(name: string, anyTarget: AnyTargetConfig): stri
   }
   return problems;
 }
-
-/** For commands that only make sense on a host-deployed (git) target, such as drills. */
-export function getGitTarget(loaded: LoadedConfig, name: string): TargetConfig {
-  const target = getTarget(loaded, name);
-  if (target.deploy.type !== 'git') {
-    throw new ConfigError(
-      `target "${name}" is deployed on ${target.deploy.type}; this command works on git-deployed targets only`,
-    );
-  }
-  return target as TargetConfig;
-}

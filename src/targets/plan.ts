@@ -124,6 +124,13 @@ export function incidentStep(
   };
 }
 
+/** `{ QURATOR: 'false' }` → `QURATOR=false`, as titles and version labels show flags. */
+export function formatFlags(flags: Record<string, string>, separator = ', '): string {
+  return Object.entries(flags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(separator);
+}
+
 export function ref(path: string): StepRef {
   return { $ref: path };
 }
@@ -234,16 +241,12 @@ export function planRollback(
     }
     if (request.toVersion) throw new ConfigError('a partial rollback keeps the deployed version: drop --to');
     const flags = target.partial.flags;
-    toVersion = `flags:${Object.entries(flags)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`;
+    toVersion = `flags:${formatFlags(flags, ',')}`;
     const envFile = target.partial.envFile;
     body = [
       {
         id: 'set-flags',
-        title: `Set ${Object.entries(flags)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ')} in ${envFile}`,
+        title: `Set ${formatFlags(flags)} in ${envFile}`,
         activity: 'setEnvFlags',
         retry: 'quick',
         input: { path, envFile, flags },

@@ -49,11 +49,19 @@ export interface SandboxOptions {
   manager?: 'pm2' | 'command';
 }
 
-function pm2(pm2Home: string, args: string[], env: Record<string, string> = {}) {
+/** Runs the project's pm2 against a sandbox's own daemon. */
+export function pm2(pm2Home: string, args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [require.resolve('pm2/bin/pm2'), ...args], {
     env: { ...process.env, PM2_HOME: pm2Home, ...env },
     encoding: 'utf8',
   });
+}
+
+/** The pid of the sandbox's service under pm2 (0 when absent): a restart changes it. */
+export function pm2Pid(sb: { pm2Home: string; target: string }): number {
+  const r = pm2(sb.pm2Home, ['jlist']);
+  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')) || '[]') as { name: string; pid: number }[];
+  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pid ?? 0;
 }
 
 export function pm2Status(pm2Home: string, name: string): string {

@@ -20,4 +20,6 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 node bin/rollback.js setup >&2
-bash scripts/install-moto.sh >/dev/null # moto, the AWS API emulator the ECS tests run against (.tools/moto-venv)
+# moto, the AWS API emulator the ECS tests run against, and the time-skipping Temporal test server
+bash scripts/install-python-tool.sh moto >/dev/null
+bash scripts/install-python-tool.sh test-server >/dev/null

@@ -4,7 +4,7 @@ import { freePort } from '../../src/temporal/dev-server';
 
 /**
  * moto's server: a real AWS API emulator (ECS, CloudWatch, ELBv2) for the ECS tests. Installed by
- * scripts/install-moto.sh (pinned, into .tools/moto-venv) if missing, started on a free port, and
+ * scripts/install-python-tool.sh moto (pinned, into .tools/moto-venv) if missing, started on a free port, and
  * stopped after. Nothing is running when CI starts, so the tests start it themselves.
  */
 
@@ -20,14 +20,14 @@ export interface Moto {
 export const MOTO_RUNNING_TASKS = 2;
 
 function installMoto(): string {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'install-moto.sh')], {
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'install-python-tool.sh'), 'moto'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 600_000,
   });
   if (r.status !== 0) {
     throw new Error(
-      `scripts/install-moto.sh failed (exit ${r.status}): ${(r.stderr || String(r.error)).trim()}`,
+      `scripts/install-python-tool.sh moto failed (exit ${r.status}): ${(r.stderr || String(r.error)).trim()}`,
     );
   }
   return r.stdout.trim().split('\n').pop()!;

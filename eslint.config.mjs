@@ -19,4 +19,24 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Workflow code must be deterministic: no Node built-ins, no I/O libraries. Only the workflow
+    // SDK, the shared model and files beside it; anything else (activities, zod schemas) type-only.
+    files: ['src/workflows/**/*.ts', 'src/model/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!@temporalio/(workflow|common)$|\\./|\\.\\./model$).+',
+              message:
+                'workflow code runs in a deterministic sandbox: import @temporalio/workflow, @temporalio/common, ../model or files beside it; anything else with `import type`',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

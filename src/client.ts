@@ -19,10 +19,10 @@ import {
   rejectUpdate,
   type MessageResult,
 } from './workflows/messages';
-import type { AuditEntry, Decision } from './workflows/types';
-import { FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './workflows/search-attributes';
-import type { RollbackRecord } from './workflows/types';
-import type { Plan, RollbackRequest } from './targets/plan';
+import type { AuditEntry, Decision } from './model';
+import { FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './model';
+import type { RollbackRecord } from './model';
+import type { Plan, RollbackRequest } from './model';
 
 export interface ConnectionFlags {
   address?: string;

@@ -1,14 +1,21 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import * as activities from './activities';
+import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
 import { connectionSettings, type ConnectionFlags } from './client';
+import { DEFAULT_TASK_QUEUE } from './model';
 
-export const DEFAULT_TASK_QUEUE = 'rollback-orchestrator';
+export { DEFAULT_TASK_QUEUE } from './model';
 
 export interface WorkerSettings extends ConnectionFlags {
   taskQueue?: string;
   /** A prebuilt workflow bundle (tests and `rollback dev` build it once); else bundled at start. */
   workflowBundlePath?: string;
+  /** The activities to register; default: every activity, with the worker's own dependencies. */
+  activities?: object;
+}
+
+export function taskQueueFor(explicit?: string): string {
+  return explicit ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
 }
 
 export async function createWorker(
@@ -20,8 +27,8 @@ export async function createWorker(
   const options: WorkerOptions = {
     connection,
     namespace,
-    taskQueue: settings.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
-    activities,
+    taskQueue: taskQueueFor(settings.taskQueue),
+    activities: settings.activities ?? createActivities(defaultDeps()),
     interceptors: { activity: [() => ({ inbound: new AttemptTaggingInterceptor() })] },
     ...(bundlePath
       ? { workflowBundle: { codePath: bundlePath } }

@@ -1,5 +1,5 @@
 import type { Deployment, Service, ServiceEvent } from '@aws-sdk/client-ecs';
-import { evaluateDeployment, type DeploymentState } from '../src/ecs/progress';
+import { evaluateDeployment, type DeploymentState } from '../src/activities/ecs/progress';
 
 /**
  * The deployment-progress logic, against sequences of DescribeServices answers.

@@ -1,14 +1,13 @@
 import type { TaskDefinition } from '@aws-sdk/client-ecs';
-import { evaluateAlarms, evaluateServiceStable, evaluateTargetHealth } from '../src/ecs/checks';
+import { evaluateAlarms, evaluateServiceStable, evaluateTargetHealth } from '../src/activities/ecs/checks';
 import {
   imageFromBuildOutput,
-  parseRevisionRef,
   previousRevision,
   sameDefinition,
-  sameRevision,
   variantOf,
   withTag,
-} from '../src/ecs/task-definitions';
+} from '../src/activities/ecs/task-definitions';
+import { parseRevisionRef, sameRevision } from '../src/targets/kinds/ecs/revision';
 
 /** The pure parts of the ECS checks and task-definition handling, on cases moto cannot produce. */
 

@@ -20,11 +20,11 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RollbackClient } from '../src/client';
-import { registerEcsTaskDefinitionVariant } from '../src/activities/ecs';
-import { revertAndPush } from '../src/activities/revert';
-import { ConfigError } from '../src/targets/load';
-import { ecsDeploySchema, planEcsRollback, type EcsPlan } from '../src/targets/ecs';
-import type { Plan, RollbackRequest } from '../src/targets/plan';
+import { createActivities } from '../src/activities';
+import type { RollbackRequest } from '../src/model';
+import { ConfigError } from '../src/targets/errors';
+import { ecsDeploySchema, ecsTargetSchema, type EcsTarget } from '../src/targets/kinds/ecs';
+import { planRollback } from '../src/targets/plan';
 import { git } from './rig/fixture-repo';
 import { MOTO_RUNNING_TASKS, startMoto, type Moto } from './rig/moto';
 import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
@@ -192,9 +192,15 @@ function definitionOf(td: TaskDefinition): Record<string, unknown> {
 
 // ---------------------------------------------------------------- running rollbacks
 
-function ecsTarget(s: Seeded, extra: Record<string, unknown> = {}) {
-  return {
-    deploy: ecsDeploySchema.parse({
+const { registerEcsTaskDefinitionVariant, revertAndPush } = createActivities();
+
+/**
+ * An ECS target whose rollbacks run straight through: no approval, and a step that fails for good
+ * is compensated at once (the gates every kind shares are tested on their own).
+ */
+function ecsTarget(s: Seeded, extra: Record<string, unknown> = {}): EcsTarget {
+  return ecsTargetSchema.parse({
+    deploy: {
       type: 'ecs',
       cluster: s.cluster,
       service: s.service,
@@ -204,9 +210,11 @@ function ecsTarget(s: Seeded, extra: Record<string, unknown> = {}) {
       deadlineSeconds: 30,
       pollSeconds: 0.5,
       ...extra,
-    }),
+    },
     reportsDir: join(root, s.name, 'reports'),
-  };
+    approval: { required: { complete: false } },
+    onFailure: { wait: { emergency: false, complete: false, partial: false }, timeoutSeconds: 60 },
+  });
 }
 
 function requestFor(s: Seeded, overrides: Partial<RollbackRequest> = {}): RollbackRequest {
@@ -222,22 +230,9 @@ function requestFor(s: Seeded, overrides: Partial<RollbackRequest> = {}): Rollba
   };
 }
 
-/**
- * The gates every target type shares (approval, decisions on failure, notifications) are added by
- * planRollback; these are the ones that let the plan run straight through.
- */
-function runnable(plan: EcsPlan): Plan {
-  return {
-    ...plan,
-    approval: { required: false, approvers: [], quorum: 1, onTimeout: 'reject' },
-    onFailure: { wait: false, timeoutSeconds: 60, default: 'compensate' },
-    notify: [],
-  };
-}
-
-async function rollback(target: ReturnType<typeof ecsTarget>, request: RollbackRequest) {
-  const plan = planEcsRollback(target, request);
-  const started = await client.start(request, runnable(plan));
+async function rollback(target: EcsTarget, request: RollbackRequest) {
+  const plan = planRollback(target, request);
+  const started = await client.start(request, plan);
   const result = await client.result(started.workflowId, started.runId);
   return { plan, ...result };
 }
@@ -666,7 +661,7 @@ describe('bad input: a clear error, and nothing changed', () => {
     const plan =
       (over: Partial<RollbackRequest>, t = target) =>
       () =>
-        planEcsRollback(t, requestFor(s, over));
+        planRollback(t, requestFor(s, over));
     expect(plan({ toVersion: 'v1.2.3' })).toThrow(ConfigError);
     expect(plan({ toVersion: 'v1.2.3' })).toThrow(
       '"v1.2.3" is not a task-definition revision: use family:REVISION',

@@ -10,9 +10,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { markLogOffsets, pm2LogFiles, scanLogs } from '../src/activities/logs';
 import type { RollbackClient } from '../src/client';
 import { freePort } from '../src/temporal/dev-server';
-import { planRollback, type RollbackRequest } from '../src/targets/plan';
-import { targetSchema } from '../src/targets/schema';
-import { errorLogSchema, errorLogWindowSteps } from '../src/targets/validation';
+import type { RollbackRequest } from '../src/model';
+import { gitTargetSchema, serviceChecks } from '../src/targets/kinds/git';
+import { planRollback } from '../src/targets/plan';
+import { errorLogSchema } from '../src/targets/validation/schema';
+import { errorLogWindowSteps } from '../src/targets/validation/steps';
 import { buildReleases, type Releases } from './rig/releases';
 import { pm2 as runPm2 } from './rig/sandbox';
 import { waitForHttp } from './rig/sandbox';
@@ -210,7 +212,7 @@ describe('the error-log window as plan steps, run by the real workflow with a du
   let worker: RunningWorker;
   let client: RollbackClient;
   const deployPath = join(root, 'srv');
-  const target = targetSchema.parse({
+  const target = gitTargetSchema.parse({
     deploy: { type: 'git', path: deployPath, stableVersion: 'v1.11.4' },
     service: { manager: 'command', start: ['true'], stop: ['true'], status: ['true'] },
     backupDir: join(root, 'backups'),
@@ -228,7 +230,7 @@ describe('the error-log window as plan steps, run by the real workflow with a du
 
   test('errorLogWindowSteps: mark, wait, scan, the scan reading the mark by reference', () => {
     const config = errorLogSchema.parse({ files: ['logs/app.log'], windowSeconds: 900 });
-    const steps = errorLogWindowSteps(config, target);
+    const steps = errorLogWindowSteps(config, serviceChecks(target));
     expect(steps.map((s) => [s.id, s.activity, s.retry])).toEqual([
       ['error-log-mark', 'markLogOffsets', 'quick'],
       ['error-log-window', 'wait', 'record'],
@@ -243,9 +245,9 @@ describe('the error-log window as plan steps, run by the real workflow with a du
       redactEnvFiles: ['.env'],
       cwd: deployPath,
     });
-    expect(() => errorLogWindowSteps(errorLogSchema.parse({ pm2: true, windowSeconds: 5 }), target)).toThrow(
-      'validate.errorLog.pm2 needs service.manager pm2',
-    );
+    expect(() =>
+      errorLogWindowSteps(errorLogSchema.parse({ pm2: true, windowSeconds: 5 }), serviceChecks(target)),
+    ).toThrow('validate.errorLog.pm2 needs service.manager pm2');
     expect(errorLogSchema.safeParse({ windowSeconds: 5 }).success).toBe(false);
   });
 
@@ -259,7 +261,10 @@ describe('the error-log window as plan steps, run by the real workflow with a du
       requestedAt: new Date().toISOString(),
     };
     const config = errorLogSchema.parse({ files: [file], windowSeconds: 3, patterns: ['ERROR'] });
-    const plan = { ...planRollback(target, request), steps: errorLogWindowSteps(config, target) };
+    const plan = {
+      ...planRollback(target, request),
+      steps: errorLogWindowSteps(config, serviceChecks(target)),
+    };
     const started = await client.start(request, plan);
     // Write while the workflow sleeps on its timer, as a service would during the window.
     for (;;) {

@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getTarget, parseConfig } from '../src/targets/load';
-import { planRollback, type RollbackRequest } from '../src/targets/plan';
+
+import type { RollbackRequest } from '../src/model';
+import { planRollback } from '../src/targets/plan';
+import { GOLDEN_CASES as CASES, type GoldenCase as Case } from './golden/cases';
 
 /**
  * The plans of every fixture config, as `rollback plan --json` prints them, compared byte for byte
@@ -10,89 +13,6 @@ import { planRollback, type RollbackRequest } from '../src/targets/plan';
  */
 const CONFIGS = join(__dirname, 'fixtures', 'configs');
 const GOLDEN = join(__dirname, 'golden', 'plans');
-
-interface Case {
-  name: string;
-  config: string;
-  target: string;
-  request: Partial<RollbackRequest> & Pick<RollbackRequest, 'kind'>;
-}
-
-const CASES: Case[] = [
-  { name: 'git-pm2-emergency', config: 'git-pm2', target: 'lightdash-mcp', request: { kind: 'emergency' } },
-  {
-    name: 'git-pm2-emergency-to',
-    config: 'git-pm2',
-    target: 'lightdash-mcp',
-    request: { kind: 'emergency', toVersion: 'v1.10.0' },
-  },
-  {
-    name: 'git-pm2-complete',
-    config: 'git-pm2',
-    target: 'lightdash-mcp',
-    request: { kind: 'complete', commits: ['3f2a9c1', 'a1b2c3d4..e5f6a7b8'] },
-  },
-  { name: 'git-pm2-partial', config: 'git-pm2', target: 'lightdash-mcp', request: { kind: 'partial' } },
-  {
-    name: 'git-pm2-complete-no-commit',
-    config: 'git-pm2',
-    target: 'lightdash-mcp',
-    request: { kind: 'complete' },
-  },
-  {
-    name: 'git-pm2-unsafe-version',
-    config: 'git-pm2',
-    target: 'lightdash-mcp',
-    request: { kind: 'emergency', toVersion: 'v1; rm -rf /' },
-  },
-  {
-    name: 'git-command-emergency',
-    config: 'git-command',
-    target: 'billing-api',
-    request: { kind: 'emergency', requestedBy: 'bob' },
-  },
-  {
-    name: 'git-command-complete',
-    config: 'git-command',
-    target: 'billing-api',
-    request: { kind: 'complete', commits: ['deadbeef'] },
-  },
-  { name: 'git-command-partial', config: 'git-command', target: 'billing-api', request: { kind: 'partial' } },
-  {
-    name: 'git-command-emergency-self-approval',
-    config: 'git-command',
-    target: 'billing-api',
-    request: { kind: 'emergency', requestedBy: 'carol' },
-  },
-  { name: 'ecs-emergency', config: 'ecs', target: 'catalog', request: { kind: 'emergency' } },
-  {
-    name: 'ecs-emergency-to',
-    config: 'ecs',
-    target: 'catalog',
-    request: { kind: 'emergency', toVersion: 'catalog:41' },
-  },
-  {
-    name: 'ecs-complete',
-    config: 'ecs',
-    target: 'catalog',
-    request: { kind: 'complete', commits: ['0123abcd'] },
-  },
-  { name: 'ecs-partial', config: 'ecs', target: 'catalog', request: { kind: 'partial' } },
-  { name: 'ecs-minimal-emergency', config: 'ecs', target: 'search', request: { kind: 'emergency' } },
-  { name: 'ecs-minimal-partial', config: 'ecs', target: 'search', request: { kind: 'partial' } },
-  {
-    name: 'ecs-minimal-complete',
-    config: 'ecs',
-    target: 'search',
-    request: { kind: 'complete', commits: ['0123abcd'] },
-  },
-  {
-    name: 'ecs-bad-revision',
-    config: 'ecs',
-    target: 'catalog',
-    request: { kind: 'emergency', toVersion: 'arn:aws:ecs:nope' },
-  },
-];
 
 function render(c: Case): string {
   const file = join(CONFIGS, `${c.config}.yaml`);

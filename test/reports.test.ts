@@ -12,10 +12,11 @@ import type { CliIo } from '../src/cli/report';
 import { renderAnalysis } from '../src/reports/analysis';
 import { evaluateSuccessCriteria, type CriterionResult } from '../src/reports/criteria';
 import { getTarget, loadConfig } from '../src/targets/load';
-import { planRollback, type Plan } from '../src/targets/plan';
-import type { TargetConfig } from '../src/targets/schema';
-import { errorLogSchema, errorLogWindowSteps } from '../src/targets/validation';
-import type { RollbackRecord, StepProgress } from '../src/workflows/types';
+import type { Plan, RollbackRecord, StepProgress } from '../src/model';
+import { isGitTarget, serviceChecks } from '../src/targets/kinds/git';
+import { planRollback } from '../src/targets/plan';
+import { errorLogSchema } from '../src/targets/validation/schema';
+import { errorLogWindowSteps } from '../src/targets/validation/steps';
 import type { FailureMode } from './rig/fixture-repo';
 import { requestFor } from './rig/rollback';
 import { ALL_TOOLS } from './rig/releases';
@@ -102,7 +103,8 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
       t.validate.latency.maxAverageMs = 0.001;
     });
     const loaded = loadConfig(sb.configFile);
-    const target = getTarget(loaded, sb.target) as TargetConfig; // the sandbox is git-deployed
+    const target = getTarget(loaded, sb.target);
+    if (!isGitTarget(target)) throw new Error('the sandbox is git-deployed');
     const request = requestFor(sb, { toVersion: 'v1.21.0', requestedBy: 'alice' });
     const planned = planRollback(target, request, loaded.config);
     // What the schema fields of issue 4 will produce: probes and the version on the MCP checks,
@@ -118,7 +120,7 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
     }
     const window = errorLogWindowSteps(
       errorLogSchema.parse({ pm2: true, windowSeconds: 2, patterns: ['\\bERROR\\b'] }),
-      target,
+      serviceChecks(target),
     );
     const at = planned.steps.findIndex((s) => s.id === 'validate-latency') + 1;
     plan = { ...planned, steps: [...planned.steps.slice(0, at), ...window, ...planned.steps.slice(at)] };

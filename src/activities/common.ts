@@ -1,12 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 
-/** What every activity returns: a line for people, the attempt it took, and data for later steps. */
-export interface StepResult<D extends Record<string, unknown> = Record<string, unknown>> {
-  summary: string;
-  attempt: number;
-  data: D;
-}
+import type { FailureType, StepResult } from '../model';
+
+export type { StepResult } from '../model';
 
 function currentAttempt(): number {
   try {
@@ -38,7 +35,7 @@ export function cancellationSignal(): AbortSignal | undefined {
 }
 
 /** A failure that retrying cannot fix (a missing tag, a bad config): fail the step at once. */
-export function permanent(message: string, type: string, details?: unknown): ApplicationFailure {
+export function permanent(message: string, type: FailureType, details?: unknown): ApplicationFailure {
   return ApplicationFailure.create({
     message,
     type,

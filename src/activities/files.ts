@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { localRunner } from '../runner/local';
 import type { Runner } from '../runner/types';
 import { done, permanent, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
 import { isTracked } from './git';
 
 /** Only names, sizes and checksums leave the host: file contents (secrets) never enter history. */
@@ -43,7 +43,7 @@ export async function writeFileAtomic(file: string, data: Buffer | string, mode?
  * backup (a retry, or a worker that crashed after backing up), it is kept as it is: taking it
  * again could capture a state the rollback itself had already changed.
  */
-export async function backupFiles(input: {
+async function backupFiles(input: {
   path: string;
   files: string[];
   backupPath: string;
@@ -90,7 +90,7 @@ export async function backupFiles(input: {
  * that release was deployed) wins over the pre-rollback backup. Restoring is idempotent: a file
  * already equal to its backup is not rewritten.
  */
-export async function restoreConfigFiles(
+async function restoreConfigFiles(
   input: {
     path: string;
     files: string[];
@@ -98,7 +98,7 @@ export async function restoreConfigFiles(
     releaseConfigPath?: string;
     untrackedOnly?: boolean;
   },
-  runner: Runner = localRunner,
+  runner: Runner,
 ): Promise<StepResult<{ restored: string[]; unchanged: string[]; kept: string[] }>> {
   const manifestFile = join(input.backupPath, MANIFEST);
   if (!existsSync(manifestFile)) {
@@ -158,7 +158,7 @@ export async function restoreConfigFiles(
  * with the file's mode kept. Idempotent: a file that already says so is not touched. Only the flag
  * names and values (from the config) are reported; the rest of the file is never read out.
  */
-export async function setEnvFlags(input: {
+async function setEnvFlags(input: {
   path: string;
   envFile: string;
   flags: Record<string, string>;
@@ -186,4 +186,15 @@ export async function setEnvFlags(input: {
   if (changed.length === 0) return done(`${input.envFile} already has ${flags}`, { changed });
   await writeFileAtomic(file, lines.join('\n') + '\n', mode);
   return done(`set ${flags} in ${input.envFile}`, { changed });
+}
+
+export type RestoreInput = Parameters<typeof restoreConfigFiles>[0];
+
+/** Backups and restores of a target's config files, and the env flags of partial rollbacks. */
+export function fileActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+  return {
+    backupFiles,
+    restoreConfigFiles: (input: RestoreInput) => restoreConfigFiles(input, deps.runnerFor()),
+    setEnvFlags,
+  };
 }

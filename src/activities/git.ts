@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localRunner } from '../runner/local';
 import { tail, type Runner } from '../runner/types';
 import { done, permanent, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
 
 async function git(runner: Runner, path: string, args: string[]) {
   return runner.run(['git', '-C', path, ...args], { timeoutMs: 120_000 });
@@ -35,7 +35,7 @@ export interface DeploymentInfo extends Record<string, unknown> {
 /** What is deployed now: the commit, its exact tag if any, and package.json's version. */
 export async function inspectGitDeployment(
   input: { path: string },
-  runner: Runner = localRunner,
+  runner: Runner,
 ): Promise<StepResult<DeploymentInfo>> {
   const commit = await gitOk(runner, input.path, ['rev-parse', 'HEAD']);
   const tagRun = await git(runner, input.path, ['describe', '--tags', '--exact-match', 'HEAD']);
@@ -77,7 +77,7 @@ async function fetchAndResolve(
  */
 export async function resolveGitRef(
   input: { path: string; remote: string; ref: string },
-  runner: Runner = localRunner,
+  runner: Runner,
 ): Promise<StepResult<{ commit: string; ref: string }>> {
   const commit = await fetchAndResolve(input.path, input.remote, input.ref, true, runner);
   return done(`${input.ref} is ${commit.slice(0, 12)} on ${input.remote}`, { commit, ref: input.ref });
@@ -99,7 +99,7 @@ export async function checkoutRef(
     discardLocalChanges?: boolean;
     backupPath?: string;
   },
-  runner: Runner = localRunner,
+  runner: Runner,
 ): Promise<StepResult<{ commit: string; previous: string; discarded: string[] }>> {
   const { path, remote, ref } = input;
   const commit = await fetchAndResolve(path, remote, ref, input.fetch !== false, runner);
@@ -143,7 +143,16 @@ export async function checkoutRef(
 }
 
 /** Whether git tracks `file` at HEAD (tracked files come from the checkout, not from a backup). */
-export async function isTracked(path: string, file: string, runner: Runner = localRunner): Promise<boolean> {
+export async function isTracked(path: string, file: string, runner: Runner): Promise<boolean> {
   const r = await git(runner, path, ['ls-files', '--error-unmatch', '--', file]);
   return r.exitCode === 0;
+}
+
+/** The git activities, running git where the target lives. */
+export function gitActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+  return {
+    inspectGitDeployment: (input: { path: string }) => inspectGitDeployment(input, deps.runnerFor()),
+    resolveGitRef: (input: Parameters<typeof resolveGitRef>[0]) => resolveGitRef(input, deps.runnerFor()),
+    checkoutRef: (input: Parameters<typeof checkoutRef>[0]) => checkoutRef(input, deps.runnerFor()),
+  };
 }

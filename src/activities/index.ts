@@ -1,21 +1,39 @@
-/** Every activity the worker registers. Workflows import this module type-only. */
-export { recordIncident, appendRollbackLog } from './report';
-export { inspectGitDeployment, checkoutRef, resolveGitRef } from './git';
-export { runInstall, runBuild } from './npm';
-export { backupFiles, restoreConfigFiles, setEnvFlags } from './files';
-export { stopService, startService, restartService } from './service';
-export { checkHealth, checkMcp, checkLatency } from './validate';
-export { sendNotification } from './notify';
-export { markLogOffsets, scanLogs } from './logs';
-export {
-  inspectEcsService,
-  findEcsRollbackRevision,
-  registerEcsTaskDefinitionVariant,
-  updateEcsService,
-  waitForEcsDeployment,
-  checkEcsService,
-  checkTargetGroupHealth,
-  checkCloudWatchAlarms,
-  runImageBuild,
-} from './ecs';
-export { revertAndPush } from './revert';
+import { defaultDeps, type ActivityDeps } from './deps';
+import { ecsActivities } from './ecs';
+import { fileActivities } from './files';
+import { gitActivities } from './git';
+import { checkLatency, checkMcp, checkHealth } from './validate';
+import { markLogOffsets, scanLogs } from './logs';
+import { notifyActivities } from './notify';
+import { npmActivities } from './npm';
+import { appendRollbackLog, recordIncident } from './report';
+import { revertActivities } from './revert';
+import { serviceActivities } from './service';
+
+export { defaultDeps, type ActivityDeps } from './deps';
+
+/**
+ * Every activity the worker registers, built once from its dependencies (as in Temporal's
+ * samples). Workflows import the type only; plans name activities as keys of it.
+ */
+export function createActivities(deps: ActivityDeps = defaultDeps()) {
+  return {
+    recordIncident,
+    appendRollbackLog,
+    ...gitActivities(deps),
+    ...npmActivities(deps),
+    ...fileActivities(deps),
+    ...serviceActivities(deps),
+    checkHealth,
+    checkMcp,
+    checkLatency,
+    ...notifyActivities(deps),
+    markLogOffsets,
+    scanLogs,
+    ...ecsActivities(deps),
+    ...revertActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export type ActivityName = keyof Activities;

@@ -1,8 +1,8 @@
 import { readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localRunner } from '../runner/local';
 import { tail, type Runner } from '../runner/types';
 import { cancellationSignal, done, heartbeat, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
 
 const PID_FILE = '.rollback-install.pid';
 
@@ -73,16 +73,17 @@ async function runGuarded(
   );
 }
 
-export function runInstall(
-  input: { path: string; argv: string[]; timeoutSeconds?: number },
-  runner: Runner = localRunner,
-) {
-  return runGuarded('install', input, runner);
+export interface CommandInput {
+  /** The deploy path: where the command runs. */
+  path: string;
+  argv: string[];
+  timeoutSeconds?: number;
 }
 
-export function runBuild(
-  input: { path: string; argv: string[]; timeoutSeconds?: number },
-  runner: Runner = localRunner,
-) {
-  return runGuarded('build', input, runner);
+/** `npm ci` and builds, one at a time per deploy path, heartbeating while they run. */
+export function npmActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+  return {
+    runInstall: (input: CommandInput) => runGuarded('install', input, deps.runnerFor()),
+    runBuild: (input: CommandInput) => runGuarded('build', input, deps.runnerFor()),
+  };
 }

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile, appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RollbackRecord } from '../workflows/types';
+import type { RollbackRecord } from '../model';
 import { renderAnalysis } from '../reports/analysis';
 import { evaluateSuccessCriteria, summarizeCriteria } from '../reports/criteria';
 import { renderIncident, type IncidentFields } from '../reports/incident';

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localRunner } from '../runner/local';
 import { tail, type Runner, type RunResult } from '../runner/types';
 import { cancellationSignal, done, heartbeat, permanent, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
 
 /**
  * Reverting offending commits on a branch and pushing the result, for any target whose source lives
@@ -81,10 +81,7 @@ export function scrubUrlCredentials(text: string): string {
  * Reverts `commits` on `branch` of a repository and pushes; already reverted: nothing to do.
  * Error messages enter the workflow history, so credentials in remote URLs are scrubbed first.
  */
-export async function revertAndPush(
-  input: RevertInput,
-  runner: Runner = localRunner,
-): Promise<StepResult<RevertResult>> {
+async function revertAndPush(input: RevertInput, runner: Runner): Promise<StepResult<RevertResult>> {
   try {
     return await revertAndPushUnscrubbed(input, runner);
   } catch (err) {
@@ -281,4 +278,9 @@ async function revertAndPushUnscrubbed(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Complete rollbacks: revert the offending commits and push, in a throwaway clone. */
+export function revertActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+  return { revertAndPush: (input: RevertInput) => revertAndPush(input, deps.runnerFor()) };
 }

@@ -1,8 +1,8 @@
 import { isAbsolute, join } from 'node:path';
-import type { ServiceConfig } from '../targets/schema';
-import { localRunner } from '../runner/local';
+import type { ServiceConfig } from '../targets/kinds/git';
 import { tail, type Runner } from '../runner/types';
 import { done, heartbeat, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
 
 type Pm2Service = Extract<ServiceConfig, { manager: 'pm2' }>;
 
@@ -152,7 +152,7 @@ async function runCommand(argv: string[], cwd: string, runner: Runner, what: str
 }
 
 /** Stops the service. Stopping a stopped (or unknown) service succeeds. */
-export async function stopService(input: ServiceInput, runner: Runner = localRunner): Promise<StepResult> {
+async function stopService(input: ServiceInput, runner: Runner): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') return stopPm2(service, runner);
   if (!(await commandStatus(service, cwd, runner)))
@@ -164,7 +164,7 @@ export async function stopService(input: ServiceInput, runner: Runner = localRun
 }
 
 /** Starts the service. Starting a running service succeeds without restarting it. */
-export async function startService(input: ServiceInput, runner: Runner = localRunner): Promise<StepResult> {
+async function startService(input: ServiceInput, runner: Runner): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') return startPm2(service, cwd, runner);
   if (await commandStatus(service, cwd, runner))
@@ -178,7 +178,7 @@ export async function startService(input: ServiceInput, runner: Runner = localRu
 }
 
 /** Restarts the service so it re-reads its configuration (a partial rollback's flags). */
-export async function restartService(input: ServiceInput, runner: Runner = localRunner): Promise<StepResult> {
+async function restartService(input: ServiceInput, runner: Runner): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') {
     const proc = await pm2Find(service, runner);
@@ -196,4 +196,13 @@ export async function restartService(input: ServiceInput, runner: Runner = local
   await stopService(input, runner);
   await startService(input, runner);
   return done('restarted the service (stop, then start)', { before: 'unknown' });
+}
+
+/** Stop, start and restart the target's service through its manager (pm2 or commands). */
+export function serviceActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+  return {
+    stopService: (input: ServiceInput) => stopService(input, deps.runnerFor()),
+    startService: (input: ServiceInput) => startService(input, deps.runnerFor()),
+    restartService: (input: ServiceInput) => restartService(input, deps.runnerFor()),
+  };
 }

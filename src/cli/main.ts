@@ -12,16 +12,16 @@ import {
   type ConnectionFlags,
 } from '../client';
 import { checkTargetPaths, ConfigError, getTarget, loadConfig } from '../targets/load';
+import { formatPlan, planRollback } from '../targets/plan';
 import {
-  formatPlan,
-  planRollback,
+  DECISIONS,
   ROLLBACK_KINDS,
+  type Decision,
   type Plan,
   type RollbackKind,
+  type RollbackRecord,
   type RollbackRequest,
-} from '../targets/plan';
-import type { Decision, RollbackRecord } from '../workflows/types';
-import { DECISIONS } from '../targets/schema';
+} from '../model';
 import { registerDrillCommand } from './drill';
 import { formatRecord, ProgressPrinter } from './progress';
 import { processIo, registerReportCommand, type CliIo } from './report';

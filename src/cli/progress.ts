@@ -1,4 +1,4 @@
-import type { RollbackRecord, StepProgress } from '../workflows/types';
+import type { RollbackRecord, StepProgress } from '../model';
 
 const MARK: Record<string, string> = {
   pending: '·',

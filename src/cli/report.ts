@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectionFlags, RollbackClient } from '../client';
 import { ConfigError } from '../targets/load';
-import type { Plan } from '../targets/plan';
-import type { RollbackRecord } from '../workflows/types';
+import type { Plan } from '../model';
+import type { RollbackRecord } from '../model';
 import type { RollbackInput } from '../workflows/rollback';
 import { buildReports, type IncidentFields, type ReportBundle } from '../reports';
 

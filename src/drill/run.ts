@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkHealth, checkMcp, type McpCheckInput } from '../activities/validate';
+import { createActivities, defaultDeps, type Activities, type ActivityDeps } from '../activities';
+import type { McpCheckInput } from '../activities/validate';
 import { webUiBase, type RollbackClient } from '../client';
+import type { Plan, RollbackRecord, RollbackRequest } from '../model';
 import { computeTiming } from '../reports/analysis';
-import { ConfigError } from '../targets/load';
-import { planRollback, type Plan, type RollbackRequest } from '../targets/plan';
-import type { RollbackRecord } from '../workflows/types';
+import { ConfigError } from '../targets/errors';
+import { planRollback } from '../targets/plan';
 import { breakTarget, prepareScenario, type DrillScenario, type ScenarioOptions } from './scenarios';
 import type { DrillTarget } from './target';
 
@@ -56,7 +57,11 @@ export interface DrillOptions extends ScenarioOptions {
   log?: (line: string) => void;
   /** Whether to write REPORTS/ID/drill.json and drill.md (default true). */
   writeReport?: boolean;
+  /** The activities' dependencies (default: this host's); the drill uses the rollback's own verbs. */
+  deps?: ActivityDeps;
 }
+
+type HealthInput = Parameters<Activities['checkHealth']>[0];
 
 function drillRollbackId(target: string, now: Date): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -73,16 +78,17 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: Erro
 }
 
 /** The immediate checks of the plan (health and MCP), run here, straight at the service. */
-function recoveryChecks(plan: Plan): { name: string; run: () => Promise<string> }[] {
-  return plan.steps
-    .filter((s) => !s.id.includes('@') && (s.activity === 'checkHealth' || s.activity === 'checkMcp'))
-    .map((s) => ({
-      name: s.activity === 'checkHealth' ? 'health' : `MCP over ${String(s.input.transport)}`,
-      run: async () =>
-        s.activity === 'checkHealth'
-          ? (await checkHealth(s.input as Parameters<typeof checkHealth>[0])).summary
-          : (await checkMcp(s.input as unknown as McpCheckInput)).summary,
-    }));
+function recoveryChecks(plan: Plan, acts: Activities): { name: string; run: () => Promise<string> }[] {
+  return plan.steps.flatMap((s) => {
+    if (s.id.includes('@')) return [];
+    if (s.activity === 'checkHealth')
+      return [{ name: 'health', run: async () => (await acts.checkHealth(s.input as HealthInput)).summary }];
+    if (s.activity === 'checkMcp') {
+      const input = s.input as McpCheckInput;
+      return [{ name: `MCP over ${input.transport}`, run: async () => (await acts.checkMcp(input)).summary }];
+    }
+    return [];
+  });
 }
 
 /**
@@ -90,7 +96,11 @@ function recoveryChecks(plan: Plan): { name: string; run: () => Promise<string> 
  * does not answer at all gets `settleMs` to start listening, so a slow start is not taken for
  * a crash (and a crash still shows as one).
  */
-async function probeBroken(plan: Plan, settleMs = 5000): Promise<{ broken: boolean; detail: string }> {
+async function probeBroken(
+  plan: Plan,
+  acts: Activities,
+  settleMs = 5000,
+): Promise<{ broken: boolean; detail: string }> {
   const findings: string[] = [];
   let broken = false;
   for (const step of plan.steps.filter((s) => !s.id.includes('@'))) {
@@ -98,9 +108,7 @@ async function probeBroken(plan: Plan, settleMs = 5000): Promise<{ broken: boole
       const deadline = Date.now() + settleMs;
       let r;
       for (;;) {
-        r = await timed(() =>
-          checkHealth({ ...(step.input as Parameters<typeof checkHealth>[0]), timeoutSeconds: 0 }),
-        );
+        r = await timed(() => acts.checkHealth({ ...(step.input as HealthInput), timeoutSeconds: 0 }));
         if (!r.error || !r.error.message.includes('no answer') || Date.now() >= deadline) break;
         await new Promise((res) => setTimeout(res, 250));
       }
@@ -108,10 +116,8 @@ async function probeBroken(plan: Plan, settleMs = 5000): Promise<{ broken: boole
         broken = true;
         findings.push(`health: ${r.error.message.replace(/^health check \S+ failed after 0 s: /, '')}`);
       } else findings.push(`health: ${r.value!.summary}`);
-    } else if (step.activity === 'checkMcp' && step.input.transport === 'http') {
-      const r = await timed(() =>
-        checkMcp({ ...(step.input as unknown as McpCheckInput), timeoutSeconds: 5 }),
-      );
+    } else if (step.activity === 'checkMcp' && (step.input as McpCheckInput).transport === 'http') {
+      const r = await timed(() => acts.checkMcp({ ...(step.input as McpCheckInput), timeoutSeconds: 5 }));
       if (r.error) {
         broken = true;
         findings.push(`MCP: ${r.error.message.split('\n')[0]}`);
@@ -124,6 +130,8 @@ async function probeBroken(plan: Plan, settleMs = 5000): Promise<{ broken: boole
 export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const { client, drill, scenario } = opts;
   const log = opts.log ?? (() => undefined);
+  const deps = opts.deps ?? defaultDeps();
+  const activities = createActivities(deps);
   const startedAt = new Date();
   const request: RollbackRequest = {
     rollbackId: drillRollbackId(drill.name, startedAt),
@@ -174,7 +182,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   }
 
   log(`baseline: looking at ${drill.name} before the drill`);
-  const baseline = await timed(() => probeBroken(plan));
+  const baseline = await timed(() => probeBroken(plan, activities));
   const baselineHealthy = baseline.value ? !baseline.value.broken : null;
   phases.push({
     phase: 'baseline',
@@ -185,6 +193,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
 
   const ctx = {
     target: drill.target,
+    activities,
+    runner: deps.runnerFor(),
     toVersion: plan.toVersion,
     baselineHealthy,
     options: { badVersion: opts.badVersion, entry: opts.entry },
@@ -202,7 +212,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     ok: !broke.error,
     detail: broke.value ?? `breaking failed: ${broke.error?.message}`,
   });
-  const confirm = await timed(() => probeBroken(plan));
+  const confirm = await timed(() => probeBroken(plan, activities));
   result.broken = confirm.value?.broken ?? false;
   phases.push({
     phase: 'confirm broken',
@@ -239,7 +249,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
 
   log('verify: checking the service from outside the workflow');
   const verifyStart = Date.now();
-  for (const check of recoveryChecks(plan)) {
+  for (const check of recoveryChecks(plan, activities)) {
     const r = await timed(check.run);
     result.checks.push({
       check: check.name,

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import { checkoutRef, isTracked } from '../activities/git';
-import { runBuild, runInstall } from '../activities/npm';
-import { restartService } from '../activities/service';
-import { localRunner } from '../runner/local';
-import { ConfigError } from '../targets/load';
-import type { TargetConfig } from '../targets/schema';
+import type { Activities } from '../activities';
+import { isTracked } from '../activities/git';
+import { isEnvFile } from '../model';
+import type { Runner } from '../runner/types';
+import { ConfigError } from '../targets/errors';
+import type { GitTarget } from '../targets/kinds/git';
 
 /**
  * The ways a drill breaks a sandbox. Each one does to the deployment what a bad day does (a bad
@@ -30,7 +30,10 @@ export interface ScenarioOptions {
 }
 
 export interface ScenarioContext {
-  target: TargetConfig;
+  target: GitTarget;
+  /** The rollback's own activities and runner: the drill breaks the sandbox with the same verbs. */
+  activities: Activities;
+  runner: Runner;
   /** The version the emergency rollback returns to. */
   toVersion: string;
   /** Whether the service answered healthy before the drill touched it. */
@@ -47,8 +50,8 @@ export function parseScenario(name: string): DrillScenario {
 }
 
 /** The target's env file (the first config file named like `.env`), relative to the deploy path. */
-function envFileOf(target: TargetConfig): string {
-  const file = target.configFiles.find((f) => /(^|\/)\.env[^/]*$/.test(f));
+function envFileOf(target: GitTarget): string {
+  const file = target.configFiles.find(isEnvFile);
   if (!file) {
     throw new ConfigError(
       "the corrupted-env drill needs an env file (like .env) in the target's configFiles",
@@ -57,7 +60,7 @@ function envFileOf(target: TargetConfig): string {
   return file;
 }
 
-function entryOf(target: TargetConfig, options: ScenarioOptions): string {
+function entryOf(target: GitTarget, options: ScenarioOptions): string {
   const entry = options.entry ?? (target.service.manager === 'pm2' ? target.service.script : undefined);
   if (!entry) {
     throw new ConfigError(
@@ -67,16 +70,17 @@ function entryOf(target: TargetConfig, options: ScenarioOptions): string {
   return isAbsolute(entry) ? entry : join(target.deploy.path, entry);
 }
 
-async function git(path: string, args: string[]): Promise<string> {
-  const r = await localRunner.run(['git', '-C', path, ...args], { timeoutMs: 120_000 });
+async function git(runner: Runner, path: string, args: string[]): Promise<string> {
+  const r = await runner.run(['git', '-C', path, ...args], { timeoutMs: 120_000 });
   if (r.exitCode !== 0) throw new Error(`git ${args.join(' ')} failed in ${path}: ${r.stderr.trim()}`);
   return r.stdout.trim();
 }
 
 /** The newest release tag other than the stable one: the likeliest "bad release" to rehearse. */
-async function defaultBadVersion(target: TargetConfig, toVersion: string): Promise<string> {
-  await git(target.deploy.path, ['fetch', '--tags', '--force', target.deploy.remote]);
-  const tags = (await git(target.deploy.path, ['tag', '--list', '--sort=-v:refname']))
+async function defaultBadVersion(ctx: ScenarioContext): Promise<string> {
+  const { target, toVersion, runner } = ctx;
+  await git(runner, target.deploy.path, ['fetch', '--tags', '--force', target.deploy.remote]);
+  const tags = (await git(runner, target.deploy.path, ['tag', '--list', '--sort=-v:refname']))
     .split('\n')
     .filter(Boolean);
   const bad = tags.find((t) => t !== toVersion);
@@ -90,7 +94,10 @@ async function defaultBadVersion(target: TargetConfig, toVersion: string): Promi
 /** Restarts the service so the damage takes effect; a service that no longer starts is the point. */
 async function restart(ctx: ScenarioContext): Promise<string> {
   try {
-    const r = await restartService({ service: ctx.target.service, cwd: ctx.target.deploy.path });
+    const r = await ctx.activities.restartService({
+      service: ctx.target.service,
+      cwd: ctx.target.deploy.path,
+    });
     return r.summary;
   } catch (err) {
     return `restart failed as the damage intends: ${(err as Error).message.split('\n')[0]}`;
@@ -107,7 +114,7 @@ export async function prepareScenario(scenario: DrillScenario, ctx: ScenarioCont
   if (scenario !== 'corrupted-env') return 'nothing to prepare';
   const { target, toVersion } = ctx;
   const envFile = envFileOf(target);
-  if (await isTracked(target.deploy.path, envFile)) {
+  if (await isTracked(target.deploy.path, envFile, ctx.runner)) {
     return `${envFile} is tracked by git: the checkout restores it`;
   }
   const saved = join(target.backupDir, 'releases', toVersion, envFile);
@@ -133,13 +140,14 @@ export async function breakTarget(scenario: DrillScenario, ctx: ScenarioContext)
   const path = target.deploy.path;
   switch (scenario) {
     case 'bad-release': {
-      const bad = ctx.options.badVersion ?? (await defaultBadVersion(target, ctx.toVersion));
+      const bad = ctx.options.badVersion ?? (await defaultBadVersion(ctx));
       if (bad === ctx.toVersion) {
         throw new ConfigError(
           `--bad-version ${bad} is the version the rollback returns to; pick another release`,
         );
       }
       ctx.log(`deploying ${bad}`);
+      const { checkoutRef, runInstall, runBuild } = ctx.activities;
       await checkoutRef({ path, remote: target.deploy.remote, ref: bad });
       await runInstall({ path, argv: target.deploy.install });
       if (target.deploy.build) await runBuild({ path, argv: target.deploy.build });

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { parseDocument, stringify } from 'yaml';
-import { checkTargetPaths, ConfigError, findConfigFile, getTarget, parseConfig } from '../targets/load';
-import type { AnyTargetConfig, RollbackConfig, TargetConfig } from '../targets/schema';
+import { checkTargetPaths, ConfigError, getTarget, loadConfig } from '../targets/load';
+import { isGitTarget, type GitTarget } from '../targets/kinds/git';
+import type { BaseTarget } from '../targets/kinds';
+import type { RollbackConfig } from '../targets/schema';
 
 /**
  * A drill breaks its target on purpose, so it runs only on a target the config marks
@@ -11,74 +11,35 @@ import type { AnyTargetConfig, RollbackConfig, TargetConfig } from '../targets/s
 export interface DrillTarget {
   file: string;
   name: string;
-  target: TargetConfig;
+  target: GitTarget;
   config: RollbackConfig;
 }
 
-type RawConfig = { targets?: Record<string, Record<string, unknown> | null> } | null;
-
-/**
- * Loads the config like every command does. Until the schema knows `sandbox`, a config that uses
- * it would be refused as having an unknown field; the field is read from the YAML and the rest
- * validated without it.
- */
-export function loadDrillConfig(explicit?: string): {
-  file: string;
-  config: RollbackConfig;
-  sandboxes: Set<string>;
-} {
-  const file = findConfigFile(explicit);
-  const text = readFileSync(file, 'utf8');
-  const raw = parseDocument(text).toJS() as RawConfig;
-  const sandboxes = new Set(
-    Object.entries(raw?.targets ?? {})
-      .filter(([, t]) => t && t.sandbox === true)
-      .map(([name]) => name),
-  );
-  let config: RollbackConfig;
-  try {
-    config = parseConfig(text, file);
-  } catch (err) {
-    if (!(err instanceof ConfigError) || !/unknown fields? [^\n]*"sandbox"/.test(err.message)) throw err;
-    const stripped = structuredClone(raw) as { targets: Record<string, Record<string, unknown>> };
-    for (const t of Object.values(stripped.targets)) if (t) delete t.sandbox;
-    config = parseConfig(stringify(stripped), file);
-  }
-  // Once the schema has the field, the parsed config is the authority.
-  for (const [name, t] of Object.entries(config.targets)) {
-    const flag = (t as { sandbox?: unknown }).sandbox;
-    if (flag === true) sandboxes.add(name);
-    else if (flag === false) sandboxes.delete(name);
-  }
-  return { file, config, sandboxes };
+function isSandbox(t: BaseTarget): boolean {
+  return isGitTarget(t) && t.sandbox;
 }
 
-function isGitTarget(t: AnyTargetConfig): t is TargetConfig {
-  return t.deploy.type === 'git';
-}
-
-function serviceKey(t: TargetConfig): string | null {
+function serviceKey(t: GitTarget): string | null {
   return t.service.manager === 'pm2' ? `pm2:${t.service.pm2Home ?? '~'}:${t.service.name}` : null;
 }
 
 /** The target, if it may be drilled; a ConfigError naming what is wrong otherwise. Changes nothing. */
 export function resolveDrillTarget(explicit: string | undefined, name: string): DrillTarget {
-  const { file, config, sandboxes } = loadDrillConfig(explicit);
-  const any = getTarget({ file, config }, name);
-  if (!sandboxes.has(name)) {
+  const { file, config } = loadConfig(explicit);
+  const target = getTarget({ file, config }, name);
+  if (!isGitTarget(target)) {
+    throw new ConfigError(
+      `target "${name}": drills need a git-deployed target (deploy.type git), not ${target.deploy.type}`,
+    );
+  }
+  if (!target.sandbox) {
     throw new ConfigError(
       `target "${name}" is not a sandbox: a drill breaks its target on purpose, so it runs only on a sandbox copy. ` +
         `Deploy a copy of the service, describe it as its own target with "sandbox: true" in ${file}, and drill that`,
     );
   }
-  if (!isGitTarget(any)) {
-    throw new ConfigError(
-      `target "${name}": drills need a git-deployed target (deploy.type git), not ${any.deploy.type}`,
-    );
-  }
-  const target = any;
   for (const [other, t] of Object.entries(config.targets)) {
-    if (other === name || sandboxes.has(other) || !isGitTarget(t)) continue;
+    if (other === name || isSandbox(t) || !isGitTarget(t)) continue;
     const shared =
       t.deploy.path === target.deploy.path
         ? `deploy.path ${target.deploy.path}`

@@ -1,7 +1,8 @@
+import type { ActivityName } from '../activities';
 import {
   CRITERION_MARK,
   evaluateSuccessCriteria,
-  SERVICE_START_ACTIVITIES,
+  isServiceStart,
   summarizeCriteria,
   type CriterionResult,
 } from './criteria';
@@ -13,6 +14,7 @@ import {
   isFinished,
   msBetween,
   reportedSteps,
+  roleOf,
   type ApprovalLike,
   type DecisionLike,
   type ReportRecord,
@@ -24,19 +26,9 @@ import {
  * so the file written at the end of the rollback and `rollback report` agree.
  */
 
-/** Activities that validate rather than change the service. */
-export const VALIDATION_ACTIVITIES = [
-  'checkHealth',
-  'checkMcp',
-  'checkLatency',
-  'scanLogs',
-  'checkAlarms',
-  'checkEcsService',
-  'checkTargetGroupHealth',
-  'checkCloudWatchAlarms',
-];
-
-const HEALTH_ACTIVITIES = ['checkHealth', 'checkTargetGroupHealth'];
+/** Checks whose pass means the service answers healthy (ECS: the load balancer's view). */
+const HEALTH_ACTIVITIES: ActivityName[] = ['checkHealth', 'checkTargetGroupHealth'];
+const isHealthCheck = (s: { activity: string }) => (HEALTH_ACTIVITIES as string[]).includes(s.activity);
 
 export interface Timing {
   /** The whole rollback, from the workflow's start to its end. */
@@ -97,14 +89,12 @@ export interface Analysis {
 
 export function computeTiming(record: ReportRecord): Timing {
   const steps = reportedSteps(record);
-  const startIdx = steps.findIndex(
-    (s) => SERVICE_START_ACTIVITIES.includes(s.activity) && s.state === 'succeeded',
-  );
+  const startIdx = steps.findIndex((s) => isServiceStart(s) && s.state === 'succeeded');
   let restoredAt: string | undefined;
   if (startIdx >= 0) {
     const health = steps
       .slice(startIdx + 1)
-      .find((s) => HEALTH_ACTIVITIES.includes(s.activity) && s.state === 'succeeded' && s.finishedAt);
+      .find((s) => isHealthCheck(s) && s.state === 'succeeded' && s.finishedAt);
     restoredAt = health?.finishedAt ?? steps[startIdx]!.finishedAt;
   }
   // A service started and then undone was not restored.
@@ -199,7 +189,7 @@ export function buildAnalysis(record: ReportRecord): Analysis {
       approvals: approvalsOf(record),
     },
     validation: steps
-      .filter((s) => VALIDATION_ACTIVITIES.includes(s.activity))
+      .filter((s) => roleOf(s) === 'validate')
       .map((s) => ({
         id: s.id,
         title: s.title,

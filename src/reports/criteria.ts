@@ -1,5 +1,6 @@
-import type { StepProgress } from '../workflows/types';
-import { isFinished, reportedSteps, type ReportRecord } from './record';
+import type { ActivityName } from '../activities';
+import type { StepProgress } from '../model';
+import { isFinished, reportedSteps, roleOf, type ReportRecord } from './record';
 
 /**
  * The runbook's success checklist, judged from the workflow's own record: which steps ran, and
@@ -28,19 +29,16 @@ export interface CriterionResult {
 }
 
 const byActivity =
-  (...activities: string[]) =>
+  (...activities: ActivityName[]) =>
   (s: StepProgress) =>
-    activities.includes(s.activity);
+    (activities as string[]).includes(s.activity);
 
 const byIdPrefix = (prefix: string) => (s: StepProgress) =>
   s.activity === 'checkMcp' &&
   (s.id === prefix || s.id.startsWith(`${prefix}@`) || s.id.startsWith(`${prefix}-`));
 
-/**
- * Activities whose success means the service runs the rolled-back version: a started process
- * (git deploys), a restarted one (partial rollbacks), a completed ECS deployment.
- */
-export const SERVICE_START_ACTIVITIES = ['startService', 'restartService', 'waitForEcsDeployment'];
+/** A step whose success means the service runs the rolled-back version (a start, a restart, a deployment). */
+export const isServiceStart = (s: Pick<StepProgress, 'role' | 'activity'>) => roleOf(s) === 'start';
 
 interface Definition {
   id: CriterionId;
@@ -57,7 +55,7 @@ const DEFINITIONS: Definition[] = [
   {
     id: 'service-started',
     label: 'Service started',
-    match: byActivity(...SERVICE_START_ACTIVITIES),
+    match: isServiceStart,
     howToConfigure: 'the plan has no start step',
   },
   {
@@ -88,7 +86,7 @@ const DEFINITIONS: Definition[] = [
   {
     id: 'alerts-cleared',
     label: 'Alerts cleared',
-    match: byActivity('checkAlarms', 'checkCloudWatchAlarms'),
+    match: byActivity('checkCloudWatchAlarms'),
     howToConfigure: 'add the alarms to check to the target',
   },
 ];
@@ -101,7 +99,7 @@ function undone(record: ReportRecord, step: StepProgress): boolean {
 function stepProblem(record: ReportRecord, step: StepProgress): string | null {
   switch (step.state) {
     case 'succeeded':
-      if (SERVICE_START_ACTIVITIES.includes(step.activity)) {
+      if (isServiceStart(step)) {
         if (undone(record, step))
           return `${step.title}: started, then stopped again when the rollback was undone`;
       }

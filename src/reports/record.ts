@@ -1,4 +1,5 @@
-import type { RollbackRecord, StepProgress } from '../workflows/types';
+import type { ActivityName } from '../activities';
+import type { RollbackRecord, StepProgress, StepRole } from '../model';
 
 /**
  * What the report renderers read. Approvals and decisions come from the gates (issue 3); a record
@@ -64,4 +65,23 @@ export function msBetween(from: string | undefined, to: string | undefined): num
   if (!from || !to) return undefined;
   const d = Date.parse(to) - Date.parse(from);
   return Number.isFinite(d) ? d : undefined;
+}
+
+/** Records of rollbacks planned before steps had roles: their roles, from the activity. */
+const ROLE_BEFORE_ROLES: Partial<Record<ActivityName, StepRole>> = {
+  startService: 'start',
+  restartService: 'start',
+  waitForEcsDeployment: 'start',
+  checkHealth: 'validate',
+  checkMcp: 'validate',
+  checkLatency: 'validate',
+  scanLogs: 'validate',
+  checkEcsService: 'validate',
+  checkTargetGroupHealth: 'validate',
+  checkCloudWatchAlarms: 'validate',
+};
+
+/** What a step was for: a start (the service runs the new version once it succeeds), a validation... */
+export function roleOf(step: Pick<StepProgress, 'role' | 'activity'>): StepRole | undefined {
+  return step.role ?? ROLE_BEFORE_ROLES[step.activity as ActivityName];
 }

@@ -1,16 +1,12 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type AnyTargetConfig, type RollbackConfig, type TargetConfig } from './schema';
+import { ConfigError } from './errors';
+import { targetKinds, type BaseTarget, type TargetKinds } from './kinds';
+import { configSchema, type RollbackConfig } from './schema';
 
-/** A problem the user can fix in their config or command line; the CLI prints it and exits 2. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './errors';
 
 export interface LoadedConfig {
   file: string;
@@ -56,7 +52,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-export function parseConfig(text: string, file: string): RollbackConfig {
+export function parseConfig(text: string, file: string, kinds: TargetKinds = targetKinds): RollbackConfig {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
@@ -68,7 +64,7 @@ export function parseConfig(text: string, file: string): RollbackConfig {
     );
   }
   const raw: unknown = doc.toJS();
-  const result = configSchema.safeParse(raw ?? {});
+  const result = configSchema(kinds).safeParse(raw ?? {});
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  - at ${formatPath(i.path)}: ${describeIssue(i)}`);
     throw new ConfigError(`${file}: invalid rollback config:\n${lines.join('\n')}`);
@@ -76,12 +72,12 @@ export function parseConfig(text: string, file: string): RollbackConfig {
   return result.data;
 }
 
-export function loadConfig(explicit?: string): LoadedConfig {
+export function loadConfig(explicit?: string, kinds: TargetKinds = targetKinds): LoadedConfig {
   const file = findConfigFile(explicit);
-  return { file, config: parseConfig(readFileSync(file, 'utf8'), file) };
+  return { file, config: parseConfig(readFileSync(file, 'utf8'), file, kinds) };
 }
 
-export function getTarget(loaded: LoadedConfig, name: string): AnyTargetConfig {
+export function getTarget(loaded: LoadedConfig, name: string): BaseTarget {
   const target = loaded.config.targets[name];
   if (!target) {
     const known = Object.keys(loaded.config.targets).join(', ');
@@ -91,29 +87,10 @@ export function getTarget(loaded: LoadedConfig, name: string): AnyTargetConfig {
 }
 
 /** Read-only checks of the world a target names, run before anything is started. */
-export function checkTargetPaths(name: string, anyTarget: AnyTargetConfig): string[] {
-  const problems: string[] = [];
-  if (anyTarget.deploy.type === 'ecs') {
-    for (const [field, p] of [
-      ['deploy.git.path', anyTarget.deploy.git?.path],
-      ['deploy.build.cwd', anyTarget.deploy.build?.cwd],
-    ] as const) {
-      if (p && !existsSync(p)) problems.push(`target "${name}": ${field} ${p} does not exist; fix the path`);
-    }
-    return problems;
-  }
-  const target = anyTarget as TargetConfig;
-  const path = target.deploy.path;
-  if (!existsSync(path)) {
-    problems.push(
-      `target "${name}": deploy.path ${path} does not exist; deploy the service there or fix the path`,
-    );
-  } else if (!statSync(path).isDirectory()) {
-    problems.push(`target "${name}": deploy.path ${path} is not a directory`);
-  } else if (!existsSync(resolve(path, '.git'))) {
-    problems.push(
-      `target "${name}": deploy.path ${path} is not a git working copy (no .git); deploy.type git needs one`,
-    );
-  }
-  return problems;
+export function checkTargetPaths(
+  name: string,
+  target: BaseTarget,
+  kinds: TargetKinds = targetKinds,
+): string[] {
+  return kinds.preflight(name, target);
 }

@@ -1,9 +1,25 @@
-import { condition } from '@temporalio/workflow';
-import type { FailurePolicy, Plan } from '../targets/plan';
-import type { ApprovalInput, DecisionInput, MessageResult } from './messages';
-import type { AuditEntry, Decision, RollbackRecord } from './types';
-
-const DECISIONS: readonly Decision[] = ['retry', 'skip', 'compensate', 'abort'];
+import { condition, setHandler } from '@temporalio/workflow';
+import {
+  DECISIONS,
+  type AuditEntry,
+  type Decision,
+  type FailurePolicy,
+  type Plan,
+  type RollbackRecord,
+} from '../model';
+import {
+  approveSignal,
+  approveUpdate,
+  auditQuery,
+  decideSignal,
+  decideUpdate,
+  progressQuery,
+  rejectSignal,
+  rejectUpdate,
+  type ApprovalInput,
+  type DecisionInput,
+  type MessageResult,
+} from './messages';
 
 /**
  * The human moments of a rollback: approval before the plan runs, and a decision when a step has
@@ -21,6 +37,42 @@ export class Gates {
     private readonly record: RollbackRecord,
     private readonly plan: Plan,
   ) {}
+
+  /**
+   * Wires the queries, and each action as an Update (its validator refuses before anything enters
+   * the history) and as a Signal (a refusal is kept in the audit trail instead).
+   */
+  listen(): void {
+    setHandler(progressQuery, () => this.record);
+    setHandler(auditQuery, () => this.record.audit);
+    const refuse = (problem: string | undefined) => {
+      if (problem) throw new Error(problem);
+    };
+    setHandler(approveUpdate, (i) => this.approve(i, 'update'), {
+      validator: (i) => refuse(this.approvalProblem(i, 'approve')),
+    });
+    setHandler(rejectUpdate, (i) => this.reject(i, 'update'), {
+      validator: (i) => refuse(this.approvalProblem(i, 'reject')),
+    });
+    setHandler(decideUpdate, (i) => this.decide(i, 'update'), {
+      validator: (i) => refuse(this.decisionProblem(i)),
+    });
+    setHandler(approveSignal, (i) => {
+      const problem = this.approvalProblem(i, 'approve');
+      if (problem) this.refuseSignal(i?.by, 'approve', problem);
+      else this.approve(i, 'signal');
+    });
+    setHandler(rejectSignal, (i) => {
+      const problem = this.approvalProblem(i, 'reject');
+      if (problem) this.refuseSignal(i?.by, 'reject', problem);
+      else this.reject(i, 'signal');
+    });
+    setHandler(decideSignal, (i) => {
+      const problem = this.decisionProblem(i);
+      if (problem) this.refuseSignal(i?.by, 'decide', problem);
+      else this.decide(i, 'signal');
+    });
+  }
 
   private now(): string {
     return new Date().toISOString();
@@ -64,7 +116,7 @@ export class Gates {
   decisionProblem(input: DecisionInput): string | undefined {
     const by = input?.by?.trim();
     if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
-    if (!DECISIONS.includes(input.decision))
+    if (!(DECISIONS as readonly string[]).includes(input.decision))
       return `unknown decision "${input.decision}"; use retry, skip, compensate or abort`;
     if (this.record.status !== 'awaiting-decision' || this.pendingDecision) {
       return `rollback ${this.record.rollbackId} is not waiting for a decision (it is ${this.record.status})`;

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AuditEntry, Decision, RollbackRecord } from './types';
+import type { AuditEntry, Decision, RollbackRecord } from '../model';
 
 /** Shared by the workflow, the CLI, the chat front end and the tests. */
 export const progressQuery = defineQuery<RollbackRecord>('progress');

@@ -1,44 +1,51 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  ChildWorkflowCancellationType,
   isCancellation,
-  ParentClosePolicy,
-  setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Plan, PlanStep, RollbackRequest } from '../targets/plan';
-import type { RollbackEvent, RollbackEventType } from './events';
-import { Gates } from './gates';
 import {
-  approveSignal,
-  approveUpdate,
-  auditQuery,
-  decideSignal,
-  decideUpdate,
-  progressQuery,
-  rejectSignal,
-  rejectUpdate,
-} from './messages';
-import { notifyWorkflow } from './notify';
-import { FROM_VERSION, TO_VERSION } from './search-attributes';
-import { describeError, StepRunner } from './step-runner';
-import type { RollbackRecord } from './types';
-
-const LOG_STEP: PlanStep = {
-  id: 'rollback-log',
-  title: 'Write the rollback-log entry',
-  activity: 'appendRollbackLog',
-  retry: 'record',
-  input: {},
-  undo: [],
-};
+  FROM_VERSION,
+  PLAN_FORMAT,
+  TO_VERSION,
+  type FailureType,
+  type Plan,
+  type PlanStep,
+  type RollbackEventType,
+  type RollbackRecord,
+  type RollbackRequest,
+  type RollbackStatus,
+} from '../model';
+import { Gates } from './gates';
+import { legacyReportsVersion } from './legacy';
+import { notifier, type Notify } from './notify';
+import { describeError, failureType, StepRunner } from './step-runner';
 
 export interface RollbackInput {
   request: RollbackRequest;
   plan: Plan;
+}
+
+/** How a rollback ended; everything after the steps (undos, status, reports, notices) follows from it. */
+type Outcome =
+  | { type: 'succeeded' }
+  | { type: 'rejected'; by?: string; comment?: string }
+  | { type: 'cancelled' }
+  | { type: 'failed' }
+  | { type: 'aborted'; by: string };
+
+/** The step that writes the reports: the last of every rollback, whatever the outcome. */
+function logStep(reportsDir: string, record: RollbackRecord): PlanStep {
+  return {
+    id: 'rollback-log',
+    title: 'Write the rollback-log entry',
+    role: 'record',
+    activity: 'appendRollbackLog',
+    retry: 'record',
+    input: { reportsDir, record },
+    undo: [],
+  };
 }
 
 /**
@@ -49,7 +56,32 @@ export interface RollbackInput {
  */
 export async function rollbackWorkflow({ request, plan }: RollbackInput): Promise<RollbackRecord> {
   const startedMs = Date.now();
-  const record: RollbackRecord = {
+  const record = newRecord(request, plan, startedMs);
+  const gates = new Gates(record, plan);
+  gates.listen();
+  const runner = new StepRunner(record, (step, result) => reportVersion(plan, step, result.data, record));
+  const notify = notifier(plan, record);
+  runner.publish();
+
+  let outcome: Outcome;
+  try {
+    await notify('started');
+    outcome = (await approval(plan, gates, runner, notify)) ?? (await runSteps(plan, gates, runner, notify));
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    outcome = { type: 'cancelled' };
+    record.awaitingDecision = undefined;
+    gates.audit('(operator)', 'cancel', 'accepted', 'workflow cancellation requested');
+  }
+
+  // Everything from here must finish even though the workflow may have been cancelled.
+  await CancellationScope.nonCancellable(() => finish(plan, record, runner, notify, outcome, startedMs));
+  if (outcome.type !== 'succeeded') throw endFailure(record, outcome);
+  return record;
+}
+
+function newRecord(request: RollbackRequest, plan: Plan, startedMs: number): RollbackRecord {
+  return {
     rollbackId: plan.rollbackId,
     target: plan.target,
     kind: plan.kind,
@@ -60,10 +92,11 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
     requestedAt: request.requestedAt,
     status: plan.approval.required ? 'awaiting-approval' : 'running',
     startedAt: new Date(startedMs).toISOString(),
-    steps: [...plan.steps, LOG_STEP].map((s) => ({
+    steps: [...plan.steps, logStep(plan.reportsDir, {} as RollbackRecord)].map((s) => ({
       id: s.id,
       title: s.title,
       activity: s.activity,
+      role: s.role,
       state: 'pending',
       attempts: 0,
     })),
@@ -80,185 +113,144 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
       },
     ],
   };
-  const gates = new Gates(record, plan);
-  setHandler(progressQuery, () => record);
-  setHandler(auditQuery, () => record.audit);
-  setHandler(approveUpdate, (i) => gates.approve(i, 'update'), {
-    validator: (i) => refuse(gates.approvalProblem(i, 'approve')),
-  });
-  setHandler(rejectUpdate, (i) => gates.reject(i, 'update'), {
-    validator: (i) => refuse(gates.approvalProblem(i, 'reject')),
-  });
-  setHandler(decideUpdate, (i) => gates.decide(i, 'update'), {
-    validator: (i) => refuse(gates.decisionProblem(i)),
-  });
-  setHandler(approveSignal, (i) => {
-    const problem = gates.approvalProblem(i, 'approve');
-    if (problem) gates.refuseSignal(i?.by, 'approve', problem);
-    else gates.approve(i, 'signal');
-  });
-  setHandler(rejectSignal, (i) => {
-    const problem = gates.approvalProblem(i, 'reject');
-    if (problem) gates.refuseSignal(i?.by, 'reject', problem);
-    else gates.reject(i, 'signal');
-  });
-  setHandler(decideSignal, (i) => {
-    const problem = gates.decisionProblem(i);
-    if (problem) gates.refuseSignal(i?.by, 'decide', problem);
-    else gates.decide(i, 'signal');
-  });
-
-  const runner = new StepRunner(record, (step, result) => {
-    if (step.id === 'inspect' && typeof result.data.version === 'string') {
-      record.fromVersion = result.data.version;
-      upsertSearchAttributes([{ key: FROM_VERSION, value: result.data.version }]);
-    }
-    // ECS plans learn the revision they go to at run time (the previous ACTIVE one, or a new variant).
-    if ((step.id === 'resolve' || step.id === 'register') && typeof result.data.version === 'string') {
-      record.toVersion = result.data.version;
-      upsertSearchAttributes([{ key: TO_VERSION, value: result.data.version }]);
-    }
-  });
-  const notify = notifier(plan, record);
-  runner.publish();
-
-  let failure: unknown;
-  let cancelled = false;
-  let aborted: { by: string } | undefined;
-  let rejected: { by?: string; comment?: string } | undefined;
-  try {
-    await notify('started');
-    if (plan.approval.required) {
-      await notify('awaiting-approval', {
-        plan: plan.steps.map((s) => s.title),
-        approvers: plan.approval.approvers,
-      });
-      const outcome = await gates.waitForApproval(() => notify('approval-escalated'));
-      if (!outcome.approved) {
-        rejected = outcome;
-      } else {
-        record.status = 'running';
-        runner.publish();
-        await notify('approved', { by: outcome.by, comment: outcome.comment });
-      }
-    }
-    for (let i = 0; !rejected && i < plan.steps.length;) {
-      const step = plan.steps[i]!;
-      try {
-        await runner.runStep(step);
-        i++;
-        continue;
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        const error = describeError(err);
-        let decision = plan.onFailure.default;
-        let by = 'policy';
-        if (plan.onFailure.wait || step.onFailure === 'decide') {
-          const waiting = gates.waitForDecision(step.id, step.title, error, plan.onFailure);
-          runner.publish();
-          await notify('step-failed', { step: { id: step.id, title: step.title, error } });
-          ({ decision, by } = await waiting);
-        }
-        if (decision === 'retry') continue;
-        if (decision === 'skip') {
-          runner.markSkipped(step.id, `skipped by ${by} after: ${error}`);
-          i++;
-          continue;
-        }
-        failure = err;
-        record.failure = { stepId: step.id, title: step.title, message: error };
-        if (decision === 'abort') aborted = { by };
-        break;
-      }
-    }
-  } catch (err) {
-    if (!isCancellation(err)) throw err;
-    cancelled = true;
-    record.awaitingDecision = undefined;
-    gates.audit('(operator)', 'cancel', 'accepted', 'workflow cancellation requested');
-  }
-
-  // Everything from here must finish even though the workflow may have been cancelled.
-  await CancellationScope.nonCancellable(async () => {
-    if ((failure && !aborted) || cancelled) {
-      record.status = 'compensating';
-      runner.publish();
-      await runner.compensate();
-    }
-    const undosOk = record.undos.every((u) => u.state === 'succeeded');
-    record.status = rejected
-      ? 'rejected'
-      : cancelled
-        ? 'cancelled'
-        : aborted
-          ? 'aborted'
-          : failure
-            ? undosOk
-              ? 'compensated'
-              : 'failed'
-            : 'succeeded';
-    record.finishedAt = new Date().toISOString();
-    record.durationMs = Date.now() - startedMs;
-    runner.publish();
-    try {
-      await runner.runStep({ ...LOG_STEP, input: { reportsDir: plan.reportsDir, record: clone(record) } });
-    } catch {
-      // The log is a record, not part of the rollback: its failure must not change the outcome.
-    }
-    const step = record.failure
-      ? { id: record.failure.stepId, title: record.failure.title, error: record.failure.message }
-      : undefined;
-    const finalEvent: RollbackEventType =
-      record.status === 'rejected'
-        ? 'rejected'
-        : record.status === 'cancelled'
-          ? 'cancelled'
-          : record.status === 'aborted'
-            ? 'aborted'
-            : record.status === 'compensated'
-              ? 'compensated'
-              : record.status === 'succeeded'
-                ? 'succeeded'
-                : 'failed';
-    await notify(finalEvent, { step, by: rejected?.by ?? aborted?.by, comment: rejected?.comment });
-  });
-
-  if (cancelled)
-    throw ApplicationFailure.create({
-      message: `Rollback ${workflowInfo().workflowId} was cancelled; ${undoSummary(record)}`,
-      type: 'RollbackCancelled',
-      nonRetryable: true,
-      details: [record],
-    });
-  if (rejected) {
-    throw ApplicationFailure.create({
-      message: `Rollback ${workflowInfo().workflowId} was rejected by ${rejected.by}${rejected.comment ? `: ${rejected.comment}` : ''}; nothing was changed`,
-      type: 'RollbackRejected',
-      nonRetryable: true,
-      details: [record],
-    });
-  }
-  if (aborted) {
-    throw ApplicationFailure.create({
-      message: `Rollback ${workflowInfo().workflowId} aborted by ${aborted.by} at step "${record.failure!.title}" (${record.failure!.message}); left as it is, nothing undone`,
-      type: 'RollbackAborted',
-      nonRetryable: true,
-      details: [record],
-    });
-  }
-  if (failure) {
-    throw ApplicationFailure.create({
-      message: `Rollback ${workflowInfo().workflowId} failed at step "${record.failure!.title}": ${record.failure!.message}; ${undoSummary(record)}`,
-      type: 'RollbackFailed',
-      nonRetryable: true,
-      details: [record],
-    });
-  }
-  return record;
 }
 
-function refuse(problem: string | undefined): void {
-  if (problem) throw new Error(problem);
+/** A step whose result names the version rolled back from or to: the record and search attributes say so. */
+function reportVersion(
+  plan: Plan,
+  step: PlanStep,
+  data: Record<string, unknown>,
+  record: RollbackRecord,
+): void {
+  const which = plan.format === PLAN_FORMAT ? step.reportsVersion : legacyReportsVersion(step);
+  if (!which || typeof data.version !== 'string') return;
+  if (which === 'from') {
+    record.fromVersion = data.version;
+    upsertSearchAttributes([{ key: FROM_VERSION, value: data.version }]);
+  } else {
+    // Some plans learn where they go at run time (the previous ACTIVE revision, a new variant).
+    record.toVersion = data.version;
+    upsertSearchAttributes([{ key: TO_VERSION, value: data.version }]);
+  }
+}
+
+/** The approval gate, when the plan needs one; a rejection (or a timeout's default) is an outcome. */
+async function approval(
+  plan: Plan,
+  gates: Gates,
+  runner: StepRunner,
+  notify: Notify,
+): Promise<Outcome | undefined> {
+  if (!plan.approval.required) return undefined;
+  await notify('awaiting-approval', {
+    plan: plan.steps.map((s) => s.title),
+    approvers: plan.approval.approvers,
+  });
+  const decided = await gates.waitForApproval(() => notify('approval-escalated'));
+  if (!decided.approved) return { type: 'rejected', by: decided.by, comment: decided.comment };
+  runner.record.status = 'running';
+  runner.publish();
+  await notify('approved', { by: decided.by, comment: decided.comment });
+  return undefined;
+}
+
+/** The steps in order; a step that fails for good is decided on (by a person or the policy). */
+async function runSteps(plan: Plan, gates: Gates, runner: StepRunner, notify: Notify): Promise<Outcome> {
+  for (let i = 0; i < plan.steps.length;) {
+    const step = plan.steps[i]!;
+    try {
+      await runner.runStep(step);
+      i++;
+      continue;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const error = describeError(err);
+      let decision = plan.onFailure.default;
+      let by = 'policy';
+      if (plan.onFailure.wait || step.onFailure === 'decide') {
+        const waiting = gates.waitForDecision(step.id, step.title, error, plan.onFailure);
+        runner.publish();
+        await notify('step-failed', { step: { id: step.id, title: step.title, error } });
+        ({ decision, by } = await waiting);
+      }
+      if (decision === 'retry') continue;
+      if (decision === 'skip') {
+        runner.markSkipped(step.id, `skipped by ${by} after: ${error}`);
+        i++;
+        continue;
+      }
+      runner.record.failure = { stepId: step.id, title: step.title, message: error, type: failureType(err) };
+      return decision === 'abort' ? { type: 'aborted', by } : { type: 'failed' };
+    }
+  }
+  return { type: 'succeeded' };
+}
+
+const FINAL_STATUS: Record<Outcome['type'], RollbackStatus> = {
+  succeeded: 'succeeded',
+  rejected: 'rejected',
+  cancelled: 'cancelled',
+  aborted: 'aborted',
+  failed: 'compensated', // or 'failed', when an undo failed too
+};
+
+/** Undo what a failed or cancelled rollback did, settle its status, write its reports, say how it ended. */
+async function finish(
+  plan: Plan,
+  record: RollbackRecord,
+  runner: StepRunner,
+  notify: Notify,
+  outcome: Outcome,
+  startedMs: number,
+): Promise<void> {
+  if (outcome.type === 'failed' || outcome.type === 'cancelled') {
+    record.status = 'compensating';
+    runner.publish();
+    await runner.compensate();
+  }
+  const undosOk = record.undos.every((u) => u.state === 'succeeded');
+  record.status = outcome.type === 'failed' && !undosOk ? 'failed' : FINAL_STATUS[outcome.type];
+  record.finishedAt = new Date().toISOString();
+  record.durationMs = Date.now() - startedMs;
+  runner.publish();
+  try {
+    await runner.runStep(logStep(plan.reportsDir, clone(record)));
+  } catch {
+    // The log is a record, not part of the rollback: its failure must not change the outcome.
+  }
+  const step = record.failure
+    ? { id: record.failure.stepId, title: record.failure.title, error: record.failure.message }
+    : undefined;
+  const by = outcome.type === 'rejected' || outcome.type === 'aborted' ? outcome.by : undefined;
+  const comment = outcome.type === 'rejected' ? outcome.comment : undefined;
+  await notify(record.status as RollbackEventType, { step, by, comment });
+}
+
+/** The workflow's failure for every outcome but success; the record travels in its details. */
+function endFailure(
+  record: RollbackRecord,
+  outcome: Exclude<Outcome, { type: 'succeeded' }>,
+): ApplicationFailure {
+  const id = workflowInfo().workflowId;
+  const f = record.failure;
+  const [type, message]: [FailureType, string] =
+    outcome.type === 'cancelled'
+      ? ['RollbackCancelled', `Rollback ${id} was cancelled; ${undoSummary(record)}`]
+      : outcome.type === 'rejected'
+        ? [
+            'RollbackRejected',
+            `Rollback ${id} was rejected by ${outcome.by}${outcome.comment ? `: ${outcome.comment}` : ''}; nothing was changed`,
+          ]
+        : outcome.type === 'aborted'
+          ? [
+              'RollbackAborted',
+              `Rollback ${id} aborted by ${outcome.by} at step "${f!.title}" (${f!.message}); left as it is, nothing undone`,
+            ]
+          : [
+              'RollbackFailed',
+              `Rollback ${id} failed at step "${f!.title}": ${f!.message}; ${undoSummary(record)}`,
+            ];
+  return ApplicationFailure.create({ message, type, nonRetryable: true, details: [record] });
 }
 
 function undoSummary(record: RollbackRecord): string {
@@ -272,43 +264,4 @@ function undoSummary(record: RollbackRecord): string {
 
 function clone(record: RollbackRecord): RollbackRecord {
   return JSON.parse(JSON.stringify(record)) as RollbackRecord;
-}
-
-/**
- * Each notification is an abandoned child workflow: starting it takes one round trip, its retries
- * against a slow or dead endpoint happen outside the rollback, and it outlives the rollback.
- */
-function notifier(plan: Plan, record: RollbackRecord) {
-  let seq = 0;
-  const info = workflowInfo();
-  const webUrl = plan.webUiBase
-    ? `${plan.webUiBase}/namespaces/${encodeURIComponent(info.namespace)}/workflows/${encodeURIComponent(info.workflowId)}/${info.runId}/history`
-    : undefined;
-  return async (type: RollbackEventType, extra: Partial<RollbackEvent> = {}): Promise<void> => {
-    if (plan.notify.length === 0) return;
-    const event: RollbackEvent = {
-      type,
-      at: new Date().toISOString(),
-      rollbackId: record.rollbackId,
-      workflowId: info.workflowId,
-      target: record.target,
-      kind: record.kind,
-      toVersion: record.toVersion,
-      fromVersion: record.fromVersion,
-      requestedBy: record.requestedBy,
-      reason: record.reason,
-      status: record.status,
-      webUrl,
-      ...extra,
-    };
-    // Not cancellable: cancelling the rollback must not cancel (or skip) its notices.
-    await CancellationScope.nonCancellable(() =>
-      startChild(notifyWorkflow, {
-        workflowId: `${info.workflowId}-${info.runId}-notify-${++seq}-${type}`,
-        args: [{ channels: plan.notify, event }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        cancellationType: ChildWorkflowCancellationType.ABANDON,
-      }),
-    );
-  };
 }

@@ -9,9 +9,16 @@ import {
   sleep,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { ActivityCall, PlanStep, RetryClass } from '../targets/plan';
-import type { StepResult } from '../activities/common';
-import type { RollbackRecord, StepProgress } from './types';
+import {
+  WAIT_ACTIVITY,
+  type ActivityCall,
+  type PlanStep,
+  type RetryClass,
+  type RollbackRecord,
+  type StepProgress,
+  type StepResult,
+} from '../model';
+import { legacyUndoRetry } from './legacy';
 
 const WAIT = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
@@ -47,23 +54,8 @@ export const RETRY_CLASSES: Record<RetryClass, ActivityOptions> = {
   },
 };
 
-const UNDO_CLASS: Record<string, RetryClass> = {
-  runInstall: 'install',
-  runBuild: 'install',
-  startService: 'service',
-  stopService: 'service',
-  restartService: 'service',
-  updateEcsService: 'service',
-};
-
-/**
- * A plan step with this activity name is not an activity: the workflow waits on a durable timer
- * (`input.seconds`), e.g. between validation phases or for an error-log window. A worker restart
- * during the wait loses nothing.
- */
-export const WAIT_STEP = 'wait';
-
-async function durableWait(title: string, input: Record<string, unknown>): Promise<StepResult> {
+/** A timer step: the workflow waits `seconds` on a durable timer; a worker restart loses nothing. */
+async function durableWait(title: string, input: { seconds: number }): Promise<StepResult> {
   const seconds = Number(input.seconds);
   if (!Number.isFinite(seconds) || seconds < 0)
     throw ApplicationFailure.nonRetryable(`wait step needs seconds >= 0`, 'PlanError');
@@ -71,14 +63,9 @@ async function durableWait(title: string, input: Record<string, unknown>): Promi
   return { summary: `waited ${seconds} s`, attempt: 1, data: { seconds } };
 }
 
-type AnyActivity = (input: Record<string, unknown>) => Promise<StepResult>;
+type AnyActivity = (input: unknown) => Promise<StepResult>;
 
-function call(
-  activity: string,
-  retry: RetryClass,
-  summary: string,
-  input: Record<string, unknown>,
-): Promise<StepResult> {
+function call(activity: string, retry: RetryClass, summary: string, input: unknown): Promise<StepResult> {
   const acts = proxyActivities<Record<string, AnyActivity>>({ ...RETRY_CLASSES[retry], summary });
   return acts[activity]!(input);
 }
@@ -105,17 +92,24 @@ export function resolveRefs(value: unknown, results: Map<string, StepResult>): u
   return value;
 }
 
+function applicationFailure(err: unknown): ApplicationFailure | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? cause : undefined;
+}
+
 /** The attempt number our activity interceptor attaches to every failure, if present. */
 function failedAttempts(err: unknown): number | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    for (const d of cause.details ?? []) {
-      if (d && typeof d === 'object' && typeof (d as { attempt?: unknown }).attempt === 'number') {
-        return (d as { attempt: number }).attempt;
-      }
+  for (const d of applicationFailure(err)?.details ?? []) {
+    if (d && typeof d === 'object' && typeof (d as { attempt?: unknown }).attempt === 'number') {
+      return (d as { attempt: number }).attempt;
     }
   }
   return undefined;
+}
+
+/** The failure type (FAILURES) of an activity's failure, when it has one. */
+export function failureType(err: unknown): string | undefined {
+  return applicationFailure(err)?.type ?? undefined;
 }
 
 export function describeError(err: unknown): string {
@@ -123,27 +117,29 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const MARK: Record<string, string> = {
+  pending: '·',
+  running: '▶',
+  succeeded: '✔',
+  failed: '✘',
+  skipped: '↷',
+};
+
+/** The Web UI's "current details" of a rollback: its steps as a checklist. */
 function renderDetails(record: RollbackRecord): string {
-  const mark: Record<string, string> = {
-    pending: '·',
-    running: '▶',
-    succeeded: '✔',
-    failed: '✘',
-    skipped: '↷',
-  };
   return [
     `**${record.kind} rollback of ${record.target} → ${record.toVersion}: ${record.status}**`,
     '',
     ...record.steps.map(
       (s) =>
-        `${mark[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`,
+        `${MARK[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`,
     ),
   ].join('\n');
 }
 
 interface RegisteredUndo {
   stepId: string;
-  calls: ActivityCall[];
+  calls: { activity: string; retry: RetryClass; input: unknown }[];
 }
 
 /**
@@ -185,16 +181,17 @@ export class StepRunner {
       if (step.undo.length > 0 && !this.undos.some((u) => u.stepId === step.id)) {
         this.undos.push({
           stepId: step.id,
-          calls: step.undo.map((u) => ({
+          calls: (step.undo as ActivityCall[]).map((u) => ({
             activity: u.activity,
-            input: resolveRefs(u.input, this.results) as Record<string, unknown>,
+            retry: u.retry ?? legacyUndoRetry(u.activity),
+            input: resolveRefs(u.input, this.results),
           })),
         });
       }
-      const input = resolveRefs(step.input, this.results) as Record<string, unknown>;
+      const input = resolveRefs(step.input, this.results);
       const result =
-        step.activity === WAIT_STEP
-          ? await durableWait(step.title, input)
+        step.activity === WAIT_ACTIVITY
+          ? await durableWait(step.title, input as { seconds: number })
           : await call(step.activity, step.retry, step.title, input);
       this.results.set(step.id, result);
       p.state = 'succeeded';
@@ -205,6 +202,7 @@ export class StepRunner {
       p.state = 'failed';
       p.attempts = failedAttempts(err) ?? p.attempts + 1;
       p.lastError = describeError(err);
+      p.errorType = failureType(err);
       throw err;
     } finally {
       p.finishedAt = new Date().toISOString();
@@ -226,21 +224,14 @@ export class StepRunner {
     await CancellationScope.nonCancellable(async () => {
       for (const undo of [...this.undos].reverse()) {
         for (const c of undo.calls) {
-          const entry = {
+          const entry: RollbackRecord['undos'][number] = {
             stepId: undo.stepId,
             activity: c.activity,
-            state: 'running' as 'running' | 'succeeded' | 'failed',
-            summary: undefined as string | undefined,
-            error: undefined as string | undefined,
+            state: 'running',
           };
           this.record.undos.push(entry);
           try {
-            const r = await call(
-              c.activity,
-              UNDO_CLASS[c.activity] ?? 'quick',
-              `Undo ${undo.stepId}: ${c.activity}`,
-              c.input,
-            );
+            const r = await call(c.activity, c.retry, `Undo ${undo.stepId}: ${c.activity}`, c.input);
             entry.state = 'succeeded';
             entry.summary = r.summary;
           } catch (err) {

@@ -14,8 +14,9 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { getTarget, parseConfig } from '../../src/targets/load';
-import { planRollback, type RollbackRequest } from '../../src/targets/plan';
-import { SEARCH_ATTRIBUTES } from '../../src/workflows/search-attributes';
+import type { RollbackRequest } from '../../src/model';
+import { planRollback } from '../../src/targets/plan';
+import { SEARCH_ATTRIBUTES } from '../../src/model';
 import { temporal } from '@temporalio/proto';
 import { createFakeActivities, type FakeOptions } from '../rig/fake-activities';
 

@@ -5,7 +5,8 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { RollbackClient } from '../../src/client';
 import { getTarget, loadConfig } from '../../src/targets/load';
-import { planRollback, type RollbackRequest } from '../../src/targets/plan';
+import type { RollbackRequest } from '../../src/model';
+import { planRollback } from '../../src/targets/plan';
 import type { Sandbox } from './sandbox';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -86,7 +87,7 @@ export async function waitForStatus(
   workflowId: string,
   status: string,
   timeoutMs = 90_000,
-): Promise<import('../../src/workflows/types').RollbackRecord> {
+): Promise<import('../../src/model').RollbackRecord> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {

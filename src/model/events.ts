@@ -1,4 +1,4 @@
-import type { RollbackKind } from '../targets/plan';
+import type { RollbackKind } from './kinds';
 
 export type RollbackEventType =
   | 'started'

@@ -1,6 +1,6 @@
 import type { Service } from '@aws-sdk/client-ecs';
 import type { TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { formatRevision, revisionOf, sameRevision } from './task-definitions';
+import { formatRevision, revisionOf, sameRevision } from '../../targets/kinds/ecs/revision';
 
 /** Pure verdicts of the post-rollback checks; the activities fetch, these decide. */
 

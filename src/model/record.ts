@@ -1,5 +1,6 @@
 /** The workflow's own record: the progress query returns it and the reports are built from it. */
-import type { RollbackKind } from '../targets/plan';
+import type { Decision, RollbackKind } from './kinds';
+import type { StepRole } from './plan';
 
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -7,6 +8,8 @@ export interface StepProgress {
   id: string;
   title: string;
   activity: string;
+  /** Absent in records of rollbacks planned before steps had roles. */
+  role?: StepRole;
   state: StepState;
   /** Attempts the step took (Temporal retries inside one step count here). */
   attempts: number;
@@ -15,6 +18,8 @@ export interface StepProgress {
   durationMs?: number;
   summary?: string;
   lastError?: string;
+  /** The failure's type (FAILURES), when the step failed with one of ours. */
+  errorType?: string;
 }
 
 export interface UndoProgress {
@@ -36,8 +41,6 @@ export type RollbackStatus =
   | 'rejected'
   | 'cancelled'
   | 'aborted';
-
-export type Decision = 'retry' | 'skip' | 'compensate' | 'abort';
 
 export interface ApprovalEntry {
   by: string;
@@ -83,7 +86,7 @@ export interface RollbackRecord {
   currentStep?: string;
   steps: StepProgress[];
   undos: UndoProgress[];
-  failure?: { stepId: string; title: string; message: string };
+  failure?: { stepId: string; title: string; message: string; type?: string };
   approvals: ApprovalEntry[];
   decisions: DecisionEntry[];
   audit: AuditEntry[];

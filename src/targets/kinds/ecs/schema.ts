@@ -1,24 +1,14 @@
 import { z } from 'zod';
+import { absolutePath, commonTargetFields, envFlagsSchema, gitRemoteName, regexSchema } from '../../common';
 
 /**
- * The `deploy:` section of a target on AWS ECS. A module of its own, importing nothing of ours, so
- * the config schema can include it without an import cycle (./ecs imports ./load and ./plan).
+ * A service on AWS ECS: no host, no process manager; the deploy section says everything.
  * Credentials are not configured here: the worker takes them from the AWS SDK's standard chain.
  */
 
 const argv = z.array(z.string().min(1)).min(1, 'must name a program, as an argv list like ["./build.sh"]');
-const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
 const awsName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,1023}$/, `must be an ECS ${what} name or ARN`);
-const regex = z.string().refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
-
 export const ecsDeploySchema = z.strictObject({
   type: z.literal('ecs'),
   cluster: awsName('cluster'),
@@ -53,7 +43,7 @@ export const ecsDeploySchema = z.strictObject({
       /** Defaults to git.path, which is brought to the reverted commit first. */
       cwd: absolutePath.optional(),
       /** What the tag must look like (a regular expression), e.g. "^[0-9a-f]{12}$". */
-      imageTagPattern: regex.optional(),
+      imageTagPattern: regexSchema.optional(),
       timeoutSeconds: z.number().int().positive().max(1140).default(1140),
     })
     .optional(),
@@ -61,10 +51,7 @@ export const ecsDeploySchema = z.strictObject({
   git: z
     .strictObject({
       path: absolutePath,
-      remote: z
-        .string()
-        .regex(/^[A-Za-z0-9._-]+$/, 'must be a git remote name, like origin')
-        .default('origin'),
+      remote: gitRemoteName,
       branch: z
         .string()
         .regex(/^(?!-)(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/, 'must be a branch name')
@@ -72,12 +59,10 @@ export const ecsDeploySchema = z.strictObject({
     })
     .optional(),
   /** Partial rollbacks: environment variables set on the container (e.g. QURATOR: "false"). */
-  featureFlags: z
-    .record(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'flag names are environment variable names'),
-      z.string().regex(/^[^\n\r]*$/, 'must be one line'),
-    )
-    .default({}),
+  featureFlags: envFlagsSchema.default({}),
 });
 
 export type EcsDeploy = z.infer<typeof ecsDeploySchema>;
+
+export const ecsTargetSchema = z.strictObject({ ...commonTargetFields, deploy: ecsDeploySchema });
+export type EcsTarget = z.infer<typeof ecsTargetSchema>;

@@ -1,5 +1,5 @@
 import type { Deployment, Service } from '@aws-sdk/client-ecs';
-import { formatRevision, revisionOf, sameRevision } from './task-definitions';
+import { formatRevision, revisionOf, sameRevision } from '../../targets/kinds/ecs/revision';
 
 /**
  * Where a service deployment stands, from one DescribeServices answer. Pure, so it is tested

@@ -1,0 +1,54 @@
+/**
+ * Every failure type our activities and workflows raise (`ApplicationFailure.type`), in one place:
+ * the step record carries it, so tests, reports and tools match on a type, not on a message.
+ * Failures marked permanent are not retried: retrying cannot fix them.
+ */
+export const FAILURES = {
+  // Plans and inputs
+  PlanError: 'a plan refers to data no earlier step produced, or a step input is malformed',
+  BadInput: 'an activity was given input it cannot act on',
+  // git and files on the host
+  RefNotFound: 'the version is not a tag, branch or commit of the working copy or its remote',
+  CheckoutFailed: 'git refused to check out the version',
+  BackupMissing: 'no backup to restore from',
+  BackupCorrupt: 'a backed-up file does not match its recorded checksum',
+  ErrorLogMatches: 'error lines were written in the error-log window',
+  // complete rollbacks
+  RevertInput: 'the commits, branch or remote of a revert are malformed or absent',
+  RevertCommitNotFound: 'a commit to revert is not on the branch',
+  RevertMerge: 'a commit to revert is a merge',
+  RevertConflict: 'the revert does not apply cleanly',
+  RevertPushRejected: 'the remote kept rejecting the push of the revert',
+  BuildOutput: 'the build did not print an image it pushed',
+  // notifications
+  NotifyConfig: 'a notification channel cannot be delivered with the worker’s settings',
+  // AWS
+  AwsCredentialsMissing: 'the worker has no AWS credentials',
+  AwsAccessDenied: 'AWS refused the worker’s credentials',
+  AwsRequestRejected: 'AWS rejected a request as malformed',
+  EcsClusterNotFound: 'the ECS cluster does not exist',
+  EcsServiceNotFound: 'the ECS service does not exist',
+  EcsServiceNotActive: 'the ECS service is being deleted',
+  EcsTaskDefinitionNotFound: 'the task-definition revision does not exist',
+  EcsBadRevision: 'not a task-definition revision',
+  EcsWrongFamily: 'the revision belongs to another task-definition family',
+  EcsAlreadyOnRevision: 'the service already runs the requested revision',
+  EcsRevisionInactive: 'the revision is deregistered',
+  EcsNoPreviousRevision: 'the family has no earlier ACTIVE revision',
+  EcsContainerNotFound: 'the task definition has no container of that name',
+  EcsContainerAmbiguous: 'the task definition has several containers and none is named',
+  EcsVariant: 'the task-definition variant cannot be made',
+  'EcsDeployment-failed': 'ECS gave up on the deployment',
+  'EcsDeployment-rolled-back': 'ECS’s circuit breaker rolled the deployment back',
+  'EcsDeployment-superseded': 'another deployment replaced the rollback’s',
+  'EcsDeployment-deadline-passed': 'the deployment did not complete before its deadline',
+  TargetGroupNotFound: 'the load balancer target group does not exist',
+  AlarmNotFound: 'a CloudWatch alarm named in the config does not exist',
+  // how a rollback ends (the workflow's own failure)
+  RollbackFailed: 'a step failed for good',
+  RollbackCancelled: 'the rollback was cancelled',
+  RollbackRejected: 'an approver rejected the rollback',
+  RollbackAborted: 'an operator aborted the rollback at a failed step',
+} as const;
+
+export type FailureType = keyof typeof FAILURES;

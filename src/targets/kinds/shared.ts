@@ -1,0 +1,49 @@
+import { SAFE_REF } from '../common';
+import { ConfigError } from '../errors';
+
+/** Request checks and labels that more than one kind uses. */
+
+/** `{ QURATOR: 'false' }` → `QURATOR=false`, as titles and version labels show flags. */
+export function formatFlags(flags: Record<string, string>, separator = ', '): string {
+  return Object.entries(flags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(separator);
+}
+
+export function assertSafeVersion(version: string): void {
+  if (!SAFE_REF.test(version)) {
+    throw new ConfigError(
+      `unsafe version "${version}": a version must be a plain git tag, branch or commit ` +
+        '(letters, digits, . _ / + -, not starting with -), like v1.11.4',
+    );
+  }
+}
+
+const COMMIT = /^[0-9a-fA-F]{4,40}$/;
+
+/** The offending commits of a complete rollback: commit ids or ranges A..B, at least one. */
+export function assertSafeCommits(commits: string[] | undefined): string[] {
+  if (!commits || commits.length === 0) {
+    throw new ConfigError(
+      'a complete rollback needs the offending commits: --commit SHA (repeatable) or --commit A..B',
+    );
+  }
+  for (const c of commits) {
+    const parts = c.split('..');
+    if (parts.length > 2 || !parts.every((p) => COMMIT.test(p))) {
+      throw new ConfigError(
+        `"${c}" is not a commit id or a range A..B of commit ids (hex, 4 to 40 characters)`,
+      );
+    }
+  }
+  return commits;
+}
+
+/** The version label of a complete rollback: what it reverts. */
+export function revertLabel(prefix: string, commits: string[]): string {
+  return `${prefix}revert-${commits.map((c) => c.slice(0, 12)).join('-')}`.slice(0, 200);
+}
+
+export function refuseTo(request: { toVersion?: string }, what: string): void {
+  if (request.toVersion) throw new ConfigError(`${what}: drop --to`);
+}

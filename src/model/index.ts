@@ -9,3 +9,4 @@ export * from './events';
 export * from './failures';
 export * from './env-files';
 export * from './search-attributes';
+export * from './text';

@@ -3,7 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  // Transpiled file by file (isolatedModules is set in tsconfig.json); `npm run typecheck` checks types.
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   globalSetup: '<rootDir>/test/rig/global-setup.ts',
   globalTeardown: '<rootDir>/test/rig/global-teardown.ts',
   testTimeout: 240000,

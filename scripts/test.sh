@@ -3,10 +3,11 @@
 # dev server, git, npm, pm2, MCP servers), and ends with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash scripts/setup.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
 
 results=$(mktemp)
-npx jest --ci --json --outputFile="$results" "$@"
+# The project's own jest, not npx: npm would add warnings about this machine's npm config.
+node_modules/.bin/jest --ci --json --outputFile="$results" "$@"
 status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -4,44 +4,78 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
+  WithStartWorkflowOperation,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RollbackInput } from './workflows/rollback';
+import { temporal } from '@temporalio/proto';
+import {
+  connectionSettings,
+  webUiBase,
+  type ConnectionFlags,
+  type ConnectionSettings,
+} from './temporal/connection';
+import { connectFailure, probeAddress, probeFailure } from './temporal/probe';
+import { rollbackWorkflow, type RollbackInput } from './workflows/rollback';
 import {
   approveSignal,
   approveUpdate,
   auditQuery,
   decideSignal,
   decideUpdate,
+  preflightUpdate,
   progressQuery,
   rejectSignal,
   rejectUpdate,
   type MessageResult,
+  type PreflightResult,
 } from './workflows/messages';
-import type { AuditEntry, Decision } from './model';
-import { FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './model';
-import type { RollbackRecord } from './model';
-import type { Plan, RollbackRequest } from './model';
+import { DEFAULT_TASK_QUEUE, FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './model';
+import type { AuditEntry, Decision, Plan, RollbackRecord, RollbackRequest } from './model';
 
-export interface ConnectionFlags {
-  address?: string;
-  namespace?: string;
-}
+export {
+  connectionSettings,
+  webUiBase,
+  type ConnectionFlags,
+  type ConnectionSettings,
+} from './temporal/connection';
 
-/** `--address`/`--namespace`, then the Temporal CLI's own variables, then the local dev server. */
-export function connectionSettings(flags: ConnectionFlags = {}): { address: string; namespace: string } {
-  return {
-    address: flags.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-    namespace: flags.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
-  };
-}
+const CONNECT_TIMEOUT_MS = 5000;
+const LIVE_POLL_SECONDS = 120;
 
-/** The Web UI's address: TEMPORAL_UI_URL, else the dev server's convention (frontend port + 1000). */
-export function webUiBase(address: string): string {
-  if (process.env.TEMPORAL_UI_URL) return process.env.TEMPORAL_UI_URL.replace(/\/$/, '');
-  const m = /^(.*):(\d+)$/.exec(address);
-  return m ? `http://${m[1]}:${Number(m[2]) + 1000}` : `http://${address}`;
+/**
+ * Connects, and explains a failure in terms of the address: a probe of the address runs beside the
+ * gRPC connect, so a port that is closed or that serves something other than Temporal (the Web UI, a
+ * plain web server) is named at once instead of after the connect deadline.
+ */
+async function openConnection(settings: ConnectionSettings): Promise<Connection> {
+  const { address } = settings;
+  const connecting = Connection.connect({
+    address,
+    tls: settings.tls,
+    apiKey: settings.apiKey,
+    metadata: settings.metadata,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  });
+  const settled = connecting.then(
+    (connection) => ({ connection }),
+    (error: unknown) => ({ error: error as Error }),
+  );
+  const probing = probeAddress(address, Boolean(settings.tls));
+  const first = await Promise.race([settled, probing.then((probe) => ({ probe }))]);
+  if ('connection' in first) return first.connection;
+  const probe = 'probe' in first ? first.probe : await probing;
+  const failure = probeFailure(address, probe);
+  if (failure) {
+    void connecting.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+    throw failure;
+  }
+  const outcome = await settled;
+  if ('connection' in outcome) return outcome.connection;
+  throw connectFailure(address, probe, outcome.error);
 }
 
 export function workflowIdFor(target: string): string {
@@ -62,12 +96,32 @@ export class RollbackAlreadyRunningError extends Error {
   }
 }
 
+/** A read-only check of the request failed when the rollback started: it ended, nothing was written. */
+export class RollbackRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly workflowId: string,
+    readonly runId: string,
+  ) {
+    super(message);
+    this.name = 'RollbackRefusedError';
+  }
+}
+
 /** The workflow refused an approval, rejection or decision; nothing was recorded in its history. */
 export class RefusedError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'RefusedError';
   }
+}
+
+/** Whether any worker polls a task queue, as the server saw it (it forgets a poller after a few minutes). */
+export interface WorkerPresence {
+  taskQueue: string;
+  polling: boolean;
+  /** How long ago the most recent poll began, by this machine's clock; absent when nobody polled. */
+  lastPollSecondsAgo?: number;
 }
 
 export interface StartedRollback {
@@ -100,18 +154,10 @@ export class RollbackClient {
   ) {}
 
   static async connect(flags: ConnectionFlags & { taskQueue?: string } = {}): Promise<RollbackClient> {
-    const { address, namespace } = connectionSettings(flags);
-    let connection: Connection;
-    try {
-      connection = await Connection.connect({ address, connectTimeout: 5000 });
-    } catch (err) {
-      throw new Error(
-        `cannot reach the Temporal server at ${address} (${(err as Error).message}); ` +
-          'start one with "rollback dev", or set TEMPORAL_ADDRESS / --address',
-        { cause: err },
-      );
-    }
-    const taskQueue = flags.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? 'rollback-orchestrator';
+    const settings = connectionSettings(flags);
+    const { address, namespace } = settings;
+    const connection = await openConnection(settings);
+    const taskQueue = flags.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
     return new RollbackClient(
       new Client({ connection, namespace }),
       connection,
@@ -130,43 +176,76 @@ export class RollbackClient {
     return runId ? `${base}/${runId}/history` : base;
   }
 
-  /** Starts the rollback; refuses, naming the running one, if the target already has one. */
-  async start(request: RollbackRequest, plan: Plan): Promise<StartedRollback> {
-    const workflowId = workflowIdFor(request.target);
-    const input: RollbackInput = { request, plan };
+  private startOptions(request: RollbackRequest, plan: Plan) {
+    return {
+      taskQueue: this.taskQueue,
+      workflowId: workflowIdFor(request.target),
+      args: [{ request, plan }] as [RollbackInput],
+      // One rollback per target: Temporal allows one running execution per workflow id.
+      workflowIdConflictPolicy: 'FAIL' as const,
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
+      staticSummary: `${request.kind} rollback of ${request.target} to ${plan.toVersion}`,
+      staticDetails: `Reason: ${request.reason}\nRequested by: ${request.requestedBy}\nRollback id: ${request.rollbackId}`,
+      typedSearchAttributes: [
+        { key: TARGET, value: request.target },
+        { key: KIND, value: request.kind },
+        { key: TO_VERSION, value: plan.toVersion },
+        { key: REQUESTED_BY, value: request.requestedBy },
+      ],
+    };
+  }
+
+  private async startedRun(operation: WithStartWorkflowOperation<typeof rollbackWorkflow>) {
+    const handle = await operation.workflowHandle();
+    return { workflowId: handle.workflowId, runId: (await handle.describe()).runId };
+  }
+
+  /** A start refused because the target already has a running rollback: name that one. */
+  private async alreadyRunning(err: unknown, target: string): Promise<unknown> {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) return err;
+    const workflowId = workflowIdFor(target);
+    let runId: string | undefined;
     try {
-      const handle = await this.client.workflow.start('rollbackWorkflow', {
-        taskQueue: this.taskQueue,
-        workflowId,
-        args: [input],
-        // One rollback per target: Temporal allows one running execution per workflow id.
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        staticSummary: `${request.kind} rollback of ${request.target} to ${plan.toVersion}`,
-        staticDetails: `Reason: ${request.reason}\nRequested by: ${request.requestedBy}\nRollback id: ${request.rollbackId}`,
-        typedSearchAttributes: [
-          { key: TARGET, value: request.target },
-          { key: KIND, value: request.kind },
-          { key: TO_VERSION, value: plan.toVersion },
-          { key: REQUESTED_BY, value: request.requestedBy },
-        ],
-      });
-      return {
-        workflowId,
-        runId: handle.firstExecutionRunId,
-        webUrl: this.webUrl(workflowId, handle.firstExecutionRunId),
-      };
+      runId = (await this.client.workflow.getHandle(workflowId).describe()).runId;
+    } catch {
+      /* it may have finished meanwhile */
+    }
+    return new RollbackAlreadyRunningError(target, workflowId, runId);
+  }
+
+  /** Starts the rollback and returns at once; refuses, naming the running one, if the target has one. */
+  async start(request: RollbackRequest, plan: Plan): Promise<StartedRollback> {
+    try {
+      const handle = await this.client.workflow.start(rollbackWorkflow, this.startOptions(request, plan));
+      const runId = handle.firstExecutionRunId;
+      return { workflowId: handle.workflowId, runId, webUrl: this.webUrl(handle.workflowId, runId) };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        let runId: string | undefined;
-        try {
-          runId = (await this.client.workflow.getHandle(workflowId).describe()).runId;
-        } catch {
-          /* it may have finished meanwhile */
-        }
-        throw new RollbackAlreadyRunningError(request.target, workflowId, runId);
+      throw await this.alreadyRunning(err, request.target);
+    }
+  }
+
+  /**
+   * Starts the rollback and returns once its read-only checks (the deployed version, the version
+   * asked for) have passed, with what they found; when one fails, throws RollbackRefusedError:
+   * the rollback ended and nothing was written (an Update-with-Start that the workflow answers).
+   */
+  async startChecked(
+    request: RollbackRequest,
+    plan: Plan,
+  ): Promise<StartedRollback & { checks: PreflightResult }> {
+    const operation = new WithStartWorkflowOperation(rollbackWorkflow, this.startOptions(request, plan));
+    try {
+      const checks = await this.client.workflow.executeUpdateWithStart(preflightUpdate, {
+        startWorkflowOperation: operation,
+      });
+      const { workflowId, runId } = await this.startedRun(operation);
+      return { workflowId, runId, webUrl: this.webUrl(workflowId, runId), checks };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const { workflowId, runId } = await this.startedRun(operation);
+        throw new RollbackRefusedError(err.cause?.message ?? err.message, workflowId, runId);
       }
-      throw err;
+      throw await this.alreadyRunning(err, request.target);
     }
   }
 
@@ -174,9 +253,49 @@ export class RollbackClient {
     return this.client.workflow.getHandle(workflowId, runId).describe();
   }
 
-  /** The workflow's own progress record (works for running and finished rollbacks). */
-  async progress(workflowId: string, runId?: string): Promise<RollbackRecord> {
-    return this.client.workflow.getHandle(workflowId, runId).query(progressQuery);
+  /**
+   * The workflow's own progress record (running and finished rollbacks). A worker answers it: with
+   * `deadlineMs`, give up after that long instead of the server's own (long) query timeout.
+   */
+  async progress(workflowId: string, runId?: string, deadlineMs?: number): Promise<RollbackRecord> {
+    const ask = () => this.client.workflow.getHandle(workflowId, runId).query(progressQuery);
+    return deadlineMs === undefined ? ask() : this.client.withDeadline(Date.now() + deadlineMs, ask);
+  }
+
+  /**
+   * Whether a worker polls the task queue for workflow tasks (nobody would run a rollback there
+   * otherwise). The server lists a poller for minutes after its worker went away; a live worker
+   * polls again at least every minute or so, so a poll older than two minutes is not counted.
+   */
+  async workerPresence(taskQueue: string = this.taskQueue): Promise<WorkerPresence> {
+    const { pollers } = await this.connection.workflowService.describeTaskQueue({
+      namespace: this.namespace,
+      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    const ages = (pollers ?? []).map((p) =>
+      p.lastAccessTime?.seconds ? (Date.now() - Number(p.lastAccessTime.seconds) * 1000) / 1000 : 0,
+    );
+    if (ages.length === 0) return { taskQueue, polling: false };
+    const latest = Math.max(0, Math.round(Math.min(...ages)));
+    return { taskQueue, polling: latest <= LIVE_POLL_SECONDS, lastPollSecondsAgo: latest };
+  }
+
+  /** Every event of a run's history. */
+  async history(workflowId: string, runId?: string): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+    const history = await this.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    return history.events ?? [];
+  }
+
+  /** Turns a payload of this client's histories back into its value. */
+  decode<T = unknown>(payload: temporal.api.common.v1.IPayload | null | undefined): T | undefined {
+    if (!payload) return undefined;
+    return this.client.options.loadedDataConverter.payloadConverter.fromPayload<T>(payload as never);
+  }
+
+  /** Ends a run at once: no undo runs. For rollbacks no worker ever picked up, where none is needed. */
+  async terminate(workflowId: string, runId: string, reason: string): Promise<void> {
+    await this.client.workflow.getHandle(workflowId, runId).terminate(reason);
   }
 
   /** Waits for the end; resolves with the record and whether the rollback succeeded. */

@@ -3,6 +3,7 @@ import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
 import { connectionSettings, type ConnectionFlags } from './client';
 import { DEFAULT_TASK_QUEUE } from './model';
+import { channelName, type NotifyChannel } from './notifications/channels';
 
 export { DEFAULT_TASK_QUEUE } from './model';
 
@@ -21,8 +22,9 @@ export function taskQueueFor(explicit?: string): string {
 export async function createWorker(
   settings: WorkerSettings = {},
 ): Promise<{ worker: Worker; close: () => Promise<void> }> {
-  const { address, namespace } = connectionSettings(settings);
-  const connection = await NativeConnection.connect({ address });
+  // The CLI's settings: --address/--namespace, then the Temporal CLI's variables and profile (TLS, API key).
+  const { address, namespace, tls, apiKey, metadata } = connectionSettings(settings);
+  const connection = await NativeConnection.connect({ address, tls, apiKey, metadata });
   const bundlePath = settings.workflowBundlePath ?? process.env.ROLLBACK_WORKFLOW_BUNDLE;
   const options: WorkerOptions = {
     connection,
@@ -30,6 +32,10 @@ export async function createWorker(
     taskQueue: taskQueueFor(settings.taskQueue),
     activities: settings.activities ?? createActivities(defaultDeps()),
     interceptors: { activity: [() => ({ inbound: new AttemptTaggingInterceptor() })] },
+    // Heartbeats reach the server within a second, so the steps' short heartbeat timeouts find a
+    // dead worker in seconds; a workflow task stranded on a dead worker's sticky queue moves on fast.
+    maxHeartbeatThrottleInterval: '1s',
+    stickyQueueScheduleToStartTimeout: '3s',
     ...(bundlePath
       ? { workflowBundle: { codePath: bundlePath } }
       : { workflowsPath: require.resolve('./workflows') }),
@@ -48,4 +54,32 @@ if (require.main === module) {
       console.error(err);
       process.exit(1);
     });
+}
+
+/**
+ * Notification channels of a config whose `urlEnv` this worker's environment lacks: the worker says
+ * so when it starts, rather than only when a notice cannot be delivered in the middle of a rollback.
+ */
+export function missingNotifyEnv(
+  config: {
+    notify?: { channels: NotifyChannel[] };
+    targets: Record<string, { notify?: { channels: NotifyChannel[] } }>;
+  },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  const where: [string, NotifyChannel[]][] = [
+    ['notify', config.notify?.channels ?? []],
+    ...Object.entries(config.targets).map(([name, t]): [string, NotifyChannel[]] => [
+      `targets.${name}.notify`,
+      t.notify?.channels ?? [],
+    ]),
+  ];
+  return where.flatMap(([path, channels]) =>
+    channels
+      .filter((c) => c.urlEnv && !env[c.urlEnv])
+      .map(
+        (c) =>
+          `${path}: channel ${channelName(c)} will not be delivered: ${c.urlEnv} is unset in this worker's environment`,
+      ),
+  );
 }

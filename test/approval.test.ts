@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { RefusedError } from '../src/client';
 import { git, GOOD_VERSION } from './rig/fixture-repo';
+import { eventually } from './rig/eventually';
 import { rollbackSuite } from './rig/suite';
 import { FIXTURE_TOOLS, health } from './rig/sandbox';
 import { listToolsHttp, runCli, startReceiver, startRollback, waitForStatus } from './rig/rollback';
@@ -34,7 +35,8 @@ test('a complete rollback waits for an authorised approval; self and unlisted ap
     requestedBy: 'alice',
   });
   const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-approval');
-  expect(waiting.steps.every((s) => s.state === 'pending')).toBe(true);
+  // Only the read-only look at what runs comes before the approval; nothing has changed.
+  expect(waiting.steps.filter((s) => s.state !== 'pending').map((s) => s.id)).toEqual(['inspect']);
 
   // Refused at once by the Update validator: nothing enters the history.
   await expect(suite.client.act(started.workflowId, 'approve', { by: 'alice' })).rejects.toThrow(
@@ -46,7 +48,9 @@ test('a complete rollback waits for an authorised approval; self and unlisted ap
   expect(await updateEvents(started.workflowId)).toBe(0);
   // A signal cannot be refused to its sender: the refusal is kept in the audit trail, nothing changes.
   await suite.client.act(started.workflowId, 'approve', { by: 'mallory' }, true);
-  await new Promise((r) => setTimeout(r, 500));
+  await eventually('the refused approval in the audit trail', async () =>
+    (await suite.client.audit(started.workflowId)).some((a) => a.by === 'mallory' && a.outcome === 'refused'),
+  );
   const audit = await suite.client.audit(started.workflowId);
   expect(audit).toContainEqual(
     expect.objectContaining({ by: 'mallory', action: 'approve', outcome: 'refused' }),
@@ -121,6 +125,7 @@ describe('approval policy on partial rollbacks', () => {
 
   test('no decision before the timeout: escalated, then the default (reject) applies and nothing changes', async () => {
     const receiver = await startReceiver();
+    suite.defer('the notification receiver', receiver.close);
     const sb = await suite.sandbox({
       name: 'appr-timeout',
       badMode: 'none',
@@ -137,15 +142,16 @@ describe('approval policy on partial rollbacks', () => {
     expect(result.error).toContain('was rejected by timeout');
     expect(result.record!.status).toBe('rejected');
     expect(result.record!.steps.filter((s) => s.state !== 'pending').map((s) => s.id)).toEqual([
+      'inspect',
       'rollback-log',
     ]);
     expect(result.record!.audit.map((a) => a.action)).toEqual(['requested', 'escalated', 'timeout']);
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
     // Late: the request has been decided.
     await expect(suite.client.act(started.workflowId, 'approve', { by: 'carol' })).rejects.toThrow();
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && !receiver.bodies.some((b) => b.body?.type === 'rejected'))
-      await new Promise((r) => setTimeout(r, 100));
+    await eventually('the rejected notification', () =>
+      receiver.bodies.some((b) => b.body?.type === 'rejected'),
+    );
     const asked = receiver.bodies.find((b) => b.body.type === 'awaiting-approval')!.body;
     expect(asked.approvers).toEqual(['carol']);
     expect(asked.plan).toEqual(
@@ -157,7 +163,6 @@ describe('approval policy on partial rollbacks', () => {
     expect(receiver.bodies.map((b) => b.body.type)).toEqual(
       expect.arrayContaining(['started', 'awaiting-approval', 'approval-escalated', 'rejected']),
     );
-    await receiver.close();
   });
 
   test('rollback reject: the approver says no with a reason, nothing runs, and the exit code says it failed', async () => {

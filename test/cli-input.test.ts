@@ -193,11 +193,12 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
       steps: { id: string; undo: { activity: string }[] }[];
     };
     expect(parsed.toVersion).toBe('v1.11.4');
+    // The read-only checks first: nothing is written before they hold.
     expect(parsed.steps.map((s) => s.id)).toEqual([
-      'incident',
       'inspect',
-      'backup',
       'resolve',
+      'incident',
+      'backup',
       'stop',
       'checkout',
       'install',

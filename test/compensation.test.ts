@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackAlreadyRunningError } from '../src/client';
 import { BAD_VERSION, git, gitDescribe } from './rig/fixture-repo';
@@ -18,26 +18,34 @@ async function expectBackOnBadRelease(sb: Sandbox, envBefore: string) {
 }
 
 describe('a rollback step that fails for good', () => {
-  test('a tag missing from the remote is found out before anything changes: the service is never stopped', async () => {
+  test('a tag missing from the remote is refused before anything is written: the service is never stopped', async () => {
     const sb = await suite.sandbox({ name: 'comp-tag' });
     const pidBefore = pm2Pid(sb);
     const started = await startRollback(suite.client, sb, { toVersion: 'v9.9.9' });
     const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
-    expect(result.error).toContain('failed at step "Find v9.9.9 on origin"');
-    expect(result.error).toContain('v9.9.9 is not a tag, branch or commit');
-    expect(result.error).toContain('nothing to undo');
+    expect(result.error).toContain('refused: v9.9.9 is not a tag, branch or commit');
+    expect(result.error).toContain('nothing was changed');
     const record = result.record!;
-    expect(record.failure?.stepId).toBe('resolve');
+    expect(record.status).toBe('refused');
+    expect(record.failure).toMatchObject({ stepId: 'resolve', type: 'RefNotFound' });
     // Not retried: a missing tag does not appear by retrying.
-    expect(record.steps.find((s) => s.id === 'resolve')).toMatchObject({ state: 'failed', attempts: 1 });
-    expect(record.steps.find((s) => s.id === 'stop')).toMatchObject({ state: 'pending' });
+    expect(record.steps.find((s) => s.id === 'resolve')).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      errorType: 'RefNotFound',
+    });
+    // Only the read-only checks ran: no incident, no backup, no stop, no report.
+    expect(record.steps.filter((s) => s.state !== 'pending').map((s) => s.id)).toEqual([
+      'inspect',
+      'resolve',
+    ]);
     expect(record.undos).toEqual([]);
+    expect(existsSync(sb.reportsDir)).toBe(false);
+    expect(existsSync(sb.backupDir)).toBe(false);
     // The same process, never stopped or restarted, on the same release.
     expect(pm2Pid(sb)).toBe(pidBefore);
     expect(await gitDescribe(sb.deployPath)).toBe(`v${BAD_VERSION}`);
-    const log = readFileSync(join(sb.reportsDir, 'rollback-log.md'), 'utf8');
-    expect(log).toContain('rollback failed at "Find v9.9.9 on origin"');
   });
 
   test('npm ci fails on the target release: the undos put the old checkout, config and process back', async () => {
@@ -63,6 +71,7 @@ describe('a rollback step that fails for good', () => {
     expect(result.error).toMatch(/failed at step "Install dependencies \(npm ci/);
     expect(result.error).toMatch(/npm ci.*exited 1/s);
     const record = result.record!;
+    expect(record.failure).toMatchObject({ stepId: 'install' });
     expect(record.steps.find((s) => s.id === 'install')).toMatchObject({ state: 'failed', attempts: 3 });
     expect(record.status).toBe('compensated');
     expect(record.undos.map((u) => u.activity)).toEqual([
@@ -114,6 +123,7 @@ test('a release that crashes at start: the start step fails after its retries, n
   expect(result.error).toContain(`failed at step "Start pm2 process lightdash-${sb.target}"`);
   expect(result.error).toContain('did not stay up');
   const record = result.record!;
+  expect(record.failure).toMatchObject({ stepId: 'start' });
   expect(record.steps.find((s) => s.id === 'start')).toMatchObject({ state: 'failed', attempts: 3 });
   // The start's own undo (stop) runs first, then everything before it, back to the old release.
   expect(record.undos.map((u) => u.activity)).toEqual([

@@ -1,39 +1,37 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { RollbackClient } from '../src/client';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { Cleanup } from './rig/cleanup';
+import { eventually, GiveUp } from './rig/eventually';
 import { GOOD_VERSION, gitDescribe } from './rig/fixture-repo';
+import { withFreshPort } from './rig/ports';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 import { createSandbox, FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
 import { listToolsHttp, ROOT, startRollback } from './rig/rollback';
 
-const sandboxes: Sandbox[] = [];
-const cleanups: (() => Promise<unknown>)[] = [];
+// Workers, clients and servers stop before the sandboxes go: nothing may start a service again.
+const cleanups = new Cleanup();
+const sandboxes = new Cleanup();
 
 afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
+  try {
+    await cleanups.run();
+  } finally {
+    await sandboxes.run();
+  }
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v !== undefined && v !== null && v !== false) return v;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+async function sandbox(name: string): Promise<Sandbox> {
+  const sb = await createSandbox({ name });
+  sandboxes.add(`sandbox ${name}`, () => sb.cleanup());
+  return sb;
 }
 
 /** The real `rollback worker` command, as an operator runs it, in a process we can SIGKILL. */
-function spawnWorkerProcess(taskQueue: string, address?: string): Promise<ChildProcess> {
+async function spawnWorkerProcess(taskQueue: string, address?: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -47,14 +45,18 @@ function spawnWorkerProcess(taskQueue: string, address?: string): Promise<ChildP
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('worker polling task queue')) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
+  cleanups.add('the worker process', () => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await eventually(
+    'the worker process to poll its task queue',
+    () => {
+      if (child.exitCode !== null) throw new GiveUp(`worker exited ${child.exitCode}: ${err}`);
+      return err.includes('worker polling task queue');
+    },
+    60_000,
+  );
+  return child;
 }
 
 async function expectRecovered(sb: Sandbox) {
@@ -66,17 +68,17 @@ async function expectRecovered(sb: Sandbox) {
 
 test('a worker killed with SIGKILL in the middle of npm ci: a new worker finishes the same rollback', async () => {
   const taskQueue = testTaskQueue('crash');
-  const sb = await createSandbox({ name: 'crash-worker' });
-  sandboxes.push(sb);
+  const sb = await sandbox('crash-worker');
   const first = await spawnWorkerProcess(taskQueue);
-  cleanups.push(async () => first.kill('SIGKILL'));
   const client = await connectClient(taskQueue);
-  cleanups.push(() => client.close());
+  cleanups.add('the client', () => client.close());
 
   const started = await startRollback(client, sb);
   const pidFile = join(sb.deployPath, '.rollback-install.pid');
-  const npmPid = await waitFor('npm ci to start', () =>
-    existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined,
+  const npmPid = await eventually(
+    'npm ci to start',
+    () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0),
+    60_000,
   );
   const before = await client.progress(started.workflowId, started.runId);
   expect(before.steps.find((s) => s.id === 'install')?.state).toBe('running');
@@ -85,7 +87,7 @@ test('a worker killed with SIGKILL in the middle of npm ci: a new worker finishe
   const manifest = readFileSync(join(started.plan.backupPath, 'manifest.json'), 'utf8');
 
   const second = await startWorker(taskQueue);
-  cleanups.push(() => second.stop());
+  cleanups.add('the second worker', () => second.stop());
   const result = await client.result(started.workflowId, started.runId);
   expect(result.error).toBeUndefined();
   const record = result.record!;
@@ -107,28 +109,43 @@ test('a worker killed with SIGKILL in the middle of npm ci: a new worker finishe
 
 test('the Temporal server stopped and restarted on the same SQLite file mid-rollback: the rollback finishes', async () => {
   const taskQueue = testTaskQueue('restart');
-  const sb = await createSandbox({ name: 'crash-server' });
-  sandboxes.push(sb);
+  const sb = await sandbox('crash-server');
   const dbFile = join(sb.root, 'temporal.sqlite');
-  let server: DevServer = await startDevServer({ dbFile, headless: true });
+  // The restart must bind the same port: one reserved for this test, out of other processes' way.
+  const { value: first, reservation } = await withFreshPort('a second Temporal server', (port) =>
+    startDevServer({ dbFile, port, headless: true }),
+  );
+  let server: DevServer = first;
   const address = server.address;
   const port = Number(address.split(':')[1]);
-  cleanups.push(() => server.stop());
+  cleanups.add(`release port ${port}`, () => reservation.release());
+  cleanups.add('the second Temporal server', () => server.stop());
   const worker = await startWorker(taskQueue, address);
-  cleanups.push(() => worker.stop());
+  cleanups.add('the worker', () => worker.stop());
   let client = await connectClient(taskQueue, address);
 
   const started = await startRollback(client, sb);
-  await waitFor('npm ci to start', () => existsSync(join(sb.deployPath, '.rollback-install.pid')));
+  await eventually('npm ci to start', () => existsSync(join(sb.deployPath, '.rollback-install.pid')), 60_000);
   await client.close();
   await server.stop();
-  await sleep(2000);
+  await eventually(`port ${port} to refuse connections`, () => refused(port));
   server = await startDevServer({ dbFile, port, headless: true });
 
   client = await RollbackClient.connect({ address, taskQueue });
-  cleanups.push(() => client.close());
+  cleanups.add('the client', () => client.close());
   const result = await client.result(started.workflowId, started.runId);
   expect(result.error).toBeUndefined();
   expect(result.record!.status).toBe('succeeded');
   await expectRecovered(sb);
 });
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}

@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { git } from './rig/fixture-repo';
+import type { FailureMode } from './rig/fixture-repo';
+import { eventually } from './rig/eventually';
 import { rollbackSuite } from './rig/suite';
-import { health, pm2Status, pm2 } from './rig/sandbox';
+import { health, pm2, waitForHttp } from './rig/sandbox';
 import { runCli, startRollback, waitForStatus } from './rig/rollback';
 
 const suite = rollbackSuite('decisions');
@@ -68,8 +69,11 @@ describe('an operator decides on a step that failed for good', () => {
     const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.ok).toBe(false);
     expect(result.record!.status).toBe('compensated');
+    expect(result.record!.failure).toMatchObject({ stepId: 'validate-latency' });
     expect(result.record!.undos.map((u) => u.activity)).toEqual(['restoreConfigFiles', 'restartService']);
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
+    // The undo's restart ends once pm2 keeps the process up, not once it listens.
+    await waitForHttp(`http://127.0.0.1:${sb.port}/health`);
     expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', features: { qurator: true } });
   });
 
@@ -94,44 +98,44 @@ describe('an operator decides on a step that failed for good', () => {
     const record = await suite.client.progress(started.workflowId);
     expect(record.status).toBe('cancelled');
     expect(readFileSync(join(sb.deployPath, '.env'), 'utf8')).toBe(envBefore);
+    await waitForHttp(`http://127.0.0.1:${sb.port}/health`);
     expect((await health(sb.port)).body).toMatchObject({ features: { qurator: true } });
   });
 
-  test('retry after the cause is fixed: a missing tag is pushed, the checkout is retried and the rollback finishes', async () => {
+  test('retry after the cause is fixed: health fails until the service is warmed up, the operator retries, the rollback finishes', async () => {
+    let readyFile = '';
     const sb = await suite.sandbox({
       name: 'dec-retry',
+      // A release that answers "warming up" until a file exists: the cause an operator fixes.
+      extraTags: [{ tag: 'v1.21.0', failureMode: 'warmup' as FailureMode }],
       configure: (t) => {
         t.approval = { approvers: ['carol'] };
         t.onFailure = { wait: { emergency: true }, timeoutSeconds: 600 };
+        readyFile = join(t.backupDir, '..', 'warmed-up');
+        t.service.env.WARMUP_UNTIL_FILE = readyFile;
+        t.validate.health.timeoutSeconds = 1;
       },
     });
-    const started = await startRollback(suite.client, sb, { toVersion: 'v1.30.0' });
+    const started = await startRollback(suite.client, sb, { toVersion: 'v1.21.0' });
     const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
-    expect(waiting.awaitingDecision).toMatchObject({ stepId: 'resolve' });
-    // Found out before the stop: the old release keeps serving while people decide.
-    expect(pm2Status(sb.pm2Home, `lightdash-${sb.target}`)).toBe('online');
+    expect(waiting.awaitingDecision).toMatchObject({ stepId: 'validate-health' });
+    expect(waiting.steps.find((s) => s.id === 'validate-health')).toMatchObject({
+      state: 'failed',
+      attempts: 3,
+    });
 
-    // The fix: release v1.30.0 (the good code, with its own version) is tagged and pushed.
-    await git(['checkout', '-q', 'v1.11.4'], sb.work);
-    for (const file of ['package.json', 'package-lock.json']) {
-      const json = JSON.parse(readFileSync(join(sb.work, file), 'utf8'));
-      json.version = '1.30.0';
-      if (json.packages?.['']) json.packages[''].version = '1.30.0';
-      writeFileSync(join(sb.work, file), JSON.stringify(json, null, 2) + '\n');
-    }
-    await git(['commit', '-qam', 'release 1.30.0'], sb.work);
-    await git(['tag', '-a', 'v1.30.0', '-m', 'v1.30.0'], sb.work);
-    await git(['push', '-q', 'origin', 'v1.30.0'], sb.work);
-
+    writeFileSync(readyFile, '');
     const cli = await runCli(['decide', started.workflowId, 'retry', '--as', 'carol']);
     expect(cli.code).toBe(0);
     const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.error).toBeUndefined();
-    expect(result.record!.steps.find((s) => s.id === 'checkout')).toMatchObject({ state: 'succeeded' });
+    expect(result.record!.steps.find((s) => s.id === 'validate-health')).toMatchObject({
+      state: 'succeeded',
+    });
     expect(result.record!.decisions).toEqual([
-      expect.objectContaining({ stepId: 'resolve', decision: 'retry', by: 'carol' }),
+      expect.objectContaining({ stepId: 'validate-health', decision: 'retry', by: 'carol' }),
     ]);
-    expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: '1.30.0' });
+    expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: '1.21.0' });
   });
 
   test('a check that fails in a later validation phase pauses for a decision, even where failures do not', async () => {
@@ -149,12 +153,13 @@ describe('an operator decides on a step that failed for good', () => {
     });
     const started = await startRollback(suite.client, sb, { kind: 'partial', requestedBy: 'alice' });
     // The service dies during the durable wait between the phases.
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const r = await suite.client.progress(started.workflowId).catch(() => undefined);
-      if (r?.steps.find((s) => s.id === 'wait-short-term')?.state === 'running') break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await eventually(
+      'the wait before the short-term phase',
+      async () =>
+        (await suite.client.progress(started.workflowId)).steps.find((s) => s.id === 'wait-short-term')
+          ?.state === 'running',
+      60_000,
+    );
     pm2(sb.pm2Home, ['stop', `lightdash-${sb.target}`]);
     const waiting = await waitForStatus(suite.client, started.workflowId, 'awaiting-decision');
     expect(waiting.awaitingDecision).toMatchObject({ stepId: 'validate-health@short-term' });

@@ -1,17 +1,25 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { freePort } from '../src/temporal/dev-server';
+import { isAddressInUse, PortInUseError } from '../src/temporal/dev-server';
+import { eventually } from './rig/eventually';
+import { withFreshPort } from './rig/ports';
 import { ROOT } from './rig/rollback';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'rb-dev-'));
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
 
-test('rollback dev starts a server on a SQLite file with the Web UI and a polling worker, and Ctrl-C stops both', async () => {
-  const port = await freePort();
+interface Dev {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  info: { address: string; webUi: string; worker: boolean };
+}
+
+/** `rollback dev --port PORT`, until it prints its JSON line; a port taken meanwhile is a PortInUseError. */
+async function startDev(port: number): Promise<Dev> {
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin', 'rollback.js'), 'dev', '--state-dir', stateDir, '--port', String(port), '--json'],
@@ -19,18 +27,35 @@ test('rollback dev starts a server on a SQLite file with the Web UI and a pollin
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  let stdout = '';
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
-    const info = await new Promise<{ address: string; webUi: string; worker: boolean }>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!));
-      });
-      void exited.then((code) => reject(new Error(`rollback dev exited ${code}: ${stderr}`)));
-    });
+    const said = await eventually(
+      'rollback dev to print where it runs, or to exit',
+      (): { exitCode: number } | { line: string } | false =>
+        child.exitCode !== null
+          ? { exitCode: child.exitCode }
+          : stdout.includes('\n') && { line: stdout.slice(0, stdout.indexOf('\n')) },
+      120_000,
+    );
+    if ('line' in said) return { child, exited, info: JSON.parse(said.line) as Dev['info'] };
+    const message = `rollback dev exited ${said.exitCode}: ${stderr}`;
+    throw isAddressInUse(stderr) ? new PortInUseError(message) : new Error(message);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+test('rollback dev starts a server on a SQLite file with the Web UI and a polling worker, and Ctrl-C stops both', async () => {
+  // Its UI listens at port + 1000: both are reserved, and a port taken meanwhile costs a retry.
+  const { value, reservation } = await withFreshPort('rollback dev', startDev, { offsets: [1000] });
+  const { child, exited, info } = value;
+  const port = reservation.port;
+  try {
     expect(info).toMatchObject({
       address: `127.0.0.1:${port}`,
       webUi: `http://127.0.0.1:${port + 1000}`,
@@ -66,5 +91,6 @@ test('rollback dev starts a server on a SQLite file with the Web UI and a pollin
     await expect(fetch(`http://127.0.0.1:${port + 1000}`)).rejects.toThrow();
   } finally {
     child.kill('SIGKILL');
+    reservation.release();
   }
 });

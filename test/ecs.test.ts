@@ -1,19 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  CreateClusterCommand,
-  CreateServiceCommand,
-  DeregisterTaskDefinitionCommand,
-  DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
-  ECSClient,
-  ListTaskDefinitionsCommand,
-  RegisterTaskDefinitionCommand,
-  type ContainerDefinition,
-  type TaskDefinition,
-} from '@aws-sdk/client-ecs';
+import type { ContainerDefinition } from '@aws-sdk/client-ecs';
 import {
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
@@ -21,13 +9,23 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RollbackClient } from '../src/client';
 import { createActivities } from '../src/activities';
-import type { RollbackRequest } from '../src/model';
+import type { FailureType, RollbackRequest } from '../src/model';
 import { ConfigError } from '../src/targets/errors';
 import { ecsDeploySchema, ecsTargetSchema, type EcsTarget } from '../src/targets/kinds/ecs';
 import { planRollback } from '../src/targets/plan';
+import { Cleanup } from './rig/cleanup';
+import {
+  CREDENTIAL_ENV,
+  definitionOf,
+  startEcsRig,
+  testCredentials,
+  type EcsRig,
+  type Seeded,
+} from './rig/ecs';
 import { git } from './rig/fixture-repo';
-import { MOTO_RUNNING_TASKS, startMoto, type Moto } from './rig/moto';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
+import { MOTO_RUNNING_TASKS, type Moto } from './rig/moto';
+import { scratchRoot } from './rig/sandbox';
+import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 
 /**
  * ECS rollbacks end to end: a real Temporal dev server and worker, moto's server standing in for
@@ -37,158 +35,25 @@ import { connectClient, startWorker, testTaskQueue, type RunningWorker } from '.
  */
 
 const taskQueue = testTaskQueue('ecs');
+const cleanup = new Cleanup();
+let aws: EcsRig;
 let moto: Moto;
-let worker: RunningWorker;
 let client: RollbackClient;
-let ecs: ECSClient;
 let root: string;
 
-// Dummy credentials for moto, through the SDK's standard chain (the environment), as in production.
-const CREDENTIAL_ENV = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
-
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), 'rb-ecs-'));
-  Object.assign(process.env, CREDENTIAL_ENV, {
-    // Nothing from this machine's own AWS setup, and no instance-metadata lookups.
-    AWS_SHARED_CREDENTIALS_FILE: join(root, 'no-aws-credentials'),
-    AWS_CONFIG_FILE: join(root, 'no-aws-config'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-  // The SDK's notice that its 2027 releases need Node 22 (we pin this one): noise in test output.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  delete process.env.AWS_PROFILE;
-  delete process.env.AWS_SESSION_TOKEN;
-  moto = await startMoto();
-  ecs = new ECSClient({ region: moto.region, endpoint: moto.endpoint, credentials: testCredentials() });
-  worker = await startWorker(taskQueue);
+  root = mkdtempSync(join(scratchRoot(), 'rb-ecs-'));
+  cleanup.add(`remove ${root}`, () => rmSync(root, { recursive: true, force: true }));
+  aws = await startEcsRig(root);
+  cleanup.add('the ECS rig', () => aws.stop());
+  moto = aws.moto;
+  const worker = await startWorker(taskQueue);
+  cleanup.add('the worker', () => worker.stop());
   client = await connectClient(taskQueue);
+  cleanup.add('the client', () => client.close());
 });
 
-afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  ecs?.destroy();
-  await moto?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
-
-function testCredentials() {
-  return { accessKeyId: 'testing', secretAccessKey: 'testing' };
-}
-
-// ---------------------------------------------------------------- fixtures in moto
-
-interface ContainerSpec {
-  image: string;
-  env?: Record<string, string>;
-}
-
-interface Seeded {
-  name: string;
-  cluster: string;
-  service: string;
-  family: string;
-  arns: string[];
-}
-
-function containers(app: ContainerSpec): ContainerDefinition[] {
-  return [
-    {
-      name: 'app',
-      image: app.image,
-      cpu: 256,
-      memory: 512,
-      essential: true,
-      portMappings: [{ containerPort: 8080, hostPort: 0, protocol: 'tcp' }],
-      environment: Object.entries(app.env ?? { QURATOR: 'true', LOG_LEVEL: 'info' }).map(([name, value]) => ({
-        name,
-        value,
-      })),
-      command: ['node', 'server.js'],
-    },
-    {
-      name: 'log-router',
-      image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.0',
-      memory: 64,
-      essential: false,
-      environment: [{ name: 'FLB_LOG_LEVEL', value: 'warn' }],
-    },
-  ];
-}
-
-/**
- * A cluster and a service on revision `current` of a family registered from `revisions` (1-based),
- * with the revisions in `deregister` made INACTIVE.
- */
-async function seed(
-  name: string,
-  revisions: ContainerSpec[],
-  opts: { current: number; deregister?: number[]; family?: string; desiredCount?: number },
-): Promise<Seeded> {
-  const family = opts.family ?? `catalog-${name}`;
-  const cluster = `cluster-${name}`;
-  await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
-  const arns: string[] = [];
-  for (const spec of revisions) {
-    const r = await ecs.send(
-      new RegisterTaskDefinitionCommand({
-        family,
-        networkMode: 'bridge',
-        cpu: '512',
-        memory: '1024',
-        containerDefinitions: containers(spec),
-        tags: [{ key: 'team', value: 'catalog' }],
-      }),
-    );
-    arns.push(r.taskDefinition!.taskDefinitionArn!);
-  }
-  for (const n of opts.deregister ?? []) {
-    await ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: `${family}:${n}` }));
-  }
-  await ecs.send(
-    new CreateServiceCommand({
-      cluster,
-      serviceName: 'catalog',
-      taskDefinition: arns[opts.current - 1],
-      desiredCount: opts.desiredCount ?? MOTO_RUNNING_TASKS,
-      deploymentConfiguration: { deploymentCircuitBreaker: { enable: true, rollback: true } },
-    }),
-  );
-  return { name, cluster, service: 'catalog', family, arns };
-}
-
-async function serviceRevision(s: Seeded): Promise<string> {
-  const out = await ecs.send(new DescribeServicesCommand({ cluster: s.cluster, services: [s.service] }));
-  const td = out.services![0]!.taskDefinition!;
-  return td.slice(td.lastIndexOf('/') + 1);
-}
-
-async function familyRevisions(family: string): Promise<string[]> {
-  const out = await ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family }));
-  return (out.taskDefinitionArns ?? []).map((a) => a.slice(a.lastIndexOf('/') + 1)).sort();
-}
-
-async function taskDefinition(name: string): Promise<TaskDefinition> {
-  return (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: name }))).taskDefinition!;
-}
-
-/** The definition itself, without what ECS says about it (ARN, revision, status, dates). */
-function definitionOf(td: TaskDefinition): Record<string, unknown> {
-  const copy = structuredClone(td) as Record<string, unknown>;
-  for (const k of [
-    'taskDefinitionArn',
-    'revision',
-    'status',
-    'requiresAttributes',
-    'compatibilities',
-    'registeredAt',
-    'registeredBy',
-    'deregisteredAt',
-  ]) {
-    delete copy[k];
-  }
-  return copy;
-}
+afterAll(() => cleanup.run());
 
 // ---------------------------------------------------------------- running rollbacks
 
@@ -239,29 +104,37 @@ async function rollback(target: EcsTarget, request: RollbackRequest) {
 
 function step(record: { steps: { id: string }[] } | null, id: string) {
   return record?.steps.find((s) => s.id === id) as
-    { id: string; state: string; attempts: number; summary?: string; lastError?: string } | undefined;
+    | {
+        id: string;
+        state: string;
+        attempts: number;
+        summary?: string;
+        lastError?: string;
+        errorType?: string;
+      }
+    | undefined;
 }
 
 // ---------------------------------------------------------------- the three rollbacks
 
 describe('emergency rollback of an ECS service', () => {
   test('returns to the previous ACTIVE revision, skipping INACTIVE ones, and registers nothing', async () => {
-    const s = await seed(
+    const s = await aws.seed(
       'emerg',
       [{ image: 'catalog:1.4.0' }, { image: 'catalog:1.5.0' }, { image: 'catalog:1.6.0' }],
       { current: 3, deregister: [2] },
     );
-    const before = await familyRevisions(s.family);
+    const before = await aws.familyRevisions(s.family);
     const target = ecsTarget(s);
     const r = await rollback(target, requestFor(s));
     expect(r.error).toBeUndefined();
     expect(r.ok).toBe(true);
-    expect(await serviceRevision(s)).toBe(`${s.family}:1`);
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:1`);
     expect(r.record!.fromVersion).toBe(`${s.family}:3`);
     expect(r.record!.steps.map((x) => x.id)).toEqual([
-      'incident',
       'inspect',
       'resolve',
+      'incident',
       'update',
       'wait-deployment',
       'validate-service',
@@ -270,14 +143,14 @@ describe('emergency rollback of an ECS service', () => {
     expect(r.record!.steps.every((x) => x.state === 'succeeded')).toBe(true);
     expect(step(r.record, 'resolve')!.summary).toContain(`previous ACTIVE revision: ${s.family}:1`);
     expect(step(r.record, 'wait-deployment')!.summary).toContain(`${s.family}:1 deployed: 2/2 tasks running`);
-    expect(await familyRevisions(s.family)).toEqual(before);
+    expect(await aws.familyRevisions(s.family)).toEqual(before);
     expect(readFileSync(join(target.reportsDir, r.plan.rollbackId, 'incident.md'), 'utf8')).toContain(
       `ECS service catalog (cluster ${s.cluster}, ${moto.region})`,
     );
   });
 
   test('goes to the revision the request names, as family:N or as a bare number', async () => {
-    const s = await seed(
+    const s = await aws.seed(
       'emerg-named',
       [
         { image: 'catalog:1.0.0' },
@@ -290,13 +163,13 @@ describe('emergency rollback of an ECS service', () => {
     const target = ecsTarget(s);
     const first = await rollback(target, requestFor(s, { toVersion: `${s.family}:2` }));
     expect(first.error).toBeUndefined();
-    expect(await serviceRevision(s)).toBe(`${s.family}:2`);
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:2`);
     expect(first.plan.toVersion).toBe(`${s.family}:2`);
 
     const second = await rollback(target, requestFor(s, { toVersion: '1' }));
     expect(second.error).toBeUndefined();
     expect(second.record!.fromVersion).toBe(`${s.family}:2`);
-    expect(await serviceRevision(s)).toBe(`${s.family}:1`);
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:1`);
   });
 });
 
@@ -333,7 +206,7 @@ describe('complete rollback of an ECS service', () => {
     );
     chmodSync(build, 0o755);
 
-    const s = await seed(
+    const s = await aws.seed(
       'complete',
       [{ image: 'registry.example:5000/catalog:1.4.0' }, { image: 'registry.example:5000/catalog:1.5.0' }],
       { current: 2 },
@@ -355,9 +228,9 @@ describe('complete rollback of an ECS service', () => {
 
     // A new revision, identical to the bad one but for the app container's image.
     const image = `registry.example:5000/catalog:sha-${head.slice(0, 12)}`;
-    expect(await serviceRevision(s)).toBe(`${s.family}:3`);
-    const source = definitionOf(await taskDefinition(`${s.family}:2`));
-    const registered = definitionOf(await taskDefinition(`${s.family}:3`));
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:3`);
+    const source = definitionOf(await aws.taskDefinition(`${s.family}:2`));
+    const registered = definitionOf(await aws.taskDefinition(`${s.family}:3`));
     const expected = structuredClone(source) as { containerDefinitions: ContainerDefinition[] };
     expected.containerDefinitions.find((c) => c.name === 'app')!.image = image;
     expect(registered).toEqual(expected);
@@ -380,7 +253,7 @@ describe('complete rollback of an ECS service', () => {
       image,
     });
     expect(reRegistered.data).toMatchObject({ reused: true, version: `${s.family}:3` });
-    expect(await familyRevisions(s.family)).toEqual([`${s.family}:1`, `${s.family}:2`, `${s.family}:3`]);
+    expect(await aws.familyRevisions(s.family)).toEqual([`${s.family}:1`, `${s.family}:2`, `${s.family}:3`]);
   });
 
   test('a push rejected because the remote moved is rebased onto it and pushed again, never forced', async () => {
@@ -437,7 +310,7 @@ describe('complete rollback of an ECS service', () => {
 
 describe('partial rollback of an ECS service', () => {
   test('registers a revision that differs only in the flags, deploys it; a second registration reuses it', async () => {
-    const s = await seed(
+    const s = await aws.seed(
       'partial',
       [{ image: 'catalog:1.5.0', env: { QURATOR: 'true', LOG_LEVEL: 'info', REGION_HINT: 'eu' } }],
       { current: 1 },
@@ -446,10 +319,10 @@ describe('partial rollback of an ECS service', () => {
     const r = await rollback(target, requestFor(s, { kind: 'partial' }));
     expect(r.error).toBeUndefined();
     expect(r.plan.toVersion).toBe('flags:QURATOR=false,RANKING_V2=off');
-    expect(await serviceRevision(s)).toBe(`${s.family}:2`);
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:2`);
 
-    const source = definitionOf(await taskDefinition(`${s.family}:1`));
-    const registered = definitionOf(await taskDefinition(`${s.family}:2`));
+    const source = definitionOf(await aws.taskDefinition(`${s.family}:1`));
+    const registered = definitionOf(await aws.taskDefinition(`${s.family}:2`));
     const expected = structuredClone(source) as { containerDefinitions: ContainerDefinition[] };
     expected.containerDefinitions.find((c) => c.name === 'app')!.environment = [
       { name: 'QURATOR', value: 'false' },
@@ -466,7 +339,7 @@ describe('partial rollback of an ECS service', () => {
       environment: { QURATOR: 'false', RANKING_V2: 'off' },
     });
     expect(again.data).toMatchObject({ reused: true, version: `${s.family}:2` });
-    expect(await familyRevisions(s.family)).toEqual([`${s.family}:1`, `${s.family}:2`]);
+    expect(await aws.familyRevisions(s.family)).toEqual([`${s.family}:1`, `${s.family}:2`]);
   });
 });
 
@@ -474,7 +347,7 @@ describe('partial rollback of an ECS service', () => {
 
 describe('checks after the deployment', () => {
   test('an alarm in ALARM fails validation naming it, and the undo returns the service to its starting revision', async () => {
-    const s = await seed('alarm', [{ image: 'catalog:1.5.0' }], { current: 1 });
+    const s = await aws.seed('alarm', [{ image: 'catalog:1.5.0' }], { current: 1 });
     const cw = new CloudWatchClient({
       region: moto.region,
       endpoint: moto.endpoint,
@@ -530,12 +403,13 @@ describe('checks after the deployment', () => {
       expect(step(r.record, 'validate-targets')!.summary).toBe(
         '1/1 targets healthy in targetgroup/catalog-alarm/' + targetGroupArn.split('/').pop(),
       );
+      expect(r.record!.failure).toMatchObject({ stepId: 'validate-alarms' });
       expect(step(r.record, 'validate-alarms')).toMatchObject({ state: 'failed', attempts: 3 });
       expect(r.record!.status).toBe('compensated');
       expect(r.record!.undos).toEqual([
         expect.objectContaining({ stepId: 'update', activity: 'updateEcsService', state: 'succeeded' }),
       ]);
-      expect(await serviceRevision(s)).toBe(`${s.family}:1`);
+      expect(await aws.serviceRevision(s)).toBe(`${s.family}:1`);
     } finally {
       cw.destroy();
       elb.destroy();
@@ -546,7 +420,7 @@ describe('checks after the deployment', () => {
 describe('a deployment that does not complete', () => {
   test('the wait step gives up at the deadline, naming the counts, and the undo returns the service to its starting revision', async () => {
     // moto starts MOTO_RUNNING_TASKS tasks whatever the desired count: one short, it stays IN_PROGRESS.
-    const s = await seed('stuck', [{ image: 'catalog:1.4.0' }, { image: 'catalog:1.5.0' }], {
+    const s = await aws.seed('stuck', [{ image: 'catalog:1.4.0' }, { image: 'catalog:1.5.0' }], {
       current: 2,
       desiredCount: MOTO_RUNNING_TASKS + 1,
     });
@@ -558,11 +432,19 @@ describe('a deployment that does not complete', () => {
     expect(r.error).toContain(`the deployment of ${s.family}:1 did not complete by its deadline`);
     expect(r.error).toContain(`IN_PROGRESS, ${MOTO_RUNNING_TASKS}/${MOTO_RUNNING_TASKS + 1} running`);
     // Not retried: a deadline that passed does not come back.
-    expect(step(r.record, 'wait-deployment')).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(r.record!.failure).toMatchObject({
+      stepId: 'wait-deployment',
+      type: 'EcsDeployment-deadline-passed',
+    });
+    expect(step(r.record, 'wait-deployment')).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      errorType: 'EcsDeployment-deadline-passed',
+    });
     expect(r.record!.undos).toEqual([
       expect.objectContaining({ stepId: 'update', activity: 'updateEcsService', state: 'succeeded' }),
     ]);
-    expect(await serviceRevision(s)).toBe(`${s.family}:2`);
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:2`);
   });
 });
 
@@ -570,17 +452,21 @@ describe('a deployment that does not complete', () => {
 
 describe('bad input: a clear error, and nothing changed', () => {
   async function expectNothingChanged(s: Seeded, revision: string, revisions: string[]) {
-    expect(await serviceRevision(s)).toBe(revision);
-    expect(await familyRevisions(s.family)).toEqual(revisions);
+    expect(await aws.serviceRevision(s)).toBe(revision);
+    expect(await aws.familyRevisions(s.family)).toEqual(revisions);
   }
 
+  /** A rollback that fails at `stepId` with a failure of `type`, before anything changed. */
   async function failingRollback(
     s: Seeded,
     target: ReturnType<typeof ecsTarget>,
     over: Partial<RollbackRequest>,
+    failsAt: { stepId: string; type: FailureType },
   ) {
     const r = await rollback(target, requestFor(s, over));
     expect(r.ok).toBe(false);
+    expect(r.record!.failure).toMatchObject(failsAt);
+    expect(step(r.record, failsAt.stepId)).toMatchObject({ state: 'failed', errorType: failsAt.type });
     // Nothing was changed, so nothing had to be undone.
     expect(r.record!.undos).toEqual([]);
     expect(step(r.record, 'update')!.state).toBe('pending');
@@ -588,16 +474,32 @@ describe('bad input: a clear error, and nothing changed', () => {
   }
 
   test('an unknown cluster, an unknown service', async () => {
-    const s = await seed('unknown', [{ image: 'catalog:1' }, { image: 'catalog:2' }], { current: 2 });
-    const revisions = await familyRevisions(s.family);
+    const s = await aws.seed('unknown', [{ image: 'catalog:1' }, { image: 'catalog:2' }], { current: 2 });
+    const revisions = await aws.familyRevisions(s.family);
 
-    const noCluster = await failingRollback(s, ecsTarget({ ...s, cluster: 'no-such-cluster' }), {});
+    const noCluster = await failingRollback(
+      s,
+      ecsTarget({ ...s, cluster: 'no-such-cluster' }),
+      {},
+      {
+        stepId: 'inspect',
+        type: 'EcsClusterNotFound',
+      },
+    );
     expect(noCluster.error).toContain(
       `ECS cluster "no-such-cluster" not found in ${moto.region} at ${moto.endpoint}; check deploy.cluster and deploy.region`,
     );
     expect(step(noCluster.record, 'inspect')).toMatchObject({ state: 'failed', attempts: 1 });
 
-    const noService = await failingRollback(s, ecsTarget({ ...s, service: 'no-such-service' }), {});
+    const noService = await failingRollback(
+      s,
+      ecsTarget({ ...s, service: 'no-such-service' }),
+      {},
+      {
+        stepId: 'inspect',
+        type: 'EcsServiceNotFound',
+      },
+    );
     expect(noService.error).toContain(
       `ECS service "no-such-service" not found in cluster "${s.cluster}" (${moto.region} at ${moto.endpoint}); services in that cluster: catalog; check deploy.service`,
     );
@@ -605,12 +507,17 @@ describe('bad input: a clear error, and nothing changed', () => {
   });
 
   test('a family with no previous ACTIVE revision', async () => {
-    const s = await seed('noprev', [{ image: 'catalog:1' }, { image: 'catalog:2' }], {
+    const s = await aws.seed('noprev', [{ image: 'catalog:1' }, { image: 'catalog:2' }], {
       current: 2,
       deregister: [1],
     });
-    const revisions = await familyRevisions(s.family);
-    const r = await failingRollback(s, ecsTarget(s), {});
+    const revisions = await aws.familyRevisions(s.family);
+    const r = await failingRollback(
+      s,
+      ecsTarget(s),
+      {},
+      { stepId: 'resolve', type: 'EcsNoPreviousRevision' },
+    );
     expect(r.error).toContain(
       `family "${s.family}" has no ACTIVE revision before ${s.family}:2 (ACTIVE revisions: 2; deregistered ones cannot be deployed)`,
     );
@@ -619,7 +526,7 @@ describe('bad input: a clear error, and nothing changed', () => {
   });
 
   test('a revision of another family, and an INACTIVE one', async () => {
-    const s = await seed(
+    const s = await aws.seed(
       'otherfam',
       [{ image: 'catalog:1' }, { image: 'catalog:2' }, { image: 'catalog:3' }],
       {
@@ -627,24 +534,39 @@ describe('bad input: a clear error, and nothing changed', () => {
         deregister: [1],
       },
     );
-    await seed('otherfam-b', [{ image: 'billing:1' }], { current: 1, family: 'billing-otherfam' });
-    const revisions = await familyRevisions(s.family);
-    const other = await failingRollback(s, ecsTarget(s), { toVersion: 'billing-otherfam:1' });
+    await aws.seed('otherfam-b', [{ image: 'billing:1' }], { current: 1, family: 'billing-otherfam' });
+    const revisions = await aws.familyRevisions(s.family);
+    const other = await failingRollback(
+      s,
+      ecsTarget(s),
+      { toVersion: 'billing-otherfam:1' },
+      { stepId: 'resolve', type: 'EcsWrongFamily' },
+    );
     expect(other.error).toContain(
       `billing-otherfam:1 is a revision of family "billing-otherfam", but the service runs family "${s.family}" (${s.family}:3); name a revision of ${s.family}`,
     );
-    const inactive = await failingRollback(s, ecsTarget(s), { toVersion: `${s.family}:1` });
+    const inactive = await failingRollback(
+      s,
+      ecsTarget(s),
+      { toVersion: `${s.family}:1` },
+      { stepId: 'resolve', type: 'EcsRevisionInactive' },
+    );
     expect(inactive.error).toContain(`${s.family}:1 is INACTIVE (deregistered): ECS cannot deploy it`);
     await expectNothingChanged(s, `${s.family}:3`, revisions);
   });
 
   test('missing AWS credentials', async () => {
-    const s = await seed('nocreds', [{ image: 'catalog:1' }, { image: 'catalog:2' }], { current: 2 });
-    const revisions = await familyRevisions(s.family);
+    const s = await aws.seed('nocreds', [{ image: 'catalog:1' }, { image: 'catalog:2' }], { current: 2 });
+    const revisions = await aws.familyRevisions(s.family);
     delete process.env.AWS_ACCESS_KEY_ID;
     delete process.env.AWS_SECRET_ACCESS_KEY;
     try {
-      const r = await failingRollback(s, ecsTarget(s), {});
+      const r = await failingRollback(
+        s,
+        ecsTarget(s),
+        {},
+        { stepId: 'inspect', type: 'AwsCredentialsMissing' },
+      );
       expect(r.error).toContain(
         'no AWS credentials found on the worker. They come from the standard AWS SDK chain: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
       );
@@ -684,7 +606,7 @@ describe('bad input: a clear error, and nothing changed', () => {
 
 describe('an ECS target through rollback.yaml and the real CLI', () => {
   test('config check and plan read the ECS section; a partial rollback waits for approval, is approved and watched to the end', async () => {
-    const s = await seed('cli', [{ image: 'catalog:2.0.0' }, { image: 'catalog:2.1.0' }], { current: 2 });
+    const s = await aws.seed('cli', [{ image: 'catalog:2.0.0' }, { image: 'catalog:2.1.0' }], { current: 2 });
     const configFile = join(root, 'cli-rollback.yaml');
     const { stringify } = await import('yaml');
     writeFileSync(
@@ -754,7 +676,7 @@ describe('an ECS target through rollback.yaml and the real CLI', () => {
     const { workflowId } = JSON.parse(start.stdout) as { workflowId: string };
     const { waitForStatus } = await import('./rig/rollback');
     await waitForStatus(client, workflowId, 'awaiting-approval');
-    expect(await serviceRevision(s)).toBe(`${s.family}:2`);
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:2`);
     const watch = runCli(['watch', workflowId]);
     const approve = await runCli(['approve', workflowId, '--as', 'carol']);
     expect(approve.code).toBe(0);
@@ -762,8 +684,8 @@ describe('an ECS target through rollback.yaml and the real CLI', () => {
     expect(watched.stderr).toContain('approved by carol');
     expect(watched.stdout).toContain('Rollback succeeded.');
     expect(watched.code).toBe(0);
-    expect(await serviceRevision(s)).toBe(`${s.family}:3`);
-    const env = (await taskDefinition(`${s.family}:3`)).containerDefinitions!.find(
+    expect(await aws.serviceRevision(s)).toBe(`${s.family}:3`);
+    const env = (await aws.taskDefinition(`${s.family}:3`)).containerDefinitions!.find(
       (c) => c.name === 'app',
     )!.environment!;
     expect(env).toContainEqual({ name: 'QURATOR', value: 'false' });

@@ -43,10 +43,10 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
     expect(record.fromVersion).toBe(`v${BAD_VERSION}`);
     expect(record.steps.every((s) => s.state === 'succeeded')).toBe(true);
     expect(record.steps.map((s) => s.id)).toEqual([
-      'incident',
       'inspect',
-      'backup',
       'resolve',
+      'incident',
+      'backup',
       'stop',
       'checkout',
       'install',
@@ -146,7 +146,8 @@ test('the command service manager: explicit start/stop/status argv drive the ser
   expect(result.error).toBeUndefined();
   const record = result.record!;
   expect(record.steps.find((s) => s.id === 'stop')!.summary).toBe('stopped the service');
-  expect(record.steps.find((s) => s.id === 'start')!.summary).toBe('started the service');
+  // The command manager's start holds for startGraceSeconds (default 1) with the service up.
+  expect(record.steps.find((s) => s.id === 'start')!.summary).toBe('started the service (running for 1 s)');
   expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: GOOD_VERSION });
   expect(await listToolsHttp(sb.port)).toHaveLength(FIXTURE_TOOLS);
 });

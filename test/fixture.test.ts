@@ -7,7 +7,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,6 +25,8 @@ import {
   gitHead,
   ALL_TOOLS,
 } from './rig/fixture-repo';
+import { eventually, GiveUp } from './rig/eventually';
+import { waitForHttp } from './rig/sandbox';
 
 // Unique per run so a match in the output can only come from a leak.
 const SECRET = `ldk_test_${randomBytes(12).toString('hex')}`;
@@ -63,18 +64,6 @@ function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, ...extra };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 function spawnTracked(cwd: string, args: string[], env: Record<string, string>): Omit<RunningServer, 'port'> {
   const child = spawn(process.execPath, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
@@ -97,26 +86,22 @@ async function waitExit(server: Omit<RunningServer, 'port'>, ms: number): Promis
   }
 }
 
+/** The server on a port it binds itself (PORT=0) and names in its first log line. */
 async function startServer(cwd: string, extraEnv: Record<string, string> = {}): Promise<RunningServer> {
-  const port = await freePort();
-  const proc = spawnTracked(cwd, ['server.js'], baseEnv({ ...extraEnv, PORT: String(port) }));
-  const server = { ...proc, port };
-  const deadline = Date.now() + 10_000;
-  let exitCode: number | null | undefined;
-  void server.exited.then((code) => (exitCode = code));
+  const proc = spawnTracked(cwd, ['server.js'], baseEnv({ ...extraEnv, PORT: '0' }));
+  const port = await eventually(
+    'the server to report the port it listens on',
+    () => {
+      if (proc.child.exitCode !== null) {
+        throw new GiveUp(`server exited with ${proc.child.exitCode} before listening: ${proc.output.stderr}`);
+      }
+      return Number(/listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(proc.output.stdout)?.[1]);
+    },
+    10_000,
+  );
   // Any HTTP answer means it is listening; health itself is what the tests judge.
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) {
-      throw new Error(`server exited with ${String(exitCode)} before listening: ${server.output.stderr}`);
-    }
-    try {
-      await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5_000) });
-      return server;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`server on port ${port} did not answer within 10s: ${server.output.stderr}`);
+  await waitForHttp(`http://127.0.0.1:${port}/health`, 10_000);
+  return { ...proc, port };
 }
 
 async function stopServer(server: RunningServer | undefined): Promise<void> {
@@ -334,7 +319,7 @@ describe.each<{ mode: FailureMode }>([
     test.each([[['server.js']], [['server.js', '--stdio']]])(
       'node %j exits non-zero quickly',
       async (args) => {
-        const proc = spawnTracked(deployPath, args, baseEnv({ PORT: String(await freePort()) }));
+        const proc = spawnTracked(deployPath, args, baseEnv({ PORT: '0' }));
         const started = Date.now();
         const code = await waitExit(proc, 5_000);
         expect(code).not.toBe('timeout');

@@ -2,25 +2,23 @@
  * The error-log window: marks, a durable timer in the real workflow, and scans of real files and
  * of pm2's own logs of a real fixture process.
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { markLogOffsets, pm2LogFiles, scanLogs } from '../src/activities/logs';
 import type { RollbackClient } from '../src/client';
-import { freePort } from '../src/temporal/dev-server';
 import type { RollbackRequest } from '../src/model';
 import { gitTargetSchema, serviceChecks } from '../src/targets/kinds/git';
 import { planRollback } from '../src/targets/plan';
 import { errorLogSchema } from '../src/targets/validation/schema';
 import { errorLogWindowSteps } from '../src/targets/validation/steps';
 import { buildReleases, type Releases } from './rig/releases';
-import { pm2 as runPm2 } from './rig/sandbox';
-import { waitForHttp } from './rig/sandbox';
+import { eventually } from './rig/eventually';
+import { pm2 as runPm2, scratchRoot, waitForHttp } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
 
-const root = mkdtempSync(join(tmpdir(), 'rb-logs-'));
+const root = mkdtempSync(join(scratchRoot(), 'rb-logs-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let n = 0;
@@ -146,9 +144,15 @@ describe("pm2's logs of a real process", () => {
 
   beforeAll(async () => {
     releases = await buildReleases('logs');
-    port = await freePort();
     const cwd = releases.paths['v1.31.0']!; // probe-error: lightdash_list_projects fails and logs ERROR
-    pm2(['start', join(cwd, 'server.js'), '--name', name, '--cwd', cwd, '--time'], { PORT: String(port) });
+    // Nothing restarts it here, so it may bind any port (PORT=0) and name it in its pm2 log.
+    pm2(['start', join(cwd, 'server.js'), '--name', name, '--cwd', cwd, '--time'], { PORT: '0' });
+    const [out] = pm2LogFiles(name, pm2Home);
+    port = await eventually(
+      'the pm2 process to log the port it listens on',
+      () => Number(/listening on http:\/\/127\.0\.0\.1:(\d+) /.exec(readFileSync(out!, 'utf8'))?.[1]),
+      20_000,
+    );
     await waitForHttp(`http://127.0.0.1:${port}/health`);
   }, 120_000);
 
@@ -169,10 +173,7 @@ describe("pm2's logs of a real process", () => {
 
   /** pm2 writes a process's output to its log files a moment after the process wrote it. */
   async function settle(file: string, text: string) {
-    const { readFileSync } = await import('node:fs');
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && !readFileSync(file, 'utf8').includes(text))
-      await new Promise((r) => setTimeout(r, 50));
+    await eventually(`${text} in ${file}`, () => readFileSync(file, 'utf8').includes(text), 5000, 50);
   }
 
   test('pm2: true watches NAME-out.log and NAME-error.log under PM2_HOME, with pm2 name mangling', async () => {
@@ -267,11 +268,13 @@ describe('the error-log window as plan steps, run by the real workflow with a du
     };
     const started = await client.start(request, plan);
     // Write while the workflow sleeps on its timer, as a service would during the window.
-    for (;;) {
-      const p = await client.progress(started.workflowId, started.runId).catch(() => null);
-      if (p?.steps.find((s) => s.id === 'error-log-window')?.state === 'running') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      'the error-log window to open',
+      async () =>
+        (await client.progress(started.workflowId, started.runId)).steps.find(
+          (s) => s.id === 'error-log-window',
+        )?.state === 'running',
+    );
     during?.();
     return client.result(started.workflowId, started.runId);
   }
@@ -292,7 +295,12 @@ describe('the error-log window as plan steps, run by the real workflow with a du
       summary: 'waited 3 s',
     });
     // Not retried: the same window scanned again holds the same lines.
-    expect(steps.find((s) => s.id === 'validate-error-log')).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(r.record!.failure).toMatchObject({ stepId: 'validate-error-log', type: 'ErrorLogMatches' });
+    expect(steps.find((s) => s.id === 'validate-error-log')).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      errorType: 'ErrorLogMatches',
+    });
   });
 
   test('a window with no error lines passes', async () => {

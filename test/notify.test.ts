@@ -1,37 +1,53 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { temporal } from '@temporalio/proto';
 import type { RollbackClient } from '../src/client';
-import { connectClient, startWorker, testTaskQueue, type RunningWorker } from './rig/temporal';
-import { createSandbox, type Sandbox } from './rig/sandbox';
+import { Cleanup } from './rig/cleanup';
+import { eventually } from './rig/eventually';
+import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
+import { createSandbox, type Sandbox, type SandboxOptions } from './rig/sandbox';
 import { startReceiver, startRollback, waitForStatus } from './rig/rollback';
 
 const taskQueue = testTaskQueue('notify');
-let worker: RunningWorker;
 let client: RollbackClient;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
-let blackHole: Server;
 let blackHoleUrl: string;
-const sandboxes: Sandbox[] = [];
+// The far ends and sandboxes go after the worker, which may still be sending to them.
+const endpoints = new Cleanup();
+const workers = new Cleanup();
 
 beforeAll(async () => {
   receiver = await startReceiver();
+  endpoints.add('the receiver', receiver.close);
   // Accepts connections and never answers: the worst kind of dead endpoint.
-  blackHole = createServer(() => undefined);
+  const sockets = new Set<Socket>();
+  const blackHole = createServer((socket) => void sockets.add(socket));
   await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
+  endpoints.add('the black hole', () => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((r) => blackHole.close(r));
+  });
   blackHoleUrl = `http://127.0.0.1:${(blackHole.address() as { port: number }).port}/hook`;
   // The Slack webhook URL is a secret: the config names the variable, the worker holds the value.
   process.env.TEST_SLACK_WEBHOOK_URL = `${receiver.url}/slack-secret-token-path`;
-  worker = await startWorker(taskQueue);
+  const worker = await startWorker(taskQueue);
+  workers.add('the worker', () => worker.stop());
   client = await connectClient(taskQueue);
+  workers.add('the client', () => client.close());
 });
 
 afterAll(async () => {
-  await client?.close();
-  await worker?.stop();
-  await receiver?.close();
-  blackHole?.close();
-  await Promise.all(sandboxes.map((s) => s.cleanup()));
+  try {
+    await workers.run();
+  } finally {
+    await endpoints.run();
+  }
 });
+
+async function sandbox(opts: SandboxOptions): Promise<Sandbox> {
+  const sb = await createSandbox(opts);
+  endpoints.add(`sandbox ${opts.name}`, () => sb.cleanup());
+  return sb;
+}
 
 function channels() {
   return [
@@ -43,17 +59,11 @@ function channels() {
   ];
 }
 
-async function eventually(what: string, probe: () => boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !probe()) await new Promise((r) => setTimeout(r, 100));
-  if (!probe()) throw new Error(`timed out waiting for ${what}`);
-}
-
 const bodiesFor = (workflowRunId: string, path: string) =>
   receiver.bodies.filter((b) => b.path === path && JSON.stringify(b.body).includes(workflowRunId));
 
 test('each channel receives the events with the expected content, and dead endpoints neither slow nor fail the rollback', async () => {
-  const sb = await createSandbox({
+  const sb = await sandbox({
     name: 'notify-ok',
     badMode: 'none',
     configure: (t) => {
@@ -61,7 +71,6 @@ test('each channel receives the events with the expected content, and dead endpo
       t.notify = { channels: channels() };
     },
   });
-  sandboxes.push(sb);
   const started = await startRollback(client, sb, { kind: 'partial', webUiBase: 'http://ui.example:8233' });
   const result = await client.result(started.workflowId, started.runId);
   expect(result.ok).toBe(true);
@@ -119,7 +128,7 @@ test('each channel receives the events with the expected content, and dead endpo
 });
 
 test('a step that fails: step-failed (awaiting a decision) and compensated are announced', async () => {
-  const sb = await createSandbox({
+  const sb = await sandbox({
     name: 'notify-fail',
     badMode: 'none',
     configure: (t) => {
@@ -128,7 +137,6 @@ test('a step that fails: step-failed (awaiting a decision) and compensated are a
       t.validate.latency.maxAverageMs = 0.001;
     },
   });
-  sandboxes.push(sb);
   const started = await startRollback(client, sb, { kind: 'partial' });
   await waitForStatus(client, started.workflowId, 'awaiting-decision');
   await eventually('step-failed', () =>

@@ -18,7 +18,8 @@ import { planRollback } from '../src/targets/plan';
 import { errorLogSchema } from '../src/targets/validation/schema';
 import { errorLogWindowSteps } from '../src/targets/validation/steps';
 import type { FailureMode } from './rig/fixture-repo';
-import { requestFor } from './rig/rollback';
+import { eventually } from './rig/eventually';
+import { requestFor, waitForStatus } from './rig/rollback';
 import { ALL_TOOLS } from './rig/releases';
 import { type Sandbox } from './rig/sandbox';
 import { rollbackSuite } from './rig/suite';
@@ -40,27 +41,17 @@ function editConfig(sb: Sandbox, edit: (target: Record<string, any>, config: Rec
   writeFileSync(sb.configFile, stringify(config));
 }
 
-async function waitForStatus(workflowId: string, runId: string, status: string): Promise<RollbackRecord> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const record = await suite.client.progress(workflowId, runId).catch(() => null);
-    if (record?.status === status) return record;
-    if (Date.now() > deadline)
-      throw new Error(`${workflowId} never reached ${status} (is ${record?.status})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Waits until Temporal has scheduled a second attempt of the activity (the first one failed). */
 async function waitForRetry(workflowId: string, activityType: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const desc = await suite.client.describe(workflowId);
-    const pending = desc.raw.pendingActivities?.find((a) => a.activityType?.name === activityType);
-    if ((pending?.attempt ?? 0) >= 2) return;
-    if (Date.now() > deadline) throw new Error(`${activityType} was never retried`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(
+    `a second attempt of ${activityType}`,
+    async () => {
+      const desc = await suite.client.describe(workflowId);
+      const pending = desc.raw.pendingActivities?.find((a) => a.activityType?.name === activityType);
+      return (pending?.attempt ?? 0) >= 2;
+    },
+    120_000,
+  );
 }
 
 /** Runs `rollback report ...` in this process, as main.ts will once it registers the command. */
@@ -127,11 +118,11 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
 
     const started = await suite.client.start(request, plan);
     ({ workflowId, runId } = started);
-    await waitForStatus(workflowId, runId, 'awaiting-approval');
+    await waitForStatus(suite.client, workflowId, 'awaiting-approval', 120_000, runId);
     await suite.client.act(workflowId, 'approve', { by: 'bob', comment: 'sandbox rehearsal, go' });
     await waitForRetry(workflowId, 'checkHealth');
     writeFileSync(readyFile, '');
-    const waiting = await waitForStatus(workflowId, runId, 'awaiting-decision');
+    const waiting = await waitForStatus(suite.client, workflowId, 'awaiting-decision', 120_000, runId);
     expect(waiting.awaitingDecision?.stepId).toBe('validate-latency');
     await suite.client.act(workflowId, 'decide', {
       by: 'bob',
@@ -317,6 +308,8 @@ describe('reports of a rollback that failed and was undone', () => {
     expect(result.ok).toBe(false);
     const record = result.record!;
     expect(record.status).toBe('compensated');
+    expect(record.failure).toMatchObject({ stepId: 'start' });
+    expect(record.steps.find((s) => s.id === 'start')).toMatchObject({ state: 'failed' });
 
     const criteria = evaluateSuccessCriteria(record);
     expect(criterion(criteria, 'service-started').state).toBe('fail');

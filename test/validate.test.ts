@@ -3,8 +3,9 @@
  * HTTP and stdio, real health polling and real latency samples.
  */
 import { checkHealth, checkLatency, checkMcp, type McpCheckInput } from '../src/activities/validate';
-import { freePort } from '../src/temporal/dev-server';
+import { eventually } from './rig/eventually';
 import { BAD_TAG, GOOD_TAG, GOOD_VERSION } from './rig/fixture-repo';
+import { reservePort } from './rig/ports';
 import {
   ALL_TOOLS,
   buildReleases,
@@ -45,10 +46,12 @@ const countLines = (text: string, line: string) => text.split('\n').filter((l) =
 
 /** The server logs a request when its response has finished: a moment after the client has it. */
 async function logged(server: FixtureServer, line: string, atLeast: number): Promise<number> {
-  const deadline = Date.now() + 2000;
-  while (countLines(server.stdout(), line) < atLeast && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await eventually(
+    `${atLeast} "${line}" lines in the server's log`,
+    () => countLines(server.stdout(), line) >= atLeast,
+    2000,
+    20,
+  );
   return countLines(server.stdout(), line);
 }
 
@@ -216,8 +219,12 @@ describe('MCP validation with the official client', () => {
   });
 
   test('an HTTP server that is not there: cannot connect, with the cause', async () => {
-    const url = `http://127.0.0.1:${await freePort()}/mcp`;
-    const msg = await failure(checkMcp({ transport: 'http', url, expectedTools: 13 }));
+    // A reserved port: free, and out of the range where other processes' ports land.
+    const nobody = await reservePort();
+    const url = `http://127.0.0.1:${nobody.port}/mcp`;
+    const msg = await failure(checkMcp({ transport: 'http', url, expectedTools: 13 })).finally(
+      nobody.release,
+    );
     expect(msg).toMatch(
       new RegExp(
         `^MCP check \\(${url.replace(/[.]/g, '\\.')}\\) failed: cannot connect to the server: .*ECONNREFUSED`,

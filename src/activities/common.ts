@@ -17,12 +17,38 @@ export function done<D extends Record<string, unknown>>(summary: string, data: D
   return { summary, attempt: currentAttempt(), data };
 }
 
+/** The details each running activity last heartbeated, so the keep-alive repeats them. */
+const lastDetails = new WeakMap<Context, unknown>();
+
 /** Heartbeat if we are inside an activity; a no-op elsewhere. */
 export function heartbeat(details?: unknown): void {
   try {
-    Context.current().heartbeat(details);
+    const ctx = Context.current();
+    if (details !== undefined) lastDetails.set(ctx, details);
+    ctx.heartbeat(details ?? lastDetails.get(ctx));
   } catch {
     /* not in an activity */
+  }
+}
+
+/**
+ * Heartbeats every second while `work` runs, repeating the activity's last details: every step
+ * has a short heartbeat timeout, so a worker that dies mid-step is noticed in seconds and the step
+ * re-runs elsewhere, instead of after its whole start-to-close timeout.
+ */
+export async function keepAlive<T>(work: () => Promise<T>): Promise<T> {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return work(); // not in an activity
+  }
+  const timer = setInterval(() => ctx.heartbeat(lastDetails.get(ctx)), 1000);
+  try {
+    ctx.heartbeat(lastDetails.get(ctx));
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -32,6 +58,11 @@ export function cancellationSignal(): AbortSignal | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A failure worth another attempt (a service still starting), typed so tools can tell it apart. */
+export function retryable(message: string, type: FailureType): ApplicationFailure {
+  return ApplicationFailure.create({ message, type, nonRetryable: false });
 }
 
 /** A failure that retrying cannot fix (a missing tag, a bad config): fail the step at once. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Runner } from '../runner/types';
@@ -63,9 +63,10 @@ async function backupFiles(input: {
     }
     const dest = join(input.backupPath, 'files', file);
     await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-    await copyFile(src, dest);
     const st = await stat(src);
-    await chmod(dest, st.mode & 0o777);
+    // Owner-only, whatever the original's mode: a backup holds what .env holds. The original's mode
+    // is kept in the manifest, and a restore writes the file back with it.
+    await writeFileAtomic(dest, await readFile(src), 0o600);
     files.push({ file, sha256: await sha256File(dest), size: st.size, mode: st.mode & 0o777 });
   }
   const manifest: BackupManifest = {

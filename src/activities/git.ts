@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tail, type Runner } from '../runner/types';
-import { done, permanent, type StepResult } from './common';
+import { done, permanent, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
 async function git(runner: Runner, path: string, args: string[]) {
@@ -12,7 +12,7 @@ async function git(runner: Runner, path: string, args: string[]) {
 async function gitOk(runner: Runner, path: string, args: string[]): Promise<string> {
   const r = await git(runner, path, args);
   if (r.exitCode !== 0)
-    throw new Error(`git ${args.join(' ')} failed in ${path}: ${tail(r.stderr || r.stdout, 5)}`);
+    throw retryable(`git ${args.join(' ')} failed in ${path}: ${tail(r.stderr || r.stdout, 5)}`, 'GitFailed');
   return r.stdout.trim();
 }
 
@@ -59,7 +59,8 @@ async function fetchAndResolve(
 ): Promise<string> {
   if (fetch) {
     const f = await git(runner, path, ['fetch', '--tags', '--force', '--prune', remote]);
-    if (f.exitCode !== 0) throw new Error(`git fetch ${remote} failed in ${path}: ${tail(f.stderr, 5)}`);
+    if (f.exitCode !== 0)
+      throw retryable(`git fetch ${remote} failed in ${path}: ${tail(f.stderr, 5)}`, 'GitFailed');
   }
   const resolved = await git(runner, path, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
   if (resolved.exitCode !== 0) {
@@ -71,15 +72,32 @@ async function fetchAndResolve(
   return resolved.stdout.trim();
 }
 
+export interface ResolveInput {
+  path: string;
+  remote: string;
+  ref: string;
+  /** What runs now (the inspect step's result): the version asked for must differ from it. */
+  current?: { commit: string; dirty: boolean };
+  /** Go on even when that version already runs (a redeploy of it). */
+  force?: boolean;
+}
+
 /**
- * Finds the commit a version names, fetching from the remote first. Read-only: run before the
- * service is stopped, so a mistyped version costs nothing but an error message.
+ * Finds the commit a version names, fetching from the remote first. Read-only: run before anything
+ * is written, so a mistyped version, or the version already running, costs only an error message.
  */
 export async function resolveGitRef(
-  input: { path: string; remote: string; ref: string },
+  input: ResolveInput,
   runner: Runner,
 ): Promise<StepResult<{ commit: string; ref: string }>> {
   const commit = await fetchAndResolve(input.path, input.remote, input.ref, true, runner);
+  if (input.current && input.current.commit === commit && !input.current.dirty && !input.force) {
+    throw permanent(
+      `${input.path} already runs ${input.ref} (${commit.slice(0, 12)}) with no local changes: nothing to roll back; ` +
+        'name another version with --to, or redeploy this one with --force',
+      'AlreadyOnVersion',
+    );
+  }
   return done(`${input.ref} is ${commit.slice(0, 12)} on ${input.remote}`, { commit, ref: input.ref });
 }
 
@@ -152,7 +170,7 @@ export async function isTracked(path: string, file: string, runner: Runner): Pro
 export function gitActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
   return {
     inspectGitDeployment: (input: { path: string }) => inspectGitDeployment(input, deps.runnerFor()),
-    resolveGitRef: (input: Parameters<typeof resolveGitRef>[0]) => resolveGitRef(input, deps.runnerFor()),
+    resolveGitRef: (input: ResolveInput) => resolveGitRef(input, deps.runnerFor()),
     checkoutRef: (input: Parameters<typeof checkoutRef>[0]) => checkoutRef(input, deps.runnerFor()),
   };
 }

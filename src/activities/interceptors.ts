@@ -1,9 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { keepAlive } from './common';
 
 /**
- * Attaches the attempt number to every activity failure, so the workflow's progress record can say
+ * Keeps every activity heartbeating while it runs (a lost worker is noticed in seconds), and
+ * attaches the attempt number to every activity failure, so the workflow's progress record can say
  * "failed after 3 attempts" even for a failure Temporal did not retry.
  */
 export class AttemptTaggingInterceptor implements ActivityInboundCallsInterceptor {
@@ -12,7 +14,7 @@ export class AttemptTaggingInterceptor implements ActivityInboundCallsIntercepto
     next: Next<ActivityInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
     try {
-      return await next(input);
+      return await keepAlive(() => next(input));
     } catch (err) {
       const attempt = Context.current().info.attempt;
       if (err instanceof ApplicationFailure) {

@@ -1,7 +1,7 @@
 import { readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tail, type Runner } from '../runner/types';
-import { cancellationSignal, done, heartbeat, type StepResult } from './common';
+import { cancellationSignal, done, heartbeat, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
 const PID_FILE = '.rollback-install.pid';
@@ -45,7 +45,7 @@ async function killOrphanedInstall(path: string): Promise<number | null> {
 }
 
 async function runGuarded(
-  verb: string,
+  verb: 'install' | 'build',
   input: { path: string; argv: string[]; timeoutSeconds?: number },
   runner: Runner,
 ): Promise<StepResult> {
@@ -60,8 +60,9 @@ async function runGuarded(
   });
   await rm(join(input.path, PID_FILE), { force: true });
   if (r.exitCode !== 0) {
-    throw new Error(
+    throw retryable(
       `${input.argv.join(' ')} exited ${r.exitCode} in ${input.path}:\n${tail(r.stderr || r.stdout)}`,
+      verb === 'install' ? 'InstallFailed' : 'BuildFailed',
     );
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

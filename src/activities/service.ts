@@ -1,7 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import type { ServiceConfig } from '../targets/kinds/git';
 import { tail, type Runner } from '../runner/types';
-import { done, heartbeat, type StepResult } from './common';
+import { done, heartbeat, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
 type Pm2Service = Extract<ServiceConfig, { manager: 'pm2' }>;
@@ -67,7 +67,7 @@ async function stopPm2(service: Pm2Service, runner: Runner): Promise<StepResult>
   if (/not found/i.test(r.stderr + r.stdout)) {
     return done(`pm2 process ${service.name} is not registered: nothing to stop`, { before: 'absent' });
   }
-  throw new Error(`pm2 stop ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
+  throw retryable(`pm2 stop ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`, 'ServiceStopFailed');
 }
 
 /**
@@ -83,14 +83,18 @@ async function waitUntilStable(service: Pm2Service, baseRestarts: number, runner
     const status = p?.pm2_env?.status ?? 'absent';
     const restarts = Math.max(0, (p?.pm2_env?.restart_time ?? 0) - baseRestarts);
     if (status !== 'online' || restarts > 0) {
-      throw new Error(
+      throw retryable(
         `pm2 process ${service.name} did not stay up (status ${status}, ${restarts} crash restarts); see: pm2 logs ${service.name}`,
+        'ServiceStartFailed',
       );
     }
     const upMs = Date.now() - (p?.pm2_env?.pm_uptime ?? Date.now());
     if (upMs >= graceMs) return;
     if (Date.now() > deadline)
-      throw new Error(`pm2 process ${service.name} never reached ${graceMs} ms of uptime`);
+      throw retryable(
+        `pm2 process ${service.name} never reached ${graceMs} ms of uptime`,
+        'ServiceStartFailed',
+      );
     await sleep(Math.min(200, graceMs - upMs));
   }
 }
@@ -129,25 +133,27 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
     timeoutMs: 60_000,
   });
   if (r.exitCode !== 0)
-    throw new Error(`pm2 ${args[0]} ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
+    throw retryable(
+      `pm2 ${args[0]} ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`,
+      'ServiceStartFailed',
+    );
   await waitUntilStable(service, registered ? (proc?.pm2_env?.restart_time ?? 0) + 1 : 0, runner); // `restart` counts one
   return done(`started pm2 process ${service.name} from ${script}`, { before });
 }
 
-async function commandStatus(
-  service: Extract<ServiceConfig, { manager: 'command' }>,
-  cwd: string,
-  runner: Runner,
-) {
+type CommandService = Extract<ServiceConfig, { manager: 'command' }>;
+
+async function commandStatus(service: CommandService, cwd: string, runner: Runner) {
   const r = await runner.run(service.status, { cwd: service.cwd ?? cwd, timeoutMs: 30_000 });
   return r.exitCode === 0;
 }
 
-async function runCommand(argv: string[], cwd: string, runner: Runner, what: string) {
+async function runCommand(argv: string[], cwd: string, runner: Runner, what: 'start' | 'stop') {
   const r = await runner.run(argv, { cwd, timeoutMs: 120_000 });
   if (r.exitCode !== 0)
-    throw new Error(
+    throw retryable(
       `${what} command ${argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 5)}`,
+      what === 'start' ? 'ServiceStartFailed' : 'ServiceStopFailed',
     );
 }
 
@@ -159,7 +165,7 @@ async function stopService(input: ServiceInput, runner: Runner): Promise<StepRes
     return done('service already stopped', { before: 'stopped' });
   await runCommand(service.stop, service.cwd ?? cwd, runner, 'stop');
   if (await commandStatus(service, cwd, runner))
-    throw new Error('service still running after its stop command');
+    throw retryable('service still running after its stop command', 'ServiceStopFailed');
   return done('stopped the service', { before: 'running' });
 }
 
@@ -167,14 +173,39 @@ async function stopService(input: ServiceInput, runner: Runner): Promise<StepRes
 async function startService(input: ServiceInput, runner: Runner): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') return startPm2(service, cwd, runner);
-  if (await commandStatus(service, cwd, runner))
+  if (await commandStatus(service, cwd, runner)) {
+    await holdsRunning(service, cwd, runner);
     return done('service already running', { before: 'running' });
+  }
   await runCommand(service.start, service.cwd ?? cwd, runner, 'start');
-  for (let i = 0; i < 20; i++) {
-    if (await commandStatus(service, cwd, runner)) return done('started the service', { before: 'stopped' });
+  for (let i = 0; ; i++) {
+    if (await commandStatus(service, cwd, runner)) break;
+    if (i >= 20)
+      throw retryable(
+        'service status command does not report it running 5 s after its start command',
+        'ServiceStartFailed',
+      );
     await sleep(250);
   }
-  throw new Error('service status command does not report it running 5 s after its start command');
+  await holdsRunning(service, cwd, runner);
+  return done(`started the service (running for ${service.startGraceSeconds} s)`, { before: 'stopped' });
+}
+
+/**
+ * A release that dies at once is running for a moment. Like pm2's min_uptime, a start counts
+ * only once `status` has kept reporting it running for the grace period.
+ */
+async function holdsRunning(service: CommandService, cwd: string, runner: Runner): Promise<void> {
+  const until = Date.now() + service.startGraceSeconds * 1000;
+  while (Date.now() < until) {
+    await sleep(Math.min(200, Math.max(0, until - Date.now())));
+    if (!(await commandStatus(service, cwd, runner))) {
+      throw retryable(
+        `the service stopped again within ${service.startGraceSeconds} s of its start (status command ${service.status.join(' ')} exits non-zero); see its logs`,
+        'ServiceStartFailed',
+      );
+    }
+  }
 }
 
 /** Restarts the service so it re-reads its configuration (a partial rollback's flags). */
@@ -189,7 +220,10 @@ async function restartService(input: ServiceInput, runner: Runner): Promise<Step
       timeoutMs: 60_000,
     });
     if (r.exitCode !== 0)
-      throw new Error(`pm2 restart ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`);
+      throw retryable(
+        `pm2 restart ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`,
+        'ServiceStartFailed',
+      );
     await waitUntilStable(service, (proc.pm2_env?.restart_time ?? 0) + 1, runner);
     return done(`restarted pm2 process ${service.name}`, { before: proc.pm2_env?.status ?? 'unknown' });
   }

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { done, heartbeat, permanent, type StepResult } from './common';
+import { done, heartbeat, permanent, retryable, type StepResult } from './common';
 import { envFileSecrets, redact } from './redact';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,7 +61,10 @@ export async function checkHealth(input: {
       last = `no answer: ${(err as Error).message}`;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`health check ${input.url} failed after ${input.timeoutSeconds} s: ${last}`);
+      throw retryable(
+        `health check ${input.url} failed after ${input.timeoutSeconds} s: ${last}`,
+        'HealthCheckFailed',
+      );
     }
     await sleep(Math.min(500, Math.max(0, deadline - Date.now())));
   }
@@ -315,7 +318,7 @@ export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpChec
     } else {
       message = `MCP check (${where}) failed during ${stage.now}: ${cause}`;
     }
-    throw new Error(redact(message, secrets), { cause: err });
+    throw retryable(redact(message, secrets), 'McpCheckFailed');
   } finally {
     await client.close().catch(() => undefined);
   }
@@ -353,9 +356,12 @@ export async function checkLatency(input: {
   const maxMs = round(sorted[sorted.length - 1]!);
   const line = `average ${averageMs} ms, p95 ${p95Ms} ms, max ${maxMs} ms over ${times.length} requests`;
   if (averageMs > input.maxAverageMs)
-    throw new Error(`latency over budget: ${line} (average budget ${input.maxAverageMs} ms)`);
+    throw retryable(
+      `latency over budget: ${line} (average budget ${input.maxAverageMs} ms)`,
+      'LatencyOverBudget',
+    );
   if (input.maxP95Ms !== undefined && p95Ms > input.maxP95Ms) {
-    throw new Error(`latency over budget: ${line} (p95 budget ${input.maxP95Ms} ms)`);
+    throw retryable(`latency over budget: ${line} (p95 budget ${input.maxP95Ms} ms)`, 'LatencyOverBudget');
   }
   return done(line, { averageMs, p95Ms, maxMs, samples: times.length });
 }

@@ -1,4 +1,11 @@
-import type { RollbackRecord, StepProgress } from '../model';
+import type { RollbackRecord, StepProgress, UndoProgress } from '../model';
+import { oneLine } from '../model/text';
+
+/**
+ * How a rollback's record reads in a terminal. Every text in a record that came from outside (what
+ * people typed, errors, summaries) goes through oneLine: a newline or an escape sequence in it can
+ * never forge a line ("approved by carol") or recolour the terminal.
+ */
 
 const MARK: Record<string, string> = {
   pending: '·',
@@ -8,45 +15,54 @@ const MARK: Record<string, string> = {
   skipped: '↷',
 };
 
+const t = (text: string | undefined) => oneLine(text ?? '');
+
 function secs(ms?: number): string {
   return ms === undefined ? '' : ` (${(ms / 1000).toFixed(1)} s)`;
 }
 
 export function formatStep(s: StepProgress): string {
   const attempts = s.attempts > 1 ? ` [${s.attempts} attempts]` : '';
-  const detail = s.state === 'failed' ? s.lastError : s.summary;
-  return `${MARK[s.state] ?? '?'} ${s.title}${secs(s.durationMs)}${attempts}${detail ? ` — ${detail}` : ''}`;
+  const detail = s.state === 'failed' || (s.state === 'running' && s.lastError) ? s.lastError : s.summary;
+  return `${MARK[s.state] ?? '?'} ${t(s.title)}${secs(s.durationMs)}${attempts}${detail ? ` — ${t(detail)}` : ''}`;
+}
+
+function formatUndo(u: UndoProgress): string {
+  const mark = u.state === 'succeeded' ? '✔' : u.state === 'failed' ? '✘' : '▶';
+  return `${mark} ${t(u.activity)} (for ${t(u.stepId)})${u.summary ? ` — ${t(u.summary)}` : ''}${u.error ? ` — ${t(u.error)}` : ''}`;
 }
 
 export function formatRecord(record: RollbackRecord): string {
   const lines = [
-    `${record.kind} rollback of ${record.target}: ${record.fromVersion ?? '?'} → ${record.toVersion}  [${record.status}]`,
-    `  id ${record.rollbackId}, requested by ${record.requestedBy} at ${record.requestedAt}: ${record.reason}`,
+    `${record.kind} rollback of ${t(record.target)}: ${t(record.fromVersion ?? '?')} → ${t(record.toVersion)}  [${record.status}]`,
+    `  id ${t(record.rollbackId)}, requested by ${t(record.requestedBy)} at ${t(record.requestedAt)}: ${t(record.reason)}`,
+    ...(record.impact ? [`  impact: ${t(record.impact)}`] : []),
     ...record.steps.map((s) => `  ${formatStep(s)}`),
   ];
   if (record.undos.length) {
     lines.push('  undo:');
-    for (const u of record.undos)
-      lines.push(
-        `    ${u.state === 'succeeded' ? '✔' : u.state === 'failed' ? '✘' : '▶'} ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`,
-      );
+    for (const u of record.undos) lines.push(`    ${formatUndo(u)}`);
   }
   for (const a of record.approvals ?? [])
-    lines.push(`  ${a.decision} by ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+    lines.push(`  ${a.decision} by ${t(a.by)} at ${t(a.at)}${a.comment ? `: ${t(a.comment)}` : ''}`);
   for (const d of record.decisions ?? [])
-    lines.push(`  decision on ${d.stepId}: ${d.decision} by ${d.by} at ${d.at}`);
+    lines.push(
+      `  decision on ${t(d.stepId)}: ${d.decision} by ${t(d.by)} at ${t(d.at)}${d.comment ? `: ${t(d.comment)}` : ''}`,
+    );
+  for (const r of (record.audit ?? []).filter((e) => e.outcome === 'refused'))
+    lines.push(`  refused: ${r.action} by ${t(r.by)} at ${t(r.at)}${r.detail ? `: ${t(r.detail)}` : ''}`);
   if (record.awaitingDecision)
     lines.push(
-      `  waiting for a decision on "${record.awaitingDecision.title}": ${record.awaitingDecision.error}`,
+      `  waiting for a decision on "${t(record.awaitingDecision.title)}": ${t(record.awaitingDecision.error)}`,
     );
-  if (record.failure) lines.push(`  failed at "${record.failure.title}": ${record.failure.message}`);
+  if (record.failure) lines.push(`  failed at "${t(record.failure.title)}": ${t(record.failure.message)}`);
   if (record.durationMs !== undefined) lines.push(`  took ${(record.durationMs / 1000).toFixed(1)} s`);
   return lines.join('\n');
 }
 
 /**
- * Prints a line each time a step or an undo changes state, from successive progress snapshots.
- * Keeps what it has printed, so polling faster than steps change prints nothing twice.
+ * Turns successive snapshots of a record into one line per change (a step or an undo changed
+ * state, an approval or a decision arrived), so polling faster than steps change prints nothing twice.
  */
 export class ProgressPrinter {
   private readonly seen = new Map<string, string>();
@@ -58,51 +74,44 @@ export class ProgressPrinter {
   constructor(private readonly write: (line: string) => void) {}
 
   update(record: RollbackRecord): void {
+    this.steps(record);
+    this.statusChange(record);
+    for (const a of record.approvals.slice(this.approvalsSeen))
+      this.write(
+        `${a.decision === 'approved' ? '✔' : '✘'} ${a.decision} by ${t(a.by)}${a.comment ? `: ${t(a.comment)}` : ''}`,
+      );
+    this.approvalsSeen = record.approvals.length;
+    for (const d of record.decisions.slice(this.decisionsSeen))
+      this.write(`↪ decision on ${t(d.stepId)}: ${d.decision} (by ${t(d.by)})`);
+    this.decisionsSeen = record.decisions.length;
+    this.lastStatus = record.status;
+    const finished = record.undos.filter((u) => u.state !== 'running');
+    for (const u of finished.slice(this.undosSeen))
+      this.write(`  ${formatUndo(u).replace(/^(\S+) /, '$1 undo ')}`);
+    this.undosSeen = finished.length;
+  }
+
+  private steps(record: RollbackRecord): void {
     for (const s of record.steps) {
       const key = `${s.state}:${s.attempts}`;
       if (s.state === 'pending' || this.seen.get(s.id) === key) continue;
       this.seen.set(s.id, key);
-      this.write(`${new Date().toISOString().slice(11, 19)} ${formatStep(s)}`);
+      this.write(formatStep(s));
     }
-    if (record.status !== this.lastStatus && record.status === 'awaiting-approval') {
-      this.write(
-        `${new Date().toISOString().slice(11, 19)} ⏸ awaiting approval: rollback approve|reject rollback-${record.target} --as NAME`,
-      );
-    }
-    if (
-      record.status !== this.lastStatus &&
-      record.status === 'awaiting-decision' &&
-      record.awaitingDecision
-    ) {
+  }
+
+  private statusChange(record: RollbackRecord): void {
+    if (record.status === this.lastStatus) return;
+    const id = `rollback-${t(record.target)}`;
+    if (record.status === 'awaiting-approval') {
+      this.write(`⏸ awaiting approval: rollback approve|reject ${id} --as NAME`);
+    } else if (record.status === 'awaiting-decision' && record.awaitingDecision) {
       const d = record.awaitingDecision;
       this.write(
-        `${new Date().toISOString().slice(11, 19)} ⏸ "${d.title}" failed: ${d.error}\n         decide within ${d.timeoutSeconds} s (default ${d.defaultDecision}): rollback decide rollback-${record.target} retry|skip|compensate|abort --as NAME`,
+        `⏸ "${t(d.title)}" failed: ${t(d.error)}\n         decide within ${d.timeoutSeconds} s (default ${d.defaultDecision}): rollback decide ${id} retry|skip|compensate|abort --as NAME`,
       );
+    } else if (record.status === 'compensating') {
+      this.write('↺ compensating: undoing completed steps in reverse order');
     }
-    for (const a of record.approvals.slice(this.approvalsSeen)) {
-      this.write(
-        `${new Date().toISOString().slice(11, 19)} ${a.decision === 'approved' ? '✔' : '✘'} ${a.decision} by ${a.by}${a.comment ? `: ${a.comment}` : ''}`,
-      );
-    }
-    this.approvalsSeen = record.approvals.length;
-    for (const d of record.decisions.slice(this.decisionsSeen)) {
-      this.write(
-        `${new Date().toISOString().slice(11, 19)} ↪ decision on ${d.stepId}: ${d.decision} (by ${d.by})`,
-      );
-    }
-    this.decisionsSeen = record.decisions.length;
-    if (record.status !== this.lastStatus && record.status === 'compensating') {
-      this.write(
-        `${new Date().toISOString().slice(11, 19)} ↺ compensating: undoing completed steps in reverse order`,
-      );
-    }
-    this.lastStatus = record.status;
-    const finished = record.undos.filter((u) => u.state !== 'running');
-    for (const u of finished.slice(this.undosSeen)) {
-      this.write(
-        `${new Date().toISOString().slice(11, 19)}   ${u.state === 'succeeded' ? '✔' : '✘'} undo ${u.activity} (for ${u.stepId})${u.summary ? ` — ${u.summary}` : ''}${u.error ? ` — ${u.error}` : ''}`,
-      );
-    }
-    this.undosSeen = finished.length;
   }
 }

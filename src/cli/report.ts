@@ -1,29 +1,12 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
-import type { ConnectionFlags, RollbackClient } from '../client';
-import { ConfigError } from '../targets/load';
+import type { RollbackClient } from '../client';
+import { ConfigError } from '../targets/errors';
 import type { Plan } from '../model';
 import type { RollbackRecord } from '../model';
 import type { RollbackInput } from '../workflows/rollback';
-import { buildReports, type IncidentFields, type ReportBundle } from '../reports';
+import type { IncidentFields, ReportBundle } from '../reports';
 
-/** How the CLI gets a client: main.ts passes `(opts) => RollbackClient.connect(opts)`. */
-export type ConnectFn = (opts: ConnectionFlags & { taskQueue?: string }) => Promise<RollbackClient>;
-
-/** Where a command writes; tests pass collectors, the CLI the process streams. */
-export interface CliIo {
-  stdout(text: string): void;
-  stderr(text: string): void;
-  /** A non-zero outcome that is not an error (main returns process.exitCode). */
-  setExitCode(code: number): void;
-}
-
-export const processIo: CliIo = {
-  stdout: (t) => void process.stdout.write(t),
-  stderr: (t) => void process.stderr.write(t),
-  setExitCode: (code) => void (process.exitCode = code),
-};
+/** Where commands write: tests pass collectors (kept here for the suites that import it from here). */
+export type { CliIo } from './output';
 
 export interface LoadedRollback {
   workflowId: string;
@@ -153,51 +136,4 @@ export function bundleJson(loaded: LoadedRollback, bundle: ReportBundle) {
     markdown: { incident: bundle.incident, logEntry: bundle.logEntry, analysis: bundle.analysis },
     record: loaded.record,
   };
-}
-
-/** `rollback report ID [--format md|json] [--out DIR]`: rebuilds a rollback's reports from its record. */
-export function registerReportCommand(program: Command, connect: ConnectFn, io: CliIo = processIo): Command {
-  return program
-    .command('report')
-    .description(
-      "rebuild a rollback's incident log, rollback-log entry and post-rollback analysis from its record",
-    )
-    .argument('<id>', 'workflow id (rollback-TARGET, optionally @RUN_ID) or rollback id')
-    .option('--run <runId>', 'a specific run (default: the latest)')
-    .option('--format <format>', 'md or json', 'md')
-    .option('--json', 'same as --format json')
-    .option('--out <dir>', 'also write incident.md, rollback-log-entry.md, analysis.md and record.json there')
-    .action(async (id: string, opts: { run?: string; format: string; json?: boolean; out?: string }) => {
-      const format = opts.json ? 'json' : opts.format;
-      if (format !== 'md' && format !== 'json') {
-        throw new ConfigError(`unknown report format "${opts.format}"; use md or json`);
-      }
-      const global = program.opts<ConnectionFlags>();
-      const client = await connect({ address: global.address, namespace: global.namespace });
-      try {
-        const loaded = await loadRollback(client, id, opts.run);
-        const bundle = buildReports(loaded.record, loaded.incident ?? undefined);
-        if (!loaded.record.finishedAt) {
-          io.stderr(
-            `note: ${loaded.workflowId} is still ${loaded.record.status}; the reports describe it so far\n`,
-          );
-        }
-        if (opts.out) {
-          const dir = resolve(opts.out);
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(join(dir, 'incident.md'), bundle.incident);
-          writeFileSync(join(dir, 'rollback-log-entry.md'), bundle.logEntry);
-          writeFileSync(join(dir, 'analysis.md'), bundle.analysis);
-          writeFileSync(join(dir, 'record.json'), JSON.stringify(loaded.record, null, 2));
-          io.stderr(`reports written to ${dir}\n`);
-        }
-        io.stdout(
-          format === 'json'
-            ? JSON.stringify(bundleJson(loaded, bundle), null, 2) + '\n'
-            : renderBundleMarkdown(bundle),
-        );
-      } finally {
-        await client.close();
-      }
-    });
 }

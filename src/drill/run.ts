@@ -142,6 +142,8 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
     requestedBy: opts.requestedBy,
     requestedAt: startedAt.toISOString(),
     webUiBase: webUiBase(client.address),
+    // A damaged sandbox may already be on the stable version: the rollback redeploys it anyway.
+    force: true,
   };
   // Planned before anything is touched: a plan error leaves the sandbox as it is.
   const plan = planRollback(drill.target, request, drill.config);

@@ -9,10 +9,23 @@ export const FAILURES = {
   BadInput: 'an activity was given input it cannot act on',
   // git and files on the host
   RefNotFound: 'the version is not a tag, branch or commit of the working copy or its remote',
+  AlreadyOnVersion: 'the service already runs the version asked for (--force to redeploy it anyway)',
   CheckoutFailed: 'git refused to check out the version',
   BackupMissing: 'no backup to restore from',
   BackupCorrupt: 'a backed-up file does not match its recorded checksum',
   ErrorLogMatches: 'error lines were written in the error-log window',
+  GitFailed: 'a git command failed on the host',
+  InstallFailed: 'the install command (npm ci) failed',
+  BuildFailed: 'the build command failed',
+  // the service and its checks (retried: a service may come up on a later attempt)
+  ServiceStopFailed: 'the service did not stop',
+  ServiceStartFailed: 'the service did not start, or did not stay up',
+  HealthCheckFailed: 'the health endpoint did not answer healthy (with the expected version) in time',
+  McpCheckFailed: 'the MCP server did not answer, or its tools, probes or version were not as expected',
+  LatencyOverBudget: 'the latency sample was over its budget',
+  EcsServiceNotStable: 'the ECS service is not stable on the expected revision',
+  TargetsUnhealthy: 'too few load balancer targets are healthy',
+  AlarmsNotOk: 'a CloudWatch alarm is not OK',
   // complete rollbacks
   RevertInput: 'the commits, branch or remote of a revert are malformed or absent',
   RevertCommitNotFound: 'a commit to revert is not on the branch',
@@ -49,6 +62,7 @@ export const FAILURES = {
   RollbackCancelled: 'the rollback was cancelled',
   RollbackRejected: 'an approver rejected the rollback',
   RollbackAborted: 'an operator aborted the rollback at a failed step',
+  RollbackRefused: 'a read-only check of the request failed; nothing was changed',
 } as const;
 
 export type FailureType = keyof typeof FAILURES;

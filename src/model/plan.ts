@@ -15,6 +15,7 @@ export type StepRole =
   | 'record' // incident and rollback-log entries
   | 'inspect' // read the deployed state
   | 'check' // read-only checks of the request against the world
+  // (inspect and check steps at the head of a plan run before anything is written or announced)
   | 'backup'
   | 'stop'
   | 'change' // the change itself: checkout, install, register, update...
@@ -37,6 +38,8 @@ export interface RollbackRequest {
   requestedAt: string;
   /** The Temporal Web UI's base address, for links in notifications. */
   webUiBase?: string;
+  /** Redeploy even when the service already runs the version asked for. */
+  force?: boolean;
 }
 
 /**
@@ -130,8 +133,20 @@ export interface StepResult<D extends Record<string, unknown> = Record<string, u
   data: D;
 }
 
-/** Plans made by this code carry this; plans without it were made before steps had roles. */
-export const PLAN_FORMAT = 2;
+/**
+ * Plans made by this code carry this. Without it: made before steps had roles (format 1). Format 2
+ * had no final steps; format 3 runs its read-only checks first and names its final steps.
+ */
+export const PLAN_FORMAT = 3;
+
+/** The read-only steps at the head of a plan: they run before anything is written or announced. */
+export function leadingChecks<S extends { role?: StepRole }>(steps: S[]): S[] {
+  const end = steps.findIndex((s) => s.role !== 'inspect' && s.role !== 'check');
+  return steps.slice(0, end === -1 ? steps.length : end);
+}
+
+/** The pseudo-step whose result the final steps read: `{ $ref: 'rollback.record' }` is the record. */
+export const ROLLBACK_REF = 'rollback';
 
 export interface Plan<Acts extends ActivityMap = Activities> {
   rollbackId: string;
@@ -146,5 +161,7 @@ export interface Plan<Acts extends ActivityMap = Activities> {
   notify: ChannelRef[];
   webUiBase?: string;
   steps: PlanStep<Acts>[];
-  format?: typeof PLAN_FORMAT;
+  /** Run at the end whatever the outcome (after any undos): the reports. */
+  finalSteps?: PlanStep<Acts>[];
+  format?: 2 | typeof PLAN_FORMAT;
 }

@@ -40,7 +40,9 @@ export type RollbackStatus =
   | 'failed'
   | 'rejected'
   | 'cancelled'
-  | 'aborted';
+  | 'aborted'
+  /** A read-only check of the request failed: nothing was changed, written or announced. */
+  | 'refused';
 
 export interface ApprovalEntry {
   by: string;
@@ -57,7 +59,8 @@ export interface DecisionEntry {
   by: string;
   at: string;
   comment?: string;
-  via: 'update' | 'signal' | 'timeout';
+  /** 'policy': the plan decided at once, nobody was asked. */
+  via: 'update' | 'signal' | 'timeout' | 'policy';
 }
 
 /** Everything people did or tried to do, including refused attempts (from signals). */

@@ -35,14 +35,8 @@ export function oneLine(text: string): string {
     if (c === '\r') return '\\r';
     if (c === '\t') return '\\t';
     const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
   });
-}
-
-/**
- * Text inside a Markdown line: on one line, and every character Markdown could read as layout
- * (headings, emphasis, links, HTML, table cells, code) escaped.
- */
-export function markdownInline(text: string): string {
-  return oneLine(text).replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (c) => `\\${c}`);
 }

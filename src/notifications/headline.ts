@@ -1,30 +1,40 @@
 import type { RollbackEvent } from '../model';
+import { oneLine } from '../model/text';
 
-/** One line that says what happened; every channel's message starts from it. */
+/**
+ * One line that says what happened; every channel's message starts from it. Whatever the event
+ * holds (a reason, a comment, a name, an error) is shown on one line, so it cannot start a line
+ * of its own; each channel escapes the rest for its format.
+ */
 export function headline(e: RollbackEvent): string {
-  const what = `${e.kind} rollback of ${e.target}${e.fromVersion ? ` ${e.fromVersion}` : ''} → ${e.toVersion}`;
+  const t = (value: unknown) => oneLine(String(value ?? ''));
+  const what = `${t(e.kind)} rollback of ${t(e.target)}${e.fromVersion ? ` ${t(e.fromVersion)}` : ''} → ${t(e.toVersion)}`;
+  const comment = e.comment ? `: ${t(e.comment)}` : '';
   switch (e.type) {
     case 'started':
-      return `${what} started by ${e.requestedBy}: ${e.reason}`;
+      return `${what} started by ${t(e.requestedBy)}: ${t(e.reason)}`;
     case 'awaiting-approval':
-      return `${what} awaits approval (${e.approvers?.join(', ') ?? 'approvers'}); requested by ${e.requestedBy}: ${e.reason}`;
+      return `${what} awaits approval (${Array.isArray(e.approvers) ? e.approvers.map(t).join(', ') : 'approvers'}); requested by ${t(e.requestedBy)}: ${t(e.reason)}`;
     case 'approval-escalated':
       return `${what} has waited too long for approval: escalating`;
     case 'approved':
-      return `${what} approved by ${e.by}${e.comment ? `: ${e.comment}` : ''}`;
+      return `${what} approved by ${t(e.by)}${comment}`;
     case 'rejected':
-      return `${what} rejected by ${e.by}${e.comment ? `: ${e.comment}` : ''}`;
+      return `${what} rejected by ${t(e.by)}${comment}`;
     case 'step-failed':
-      return `${what}: step "${e.step?.title}" failed (${e.step?.error}); awaiting a decision (retry, skip, compensate, abort)`;
+      return `${what}: step "${t(e.step?.title)}" failed${e.step?.error ? ` (${t(e.step.error)})` : ''}; awaiting a decision (retry, skip, compensate, abort)`;
     case 'compensated':
-      return `${what} failed at "${e.step?.title}" and was undone: the service is back where it was`;
+      return `${what} failed at "${t(e.step?.title)}" and was undone: the service is back where it was`;
     case 'succeeded':
       return `${what} succeeded`;
     case 'failed':
-      return `${what} FAILED${e.step ? ` at "${e.step.title}": ${e.step.error}` : ''}`;
+      return `${what} FAILED${e.step ? ` at "${t(e.step.title)}": ${t(e.step.error)}` : ''}`;
     case 'cancelled':
       return `${what} cancelled; completed steps were undone`;
     case 'aborted':
-      return `${what} aborted by ${e.by} at "${e.step?.title}": left as it is`;
+      return `${what} aborted by ${t(e.by)} at "${t(e.step?.title)}": left as it is`;
+    default:
+      // An event type from a newer or older worker: still one line, never a TypeError.
+      return `${what}: ${t((e as { type?: unknown }).type)}`;
   }
 }

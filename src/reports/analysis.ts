@@ -6,9 +6,9 @@ import {
   summarizeCriteria,
   type CriterionResult,
 } from './criteria';
+import { cell, md } from './markdown';
 import {
   approvalsOf,
-  cell,
   decisionsOf,
   formatDuration,
   isFinished,
@@ -208,33 +208,38 @@ const KIND_METHOD: Record<string, string> = {
   partial: 'Partial rollback: turn features off by flag, keeping the deployed release.',
 };
 
+function kindMethod(kind: string): string {
+  return Object.hasOwn(KIND_METHOD, kind) ? KIND_METHOD[kind]! : `${md(kind)} rollback.`;
+}
+
 function stepTitle(record: ReportRecord, stepId: string): string {
   return record.steps.find((s) => s.id === stepId)?.title ?? stepId;
 }
 
+/** The analysis as Markdown. Every value from the record is escaped (`md`): it is data, never layout. */
 export function renderAnalysis(record: ReportRecord): string {
   const a = buildAnalysis(record);
   const t = a.timing;
   const lines: string[] = [
-    `# Post-rollback analysis: ${a.target} ${a.fromVersion ?? '?'} → ${a.toVersion}`,
+    `# Post-rollback analysis: ${md(a.target)} ${md(a.fromVersion ?? '?')} → ${md(a.toVersion)}`,
     '',
-    `Rollback ${a.rollbackId}, ${a.status}${a.finished ? '' : ' (in progress)'}.`,
+    `Rollback ${md(a.rollbackId)}, ${md(a.status)}${a.finished ? '' : ' (in progress)'}.`,
     '',
     '## Summary',
     '',
-    a.summary,
+    md(a.summary),
     '',
-    `- **Trigger**: ${a.reason} (requested by ${a.requestedBy} at ${a.requestedAt})`,
-    `- **Impact**: ${a.impact ?? 'not stated'}`,
+    `- **Trigger**: ${md(a.reason)} (requested by ${md(a.requestedBy)} at ${md(a.requestedAt)})`,
+    `- **Impact**: ${md(a.impact ?? 'not stated')}`,
     '',
     '## Method',
     '',
-    KIND_METHOD[a.kind] ?? `${a.kind} rollback.`,
+    kindMethod(a.kind),
     `Run by rollback-orchestrator as a Temporal workflow: each step an activity, retried on transient faults, with the completed steps undone in reverse if the rollback could not finish.`,
     '',
     ...a.method.steps.map(
       (s, i) =>
-        `${i + 1}. ${s.title} — ${s.state}${s.attempts > 1 ? `, ${s.attempts} attempts` : ''}${s.durationMs !== undefined ? `, ${formatDuration(s.durationMs)}` : ''}`,
+        `${i + 1}. ${md(s.title)} — ${md(s.state)}${s.attempts > 1 ? `, ${md(s.attempts)} attempts` : ''}${s.durationMs !== undefined ? `, ${formatDuration(s.durationMs)}` : ''}`,
     ),
     '',
     '## Time to complete',
@@ -242,14 +247,14 @@ export function renderAnalysis(record: ReportRecord): string {
     '| measure | time |',
     '| --- | --- |',
     `| total (workflow start to end) | ${formatDuration(t.totalMs)} |`,
-    `| time to restore service${t.restoredAt ? ` (at ${t.restoredAt})` : ''} | ${t.timeToRestoreMs !== undefined ? formatDuration(t.timeToRestoreMs) : 'not restored'} |`,
+    `| time to restore service${t.restoredAt ? ` (at ${cell(t.restoredAt)})` : ''} | ${t.timeToRestoreMs !== undefined ? formatDuration(t.timeToRestoreMs) : 'not restored'} |`,
     `| request to start | ${formatDuration(t.requestToStartMs)} |`,
     ...(t.awaitingApprovalMs !== undefined
       ? [`| waiting for approval | ${formatDuration(t.awaitingApprovalMs)} |`]
       : []),
     '',
     t.slowest.length
-      ? `Slowest steps: ${t.slowest.map((s) => `${s.title} (${formatDuration(s.durationMs)})`).join(', ')}.`
+      ? `Slowest steps: ${t.slowest.map((s) => `${md(s.title)} (${formatDuration(s.durationMs)})`).join(', ')}.`
       : 'No step has finished.',
     '',
     '## Issues met',
@@ -259,7 +264,7 @@ export function renderAnalysis(record: ReportRecord): string {
     ...(a.issues.retries.length
       ? a.issues.retries.map(
           (r) =>
-            `- ${r.title}: ${r.attempts} attempts, ${r.state === 'succeeded' ? `succeeded on attempt ${r.attempts}` : r.state}`,
+            `- ${md(r.title)}: ${md(r.attempts)} attempts, ${r.state === 'succeeded' ? `succeeded on attempt ${md(r.attempts)}` : md(r.state)}`,
         )
       : ['- none: every step that ran took one attempt']),
     '',
@@ -268,7 +273,7 @@ export function renderAnalysis(record: ReportRecord): string {
     ...(a.issues.failures.length
       ? a.issues.failures.map(
           (f) =>
-            `- ${f.title}: ${f.error}${f.outcome === 'skipped' ? ' (then skipped by an operator decision)' : ''}`,
+            `- ${md(f.title)}: ${md(f.error)}${f.outcome === 'skipped' ? ' (then skipped by an operator decision)' : ''}`,
         )
       : ['- none']),
     ...(a.issues.undos.length
@@ -278,7 +283,7 @@ export function renderAnalysis(record: ReportRecord): string {
           '',
           ...a.issues.undos.map(
             (u) =>
-              `- ${u.activity} (undo of ${stepTitle(record, u.stepId)}): ${u.state}${u.detail ? ` — ${u.detail}` : ''}`,
+              `- ${md(u.activity)} (undo of ${md(stepTitle(record, u.stepId))}): ${md(u.state)}${u.detail ? ` — ${md(u.detail)}` : ''}`,
           ),
         ]
       : []),
@@ -288,7 +293,7 @@ export function renderAnalysis(record: ReportRecord): string {
     ...(a.issues.decisions.length
       ? a.issues.decisions.map(
           (d) =>
-            `- ${d.at}: ${d.by} decided **${d.decision}** on "${stepTitle(record, d.stepId)}"${d.via === 'timeout' ? ' (the default, nobody decided in time)' : ''}${d.comment ? ` — ${d.comment}` : ''}`,
+            `- ${md(d.at)}: ${md(d.by)} decided **${md(d.decision)}** on "${md(stepTitle(record, d.stepId))}"${d.via === 'timeout' ? ' (the default, nobody decided in time)' : ''}${d.comment ? ` — ${md(d.comment)}` : ''}`,
         )
       : ['- none: no step waited for an operator decision']),
     '',
@@ -297,7 +302,7 @@ export function renderAnalysis(record: ReportRecord): string {
     ...(a.issues.approvals.length
       ? a.issues.approvals.map(
           (p) =>
-            `- ${p.at}: ${p.by} **${p.decision}**${p.via === 'timeout' ? ' (the configured default on timeout)' : ''}${p.comment ? ` — ${p.comment}` : ''}`,
+            `- ${md(p.at)}: ${md(p.by)} **${md(p.decision)}**${p.via === 'timeout' ? ' (the configured default on timeout)' : ''}${p.comment ? ` — ${md(p.comment)}` : ''}`,
         )
       : ['- none: this rollback needed no approval']),
     '',
@@ -307,7 +312,9 @@ export function renderAnalysis(record: ReportRecord): string {
       ? [
           '| check | state | attempts | result |',
           '| --- | --- | --- | --- |',
-          ...a.validation.map((v) => `| ${cell(v.title)} | ${v.state} | ${v.attempts} | ${cell(v.result)} |`),
+          ...a.validation.map(
+            (v) => `| ${cell(v.title)} | ${cell(v.state)} | ${cell(v.attempts)} | ${cell(v.result)} |`,
+          ),
         ]
       : ['No validation is configured for this target.']),
     '',
@@ -321,11 +328,11 @@ export function renderAnalysis(record: ReportRecord): string {
     '',
     '## Follow-up',
     '',
-    `- **Root cause**: to be confirmed at the post-incident review (reported: ${a.reason})`,
+    `- **Root cause**: to be confirmed at the post-incident review (reported: ${md(a.reason)})`,
     '- **Prevention**: to be filled in at the post-incident review',
     ...a.criteria
       .filter((c) => c.state === 'fail')
-      .map((c) => `- Investigate the failed criterion "${c.label}": ${c.detail}`),
+      .map((c) => `- Investigate the failed criterion "${c.label}": ${md(c.detail)}`),
     '',
   ];
   return lines.join('\n');

@@ -1,3 +1,4 @@
+import { md } from './markdown';
 import type { ReportRecord } from './record';
 
 /** The incident log a runbook asks for at the start of a rollback. */
@@ -14,16 +15,17 @@ export interface IncidentFields {
 }
 
 export function renderIncident(f: IncidentFields): string {
+  const systems: unknown[] = Array.isArray(f.affectedSystems) ? f.affectedSystems : [];
   return [
-    `# Incident: ${f.kind} rollback of ${f.target}`,
+    `# Incident: ${md(f.kind)} rollback of ${md(f.target)}`,
     '',
-    `- **Date**: ${f.requestedAt}`,
-    `- **Reporter**: ${f.requestedBy}`,
-    `- **Description**: ${f.reason}`,
-    `- **Impact**: ${f.impact}`,
-    `- **Affected systems**: ${f.affectedSystems.join(', ')}`,
-    `- **Decision**: ${f.kind} rollback to ${f.toVersion}`,
-    `- **Rollback id**: ${f.rollbackId}`,
+    `- **Date**: ${md(f.requestedAt)}`,
+    `- **Reporter**: ${md(f.requestedBy)}`,
+    `- **Description**: ${md(f.reason)}`,
+    `- **Impact**: ${md(f.impact)}`,
+    `- **Affected systems**: ${systems.map((s) => md(s)).join(', ')}`,
+    `- **Decision**: ${md(f.kind)} rollback to ${md(f.toVersion)}`,
+    `- **Rollback id**: ${md(f.rollbackId)}`,
     '',
   ].join('\n');
 }

@@ -1,20 +1,26 @@
 import { computeTiming } from './analysis';
 import { CRITERION_MARK, evaluateSuccessCriteria, summarizeCriteria } from './criteria';
-import { approvalsOf, cell, decisionsOf, formatDuration, reportedSteps, type ReportRecord } from './record';
+import { cell, md } from './markdown';
+import { approvalsOf, decisionsOf, formatDuration, reportedSteps, type ReportRecord } from './record';
 
+/**
+ * The HTML comment that marks a rollback's entry in the log (an entry already there is not
+ * appended again). An id from an older record may hold anything: encoded, it can neither end
+ * the comment nor match another rollback's marker.
+ */
 export function logMarker(rollbackId: string): string {
-  return `<!-- rollback:${rollbackId} -->`;
+  return `<!-- rollback:${encodeURIComponent(String(rollbackId))} -->`;
 }
 
 function resolution(record: ReportRecord): string {
-  if (record.status === 'succeeded') return `${record.target} is on ${record.toVersion}, validated`;
-  if (!record.finishedAt) return `in progress (${record.status})`;
+  if (record.status === 'succeeded') return `${md(record.target)} is on ${md(record.toVersion)}, validated`;
+  if (!record.finishedAt) return `in progress (${md(record.status)})`;
   const undone = record.undos.length
     ? `undid ${record.undos.filter((u) => u.state === 'succeeded').length}/${record.undos.length} steps`
     : 'nothing to undo';
   return record.failure
-    ? `rollback failed at "${record.failure.title}": ${record.failure.message}; ${undone}`
-    : `rollback ended ${record.status}; ${undone}`;
+    ? `rollback failed at "${md(record.failure.title)}": ${md(record.failure.message)}; ${undone}`
+    : `rollback ended ${md(record.status)}; ${undone}`;
 }
 
 /** One rollback's entry in the target's markdown rollback log. */
@@ -25,51 +31,55 @@ export function renderLogEntry(record: ReportRecord): string {
   const criteria = evaluateSuccessCriteria(record);
   const approvals = approvalsOf(record);
   const decisions = decisionsOf(record);
+  const reason = md(record.reason);
   const lines = [
     logMarker(record.rollbackId),
-    `## ${record.requestedAt} — ${record.target}: ${record.kind} rollback ${record.fromVersion ?? '?'} → ${record.toVersion} (${record.status})`,
+    `## ${md(record.requestedAt)} — ${md(record.target)}: ${md(record.kind)} rollback ${md(record.fromVersion ?? '?')} → ${md(record.toVersion)} (${md(record.status)})`,
     '',
-    `- **Trigger**: ${record.reason} (requested by ${record.requestedBy})`,
-    `- **Time**: started ${record.startedAt}, finished ${record.finishedAt ?? 'not finished'}`,
+    `- **Trigger**: ${reason} (requested by ${md(record.requestedBy)})`,
+    `- **Time**: started ${md(record.startedAt)}, finished ${md(record.finishedAt ?? 'not finished')}`,
     `- **Duration**: ${formatDuration(record.durationMs)}${
       timing.timeToRestoreMs !== undefined
         ? `; service restored after ${formatDuration(timing.timeToRestoreMs)}`
         : ''
     }`,
-    `- **Root cause**: ${record.reason}${record.fromVersion ? ` (release ${record.fromVersion})` : ''}; to be confirmed at the post-incident review`,
+    `- **Root cause**: ${reason}${record.fromVersion ? ` (release ${md(record.fromVersion)})` : ''}; to be confirmed at the post-incident review`,
     `- **Resolution**: ${resolution(record)}`,
     ...(approvals.length
-      ? [`- **Approvals**: ${approvals.map((a) => `${a.decision} by ${a.by} at ${a.at}`).join('; ')}`]
+      ? [
+          `- **Approvals**: ${approvals.map((a) => `${md(a.decision)} by ${md(a.by)} at ${md(a.at)}`).join('; ')}`,
+        ]
       : []),
     ...(decisions.length
       ? [
           `- **Decisions**: ${decisions
-            .map((d) => `${d.decision} on ${d.stepId} by ${d.by} at ${d.at}`)
+            .map((d) => `${md(d.decision)} on ${md(d.stepId)} by ${md(d.by)} at ${md(d.at)}`)
             .join('; ')}`,
         ]
       : []),
     `- **Prevention**: to be filled in at the post-incident review`,
     `- **Success criteria**: ${summarizeCriteria(criteria)}`,
     ...criteria.map(
-      (c) => `  - ${CRITERION_MARK[c.state]}: ${c.label}${c.state === 'fail' ? ` — ${c.detail}` : ''}`,
+      (c) => `  - ${CRITERION_MARK[c.state]}: ${c.label}${c.state === 'fail' ? ` — ${md(c.detail)}` : ''}`,
     ),
-    `- **Analysis**: ${record.rollbackId}/analysis.md`,
+    `- **Analysis**: ${md(record.rollbackId)}/analysis.md`,
     '',
     '| step | state | attempts | time | summary |',
     '| --- | --- | --- | --- | --- |',
     ...steps.map(
       (s) =>
-        `| ${cell(s.title)} | ${s.state} | ${s.attempts} | ${s.durationMs !== undefined ? formatDuration(s.durationMs) : ''} | ${cell(s.state === 'failed' ? s.lastError : (s.summary ?? s.lastError))} |`,
+        `| ${cell(s.title)} | ${cell(s.state)} | ${cell(s.attempts)} | ${s.durationMs !== undefined ? formatDuration(s.durationMs) : ''} | ${cell(s.state === 'failed' ? s.lastError : (s.summary ?? s.lastError))} |`,
     ),
     ...(retried.length
-      ? ['', `Retried: ${retried.map((s) => `${s.title} (${s.attempts} attempts)`).join(', ')}`]
+      ? ['', `Retried: ${retried.map((s) => `${md(s.title)} (${md(s.attempts)} attempts)`).join(', ')}`]
       : []),
     ...(record.undos.length
       ? [
           '',
           'Undone:',
           ...record.undos.map(
-            (u) => `- ${u.activity} (for ${u.stepId}): ${u.state}${u.error ? ` — ${u.error}` : ''}`,
+            (u) =>
+              `- ${md(u.activity)} (for ${md(u.stepId)}): ${md(u.state)}${u.error ? ` — ${md(u.error)}` : ''}`,
           ),
         ]
       : []),

@@ -56,11 +56,6 @@ export function formatDuration(ms: number | undefined): string {
     : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-/** Text for a markdown table cell: one line, no column breaks. */
-export function cell(text: string | undefined): string {
-  return (text ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ').trim();
-}
-
 export function msBetween(from: string | undefined, to: string | undefined): number | undefined {
   if (!from || !to) return undefined;
   const d = Date.parse(to) - Date.parse(from);
@@ -83,5 +78,9 @@ const ROLE_BEFORE_ROLES: Partial<Record<ActivityName, StepRole>> = {
 
 /** What a step was for: a start (the service runs the new version once it succeeds), a validation... */
 export function roleOf(step: Pick<StepProgress, 'role' | 'activity'>): StepRole | undefined {
-  return step.role ?? ROLE_BEFORE_ROLES[step.activity as ActivityName];
+  if (step.role) return step.role;
+  // An older record may name any activity: only the table's own entries count.
+  return Object.hasOwn(ROLE_BEFORE_ROLES, step.activity)
+    ? ROLE_BEFORE_ROLES[step.activity as ActivityName]
+    : undefined;
 }

@@ -15,9 +15,47 @@ export const refSchema = z
   .string()
   .regex(SAFE_REF, 'must be a plain git tag, branch or commit (letters, digits, . _ / + -), like v1.11.4');
 
-export const argvSchema = z
-  .array(z.string().min(1))
-  .min(1, 'must name a program, as an argv list like ["npm", "ci"]');
+// Characters a shell would read (and spawn does not): separators, operators, quotes, globs, ~, $.
+const SHELL_SYNTAX = /[\s;&|<>$`()*?{}[\]!~'"\\]/;
+const SHELL_LINE = /&&|\|\||[;|<>`]|\$\(/;
+
+/** An argv list as a config would write it: ["npm", "ci"]. */
+const showArgv = (argv: string[]) => `[${argv.map((a) => JSON.stringify(a)).join(', ')}]`;
+
+/** Why an argv list would not run what it seems to say, with the split form; undefined when fine. */
+export function argvProblem(argv: string[], example: string): string | undefined {
+  const program = argv[0];
+  if (!program || !SHELL_SYNTAX.test(program)) return undefined;
+  const prefix = 'argv lists are not run through a shell';
+  if (program.startsWith('~')) return `${prefix}, so ~ is not expanded: write the program's absolute path`;
+  const words = program.trim().split(/\s+/);
+  if (words.length > 1 && words.every((w) => !SHELL_SYNTAX.test(w))) {
+    return `${prefix}; split it: ${showArgv([...words, ...argv.slice(1)])}`;
+  }
+  const line = argv.join(' ');
+  const first = line
+    .split(SHELL_LINE)[0]!
+    .split(/\s+/)
+    .map((w) => w.replace(/^['"]|['"]$/g, ''))
+    .filter(Boolean);
+  return (
+    `${prefix}; split it, one argument per element (like ${first.length ? showArgv(first) : example}), ` +
+    `and put a command line with &&, | or ; in a script, or run a shell on purpose: ${showArgv(['sh', '-c', line])}`
+  );
+}
+
+/** A program and its arguments, run without a shell (so no element is ever interpreted). */
+export function argvList(example: string) {
+  return z
+    .array(z.string().min(1))
+    .min(1, `must name a program, as an argv list like ${example}`)
+    .superRefine((argv, ctx) => {
+      const problem = argvProblem(argv, example);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [0] });
+    });
+}
+
+export const argvSchema = argvList('["npm", "ci"]');
 
 export const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
 

@@ -1,5 +1,8 @@
 import {
+  leadingChecks,
   PLAN_FORMAT,
+  ref,
+  ROLLBACK_REF,
   type ApprovalPolicy,
   type FailurePolicy,
   type Plan,
@@ -49,6 +52,21 @@ function incidentStep(
   };
 }
 
+/** The last step of every rollback, whatever its outcome: the rollback-log entry and the analysis. */
+function reportStep(reportsDir: string): PlanStep {
+  return {
+    id: 'rollback-log',
+    title: 'Write the rollback-log entry',
+    role: 'record',
+    activity: 'appendRollbackLog',
+    retry: 'record',
+    input: { reportsDir, record: ref(`${ROLLBACK_REF}.record`) },
+    undo: [],
+  };
+}
+
+const article = (word: string) => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+
 const APPROVAL_DEFAULT: Record<RollbackKind, boolean> = { emergency: false, complete: true, partial: false };
 const WAIT_DEFAULT: Record<RollbackKind, boolean> = { emergency: false, complete: true, partial: true };
 
@@ -66,7 +84,7 @@ function policies(target: BaseTarget, request: RollbackRequest, defaults: PlanDe
     const eligible = approvers.filter((a) => a !== request.requestedBy);
     if (eligible.length < approval.quorum) {
       throw new ConfigError(
-        `target "${request.target}": a ${kind} rollback needs ${approval.quorum} approval(s) but only ` +
+        `target "${request.target}": ${article(kind)} ${kind} rollback needs ${approval.quorum} approval(s) but only ` +
           `${eligible.length} approver(s) other than ${request.requestedBy} are configured; add approvers ` +
           "(top-level `approvers:` or the target's `approval.approvers`)",
       );
@@ -84,6 +102,13 @@ function policies(target: BaseTarget, request: RollbackRequest, defaults: PlanDe
     );
   }
   const notify = [...(defaults.notify?.channels ?? []), ...(target.notify?.channels ?? [])];
+  if (onFailure.default === 'retry') {
+    throw new ConfigError(
+      `target "${request.target}": onFailure.default.${kind} is retry: the default applies each time nobody decides in ` +
+        `${onFailure.timeoutSeconds} s, so a step that keeps failing would be retried for ever; choose compensate, skip ` +
+        'or abort as the default (an operator can still decide retry)',
+    );
+  }
   return { approval, onFailure, notify };
 }
 
@@ -97,6 +122,9 @@ export function planRollback(
     throw new ConfigError(`rollback id "${request.rollbackId}" may hold only letters, digits, . _ -`);
   }
   const planned = kinds.plan(target, request);
+  // Read-only checks first: a version that does not exist is refused before anything is written.
+  const checks = leadingChecks(planned.steps);
+  const incident = incidentStep(request, planned.toVersion, target.reportsDir, planned.affected);
   return {
     format: PLAN_FORMAT,
     rollbackId: request.rollbackId,
@@ -107,7 +135,8 @@ export function planRollback(
     reportsDir: target.reportsDir,
     ...policies(target, request, defaults),
     webUiBase: request.webUiBase,
-    steps: [incidentStep(request, planned.toVersion, target.reportsDir, planned.affected), ...planned.steps],
+    steps: [...checks, incident, ...planned.steps.slice(checks.length)],
+    finalSteps: [reportStep(target.reportsDir)],
   };
 }
 
@@ -122,7 +151,10 @@ export function formatPlan(plan: Plan): string {
           : ''),
     );
   }
-  plan.steps.forEach((s, i) => {
+  const checks = leadingChecks(plan.steps).length;
+  [...plan.steps, ...(plan.finalSteps ?? [])].forEach((s, i) => {
+    if (i === checks && checks > 0) lines.push('  then, once those read-only checks passed:');
+    if (i === plan.steps.length) lines.push('  at the end, whatever the outcome:');
     lines.push(`  ${String(i + 1).padStart(2)}. ${s.title}  [${s.activity}, retry: ${s.retry}]`);
     if (s.undo.length > 0) lines.push(`      undo: ${s.undo.map((u) => u.activity).join(' → ')}`);
   });

@@ -25,6 +25,10 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * A port that was free a moment ago. It is released before the caller binds it, so another process
+ * can take it in between: bind port 0 where a server can report its port, else retry on a clash.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
@@ -40,6 +44,15 @@ export function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A server could not bind its port: another process holds it, or took it after it was found free. */
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+
+export function isAddressInUse(text: string): boolean {
+  return /address already in use|EADDRINUSE/i.test(text);
+}
 
 /** Waits until the frontend answers a real call (not just an open port). */
 export async function waitForServer(
@@ -68,13 +81,35 @@ export async function waitForServer(
   throw new Error(`Temporal server at ${address} did not answer within ${timeoutMs} ms: ${lastError}`);
 }
 
+// The port is chosen before the server binds it, so another process can take it in between: a
+// bind failure costs a new attempt (on new ports, unless the caller fixed them), not the start.
+const START_ATTEMPTS = 4;
+
 /** Starts `temporal server start-dev` on a SQLite file, with our search attributes registered. */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const cli = ensureTemporalCli(opts.log);
-  const port = opts.port ?? (await freePort());
-  const uiPort = opts.uiPort ?? (await freePort());
-  const namespace = opts.namespace ?? 'default';
   mkdirSync(dirname(opts.dbFile), { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const uiPort = opts.headless ? undefined : (opts.uiPort ?? (await freePort()));
+    try {
+      return await startOnce(cli, opts, port, uiPort);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || attempt >= START_ATTEMPTS) throw err;
+      opts.log?.(`${err.message}; starting the server again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
+      // A port the caller fixed may just be lingering from a server that stopped a moment ago.
+      if (opts.port !== undefined) await sleep(250 * attempt);
+    }
+  }
+}
+
+async function startOnce(
+  cli: string,
+  opts: DevServerOptions,
+  port: number,
+  uiPort: number | undefined,
+): Promise<DevServer> {
+  const namespace = opts.namespace ?? 'default';
   const args = [
     'server',
     'start-dev',
@@ -90,24 +125,56 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     'warn',
     ...SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]),
   ];
-  if (opts.headless) args.push('--headless');
+  if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
-  const child = spawn(cli, args, { stdio: opts.stdio === 'inherit' ? 'inherit' : 'ignore', detached: false });
+  const inherit = opts.stdio === 'inherit';
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const spawnedAt = Date.now();
+  // The banner is printed once this server has bound its ports: an answer before it may come from
+  // another server that holds the port this one failed to bind (a CLI without the banner is trusted
+  // once it has run for 10 s, long after it would have failed to bind).
+  let banner = false;
+  let stdoutTail = '';
+  let stderrTail = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    if (inherit) process.stdout.write(d);
+    stdoutTail = (stdoutTail + d.toString()).slice(-200);
+    if (stdoutTail.includes('Temporal Server:')) banner = true;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    if (inherit) process.stderr.write(d);
+    stderrTail = (stderrTail + d.toString()).slice(-4000);
+  });
   const address = `127.0.0.1:${port}`;
+  const exitError = () => {
+    const detail = stderrTail.trim().split('\n').slice(-3).join('\n');
+    const message = `temporal server on ${address} exited with code ${child.exitCode}${detail ? `: ${detail}` : ''}`;
+    return isAddressInUse(stderrTail) ? new PortInUseError(message) : new Error(message);
+  };
   try {
-    await waitForServer(address, 60_000, child);
+    for (;;) {
+      try {
+        await waitForServer(address, 60_000, child);
+      } catch (err) {
+        if (child.exitCode !== null) throw exitError();
+        throw err;
+      }
+      if (child.exitCode !== null) throw exitError();
+      if (banner || Date.now() - spawnedAt > 10_000) break;
+      await sleep(100);
+    }
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
   return {
     address,
-    uiUrl: opts.headless ? null : `http://127.0.0.1:${uiPort}`,
+    uiUrl: uiPort === undefined ? null : `http://127.0.0.1:${uiPort}`,
     namespace,
     process: child,
     stop: () =>
       new Promise<void>((resolveStop) => {
-        if (child.exitCode !== null) return resolveStop();
+        if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
         child.once('exit', () => resolveStop());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();

@@ -1,6 +1,8 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import {
   DECISIONS,
+  TEXT_LIMITS,
+  textProblem,
   type AuditEntry,
   type Decision,
   type FailurePolicy,
@@ -92,9 +94,22 @@ export class Gates {
   }
 
   /** Why this approval or rejection cannot be accepted, or undefined if it can. */
-  approvalProblem(input: ApprovalInput, action: 'approve' | 'reject'): string | undefined {
+  /** Who is acting and what they wrote are text from people: one line, within limits. */
+  private peopleTextProblem(input: { by?: string; comment?: string } | undefined): string | undefined {
     const by = input?.by?.trim();
     if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
+    return (
+      textProblem('the name', by, TEXT_LIMITS.name) ??
+      (input?.comment === undefined
+        ? undefined
+        : textProblem('the comment', input.comment, TEXT_LIMITS.comment))
+    );
+  }
+
+  approvalProblem(input: ApprovalInput, action: 'approve' | 'reject'): string | undefined {
+    const bad = this.peopleTextProblem(input);
+    if (bad) return bad;
+    const by = input.by.trim();
     if (this.record.status !== 'awaiting-approval' || this.rejected || this.timedOut) {
       const state = this.rejected
         ? 'rejected'
@@ -114,8 +129,9 @@ export class Gates {
   }
 
   decisionProblem(input: DecisionInput): string | undefined {
-    const by = input?.by?.trim();
-    if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
+    const bad = this.peopleTextProblem(input);
+    if (bad) return bad;
+    const by = input.by.trim();
     if (!(DECISIONS as readonly string[]).includes(input.decision))
       return `unknown decision "${input.decision}"; use retry, skip, compensate or abort`;
     if (this.record.status !== 'awaiting-decision' || this.pendingDecision) {
@@ -124,8 +140,14 @@ export class Gates {
     if (input.stepId && input.stepId !== this.record.awaitingDecision?.stepId) {
       return `the decision is for step ${input.stepId}, but the rollback waits on ${this.record.awaitingDecision?.stepId}; look again (rollback status) and decide on that`;
     }
+    const approvers = this.plan.approval.approvers.join(', ') || 'none';
+    // A rollback that needed someone else's approval needs someone else's decision too: a skip is
+    // as much a change of plan as the plan itself.
+    if (by === this.record.requestedBy && this.plan.approval.required) {
+      return `${by} requested this rollback, which needed approval: an approver decides on it (approvers: ${approvers})`;
+    }
     if (!this.plan.approval.approvers.includes(by) && by !== this.record.requestedBy) {
-      return `${by} may not decide on ${this.plan.target} rollbacks (the requester or approvers: ${this.plan.approval.approvers.join(', ') || 'none'})`;
+      return `${by} may not decide on ${this.plan.target} rollbacks (the requester or approvers: ${approvers})`;
     }
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { PlanStep, RetryClass } from '../model';
+import { ref, ROLLBACK_REF, type Plan, type PlanStep, type RetryClass } from '../model';
 
 /**
  * Plans made before plan format 2 named no step roles and no undo retry classes. A rollback
@@ -17,7 +17,7 @@ const UNDO_CLASS: Record<string, RetryClass> = {
 };
 
 export function legacyUndoRetry(activity: string): RetryClass {
-  return UNDO_CLASS[activity] ?? 'quick';
+  return Object.hasOwn(UNDO_CLASS, activity) ? UNDO_CLASS[activity]! : 'quick';
 }
 
 /** The old plans' convention: `inspect` reports the from-version, `resolve`/`register` the to-version. */
@@ -25,4 +25,21 @@ export function legacyReportsVersion(step: Pick<PlanStep, 'id'>): 'from' | 'to' 
   if (step.id === 'inspect') return 'from';
   if (step.id === 'resolve' || step.id === 'register') return 'to';
   return undefined;
+}
+
+/** Plans before format 3 named no final steps: the workflow wrote the rollback-log entry itself. */
+export function finalStepsOf(plan: Plan): PlanStep[] {
+  return (
+    plan.finalSteps ?? [
+      {
+        id: 'rollback-log',
+        title: 'Write the rollback-log entry',
+        role: 'record',
+        activity: 'appendRollbackLog',
+        retry: 'record',
+        input: { reportsDir: plan.reportsDir, record: ref(`${ROLLBACK_REF}.record`) },
+        undo: [],
+      },
+    ]
+  );
 }

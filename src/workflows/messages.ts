@@ -25,6 +25,21 @@ export interface MessageResult {
   needed: number;
 }
 
+/** What `preflight` answers once the read-only checks at the head of the plan passed. */
+export interface PreflightResult {
+  fromVersion?: string;
+  toVersion: string;
+  /** One line per check that ran. */
+  checks: string[];
+}
+
+/**
+ * Answers once the plan's read-only checks have run: with their results, or failing with the
+ * failure of the check that did not hold (nothing was written then). Started with the workflow
+ * (update-with-start), it lets `rollback start` return only once the request is known to be good.
+ */
+export const preflightUpdate = defineUpdate<PreflightResult>('preflight');
+
 /** Updates: refused at once by their validators (nothing enters the history) or accepted. */
 export const approveUpdate = defineUpdate<MessageResult, [ApprovalInput]>('approve');
 export const rejectUpdate = defineUpdate<MessageResult, [ApprovalInput]>('reject');

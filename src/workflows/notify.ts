@@ -8,6 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ChannelRef, Plan, RollbackEvent, RollbackEventType, RollbackRecord } from '../model';
+import { describeError } from './step-runner';
 
 const { sendNotification } = proxyActivities<Activities>({
   startToCloseTimeout: '15s',
@@ -33,7 +34,8 @@ export async function notifyWorkflow(input: {
         });
         return `${name}: delivered`;
       } catch (err) {
-        return `${name}: not delivered (${(err as Error).message})`;
+        // The activity's own message ("environment variable X is not set"), not the wrapper's.
+        return `${name}: not delivered (${describeError(err)})`;
       }
     }),
   );

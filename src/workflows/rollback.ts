@@ -1,13 +1,16 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
+  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
   FROM_VERSION,
-  PLAN_FORMAT,
+  leadingChecks,
+  ROLLBACK_REF,
   TO_VERSION,
   type FailureType,
   type Plan,
@@ -18,7 +21,8 @@ import {
   type RollbackStatus,
 } from '../model';
 import { Gates } from './gates';
-import { legacyReportsVersion } from './legacy';
+import { finalStepsOf, legacyReportsVersion } from './legacy';
+import { preflightUpdate } from './messages';
 import { notifier, type Notify } from './notify';
 import { describeError, failureType, StepRunner } from './step-runner';
 
@@ -30,23 +34,12 @@ export interface RollbackInput {
 /** How a rollback ended; everything after the steps (undos, status, reports, notices) follows from it. */
 type Outcome =
   | { type: 'succeeded' }
+  | { type: 'refused' }
   | { type: 'rejected'; by?: string; comment?: string }
   | { type: 'cancelled' }
   | { type: 'failed' }
   | { type: 'aborted'; by: string };
-
-/** The step that writes the reports: the last of every rollback, whatever the outcome. */
-function logStep(reportsDir: string, record: RollbackRecord): PlanStep {
-  return {
-    id: 'rollback-log',
-    title: 'Write the rollback-log entry',
-    role: 'record',
-    activity: 'appendRollbackLog',
-    retry: 'record',
-    input: { reportsDir, record },
-    undo: [],
-  };
-}
+type Failed = Exclude<Outcome, { type: 'succeeded' }>;
 
 /**
  * Executes a rollback plan: an approval gate when the plan needs one, each step an activity,
@@ -56,31 +49,99 @@ function logStep(reportsDir: string, record: RollbackRecord): PlanStep {
  */
 export async function rollbackWorkflow({ request, plan }: RollbackInput): Promise<RollbackRecord> {
   const startedMs = Date.now();
-  const record = newRecord(request, plan, startedMs);
+  const finalSteps = finalStepsOf(plan);
+  const record = newRecord(request, plan, finalSteps, startedMs);
   const gates = new Gates(record, plan);
   gates.listen();
   const runner = new StepRunner(record, (step, result) => reportVersion(plan, step, result.data, record));
   const notify = notifier(plan, record);
+  const checks = leadingChecks(plan.steps);
+  // How the read-only checks ended: passed, refused, or cancelled while they ran.
+  let checked: Failed | 'passed' | undefined;
+  setHandler(preflightUpdate, async () => {
+    await condition(() => checked !== undefined);
+    if (checked !== 'passed') throw endFailure(record, checked!);
+    const summaries = checks.map(
+      (c) => `${c.title}: ${record.steps.find((s) => s.id === c.id)?.summary ?? ''}`,
+    );
+    return { fromVersion: record.fromVersion, toVersion: record.toVersion, checks: summaries };
+  });
   runner.publish();
 
   let outcome: Outcome;
   try {
-    await notify('started');
-    outcome = (await approval(plan, gates, runner, notify)) ?? (await runSteps(plan, gates, runner, notify));
+    const refused = await runChecks(checks, runner);
+    checked = refused ?? 'passed';
+    outcome = refused ?? (await runAll(plan, gates, runner, notify));
   } catch (err) {
     if (!isCancellation(err)) throw err;
     outcome = { type: 'cancelled' };
+    checked ??= outcome;
     record.awaitingDecision = undefined;
     gates.audit('(operator)', 'cancel', 'accepted', 'workflow cancellation requested');
   }
 
   // Everything from here must finish even though the workflow may have been cancelled.
-  await CancellationScope.nonCancellable(() => finish(plan, record, runner, notify, outcome, startedMs));
+  const root = CancellationScope.current();
+  await CancellationScope.nonCancellable(() =>
+    finish(
+      plan,
+      finalSteps,
+      record,
+      runner,
+      checked === 'passed' ? notify : undefined,
+      outcome,
+      startedMs,
+      () => {
+        if (root.consideredCancelled && outcome.type !== 'cancelled')
+          gates.audit(
+            '(operator)',
+            'cancel',
+            'refused',
+            'cancellation requested while undoing: the undos ran to the end',
+          );
+      },
+    ),
+  );
   if (outcome.type !== 'succeeded') throw endFailure(record, outcome);
   return record;
 }
 
-function newRecord(request: RollbackRequest, plan: Plan, startedMs: number): RollbackRecord {
+/**
+ * The read-only checks at the head of the plan (the deployed version, the version asked for). One
+ * that fails refuses the rollback: nothing has been written or announced, so nothing is undone.
+ */
+async function runChecks(checks: PlanStep[], runner: StepRunner): Promise<Failed | undefined> {
+  for (const step of checks) {
+    try {
+      await runner.runStep(step);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      runner.record.failure = {
+        stepId: step.id,
+        title: step.title,
+        message: describeError(err),
+        type: failureType(err),
+      };
+      return { type: 'refused' };
+    }
+  }
+  return undefined;
+}
+
+/** The rollback proper: announced, approved when the plan needs it, then the remaining steps. */
+async function runAll(plan: Plan, gates: Gates, runner: StepRunner, notify: Notify): Promise<Outcome> {
+  await notify('started');
+  const rest = plan.steps.slice(leadingChecks(plan.steps).length);
+  return (await approval(plan, gates, runner, notify)) ?? (await runSteps(plan, rest, gates, runner, notify));
+}
+
+function newRecord(
+  request: RollbackRequest,
+  plan: Plan,
+  finalSteps: PlanStep[],
+  startedMs: number,
+): RollbackRecord {
   return {
     rollbackId: plan.rollbackId,
     target: plan.target,
@@ -92,7 +153,7 @@ function newRecord(request: RollbackRequest, plan: Plan, startedMs: number): Rol
     requestedAt: request.requestedAt,
     status: plan.approval.required ? 'awaiting-approval' : 'running',
     startedAt: new Date(startedMs).toISOString(),
-    steps: [...plan.steps, logStep(plan.reportsDir, {} as RollbackRecord)].map((s) => ({
+    steps: [...plan.steps, ...finalSteps].map((s) => ({
       id: s.id,
       title: s.title,
       activity: s.activity,
@@ -122,7 +183,7 @@ function reportVersion(
   data: Record<string, unknown>,
   record: RollbackRecord,
 ): void {
-  const which = plan.format === PLAN_FORMAT ? step.reportsVersion : legacyReportsVersion(step);
+  const which = plan.format ? step.reportsVersion : legacyReportsVersion(step);
   if (!which || typeof data.version !== 'string') return;
   if (which === 'from') {
     record.fromVersion = data.version;
@@ -155,9 +216,15 @@ async function approval(
 }
 
 /** The steps in order; a step that fails for good is decided on (by a person or the policy). */
-async function runSteps(plan: Plan, gates: Gates, runner: StepRunner, notify: Notify): Promise<Outcome> {
-  for (let i = 0; i < plan.steps.length;) {
-    const step = plan.steps[i]!;
+async function runSteps(
+  plan: Plan,
+  steps: PlanStep[],
+  gates: Gates,
+  runner: StepRunner,
+  notify: Notify,
+): Promise<Outcome> {
+  for (let i = 0; i < steps.length;) {
+    const step = steps[i]!;
     try {
       await runner.runStep(step);
       i++;
@@ -172,6 +239,15 @@ async function runSteps(plan: Plan, gates: Gates, runner: StepRunner, notify: No
         runner.publish();
         await notify('step-failed', { step: { id: step.id, title: step.title, error } });
         ({ decision, by } = await waiting);
+      } else {
+        runner.record.decisions.push({
+          stepId: step.id,
+          decision,
+          by,
+          at: new Date().toISOString(),
+          via: 'policy',
+          comment: `the plan decides at once (onFailure.wait is false for ${plan.kind} rollbacks)`,
+        });
       }
       if (decision === 'retry') continue;
       if (decision === 'skip') {
@@ -188,6 +264,7 @@ async function runSteps(plan: Plan, gates: Gates, runner: StepRunner, notify: No
 
 const FINAL_STATUS: Record<Outcome['type'], RollbackStatus> = {
   succeeded: 'succeeded',
+  refused: 'refused',
   rejected: 'rejected',
   cancelled: 'cancelled',
   aborted: 'aborted',
@@ -197,26 +274,35 @@ const FINAL_STATUS: Record<Outcome['type'], RollbackStatus> = {
 /** Undo what a failed or cancelled rollback did, settle its status, write its reports, say how it ended. */
 async function finish(
   plan: Plan,
+  finalSteps: PlanStep[],
   record: RollbackRecord,
   runner: StepRunner,
-  notify: Notify,
+  notify: Notify | undefined,
   outcome: Outcome,
   startedMs: number,
+  afterUndos: () => void,
 ): Promise<void> {
   if (outcome.type === 'failed' || outcome.type === 'cancelled') {
     record.status = 'compensating';
     runner.publish();
     await runner.compensate();
   }
+  afterUndos();
   const undosOk = record.undos.every((u) => u.state === 'succeeded');
   record.status = outcome.type === 'failed' && !undosOk ? 'failed' : FINAL_STATUS[outcome.type];
   record.finishedAt = new Date().toISOString();
   record.durationMs = Date.now() - startedMs;
   runner.publish();
-  try {
-    await runner.runStep(logStep(plan.reportsDir, clone(record)));
-  } catch {
-    // The log is a record, not part of the rollback: its failure must not change the outcome.
+  // Refused (or cancelled) during its read-only checks, it wrote and announced nothing, and leaves
+  // no report either: `notify` is given only once the rollback was announced.
+  if (!notify) return;
+  runner.results.set(ROLLBACK_REF, { summary: '', attempt: 1, data: { record: clone(record) } });
+  for (const step of finalSteps) {
+    try {
+      await runner.runStep(step);
+    } catch {
+      // The reports are a record, not part of the rollback: their failure must not change the outcome.
+    }
   }
   const step = record.failure
     ? { id: record.failure.stepId, title: record.failure.title, error: record.failure.message }
@@ -234,22 +320,24 @@ function endFailure(
   const id = workflowInfo().workflowId;
   const f = record.failure;
   const [type, message]: [FailureType, string] =
-    outcome.type === 'cancelled'
-      ? ['RollbackCancelled', `Rollback ${id} was cancelled; ${undoSummary(record)}`]
-      : outcome.type === 'rejected'
-        ? [
-            'RollbackRejected',
-            `Rollback ${id} was rejected by ${outcome.by}${outcome.comment ? `: ${outcome.comment}` : ''}; nothing was changed`,
-          ]
-        : outcome.type === 'aborted'
+    outcome.type === 'refused'
+      ? ['RollbackRefused', `Rollback ${id} refused: ${f!.message}; nothing was changed`]
+      : outcome.type === 'cancelled'
+        ? ['RollbackCancelled', `Rollback ${id} was cancelled; ${undoSummary(record)}`]
+        : outcome.type === 'rejected'
           ? [
-              'RollbackAborted',
-              `Rollback ${id} aborted by ${outcome.by} at step "${f!.title}" (${f!.message}); left as it is, nothing undone`,
+              'RollbackRejected',
+              `Rollback ${id} was rejected by ${outcome.by}${outcome.comment ? `: ${outcome.comment}` : ''}; nothing was changed`,
             ]
-          : [
-              'RollbackFailed',
-              `Rollback ${id} failed at step "${f!.title}": ${f!.message}; ${undoSummary(record)}`,
-            ];
+          : outcome.type === 'aborted'
+            ? [
+                'RollbackAborted',
+                `Rollback ${id} aborted by ${outcome.by} at step "${f!.title}" (${f!.message}); left as it is, nothing undone`,
+              ]
+            : [
+                'RollbackFailed',
+                `Rollback ${id} failed at step "${f!.title}": ${f!.message}; ${undoSummary(record)}`,
+              ];
   return ApplicationFailure.create({ message, type, nonRetryable: true, details: [record] });
 }
 

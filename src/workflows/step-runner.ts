@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   sleep,
@@ -23,33 +24,33 @@ import { legacyUndoRetry } from './legacy';
 const WAIT = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
 /**
- * Timeouts and retries per step class. Deterministic constants: part of the workflow's code. On
- * cancellation the workflow waits for the running activity to stop (installs heartbeat, so they
- * hear it), so undos never race the step they undo.
+ * Timeouts and retries per step class. Deterministic constants: part of the workflow's code. Every
+ * activity heartbeats each second while it runs (the worker's keep-alive), so a short heartbeat
+ * timeout finds a dead worker in seconds and the step re-runs on another; the start-to-close
+ * timeout only bounds a step that hangs while its worker lives. On cancellation the workflow waits
+ * for the running activity to stop, so undos never race the step they undo.
  */
+const HEARTBEAT = { ...WAIT, heartbeatTimeout: '6s' } as const;
 export const RETRY_CLASSES: Record<RetryClass, ActivityOptions> = {
-  record: { ...WAIT, startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumAttempts: 5 } },
+  record: { ...HEARTBEAT, startToCloseTimeout: '1m', retry: { initialInterval: '1s', maximumAttempts: 5 } },
   quick: {
-    ...WAIT,
+    ...HEARTBEAT,
     startToCloseTimeout: '2m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
   service: {
-    ...WAIT,
-    startToCloseTimeout: '2m',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+    ...HEARTBEAT,
+    startToCloseTimeout: '3m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
-  // Installs heartbeat every 2 s; a dead worker is noticed after 15 s and the install re-runs.
   install: {
-    ...WAIT,
+    ...HEARTBEAT,
     startToCloseTimeout: '20m',
-    heartbeatTimeout: '15s',
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
   validate: {
-    ...WAIT,
+    ...HEARTBEAT,
     startToCloseTimeout: '5m',
-    heartbeatTimeout: '60s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
   },
 };
@@ -201,7 +202,7 @@ export class StepRunner {
     } catch (err) {
       p.state = 'failed';
       p.attempts = failedAttempts(err) ?? p.attempts + 1;
-      p.lastError = describeError(err);
+      p.lastError = describeError(err) || (isCancellation(err) ? 'cancelled while it ran' : 'failed');
       p.errorType = failureType(err);
       throw err;
     } finally {

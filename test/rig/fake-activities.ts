@@ -1,35 +1,74 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Activities, ActivityName } from '../../src/activities';
+import type { FailureType } from '../../src/model';
 
 /**
- * Fast stand-ins for the activities, for the time-skipping suite and for recording replay
+ * Fast stand-ins for the activities, for the time-skipping suites and for recording replay
  * histories: each returns the shape of data its real twin returns, touches nothing, and can be
- * told to fail. Temporal itself is never faked: these run in a real worker against a real server.
+ * told to fail or to hold. Temporal itself is never faked: these run in a real worker against a
+ * real server. Typed as the real activities, so a renamed activity or a changed result breaks the build.
  */
 
+type Input<A extends ActivityName> = Parameters<Activities[A]>[0];
+type Data<A extends ActivityName> = Awaited<ReturnType<Activities[A]>>['data'];
+
 export interface FakeFailure {
-  /** How many attempts fail before one succeeds (Infinity: every attempt). */
+  /** How many calls fail (Infinity: every call from then on). Temporal's retries are calls too. */
   times: number;
+  /** Calls that succeed before the failures start (e.g. 1: the step passes, its later use fails). */
+  after?: number;
+  /**
+   * The failure's type, as the real activity would raise it: one of the catalogue, or 'Error', the
+   * type a plain Error gets (the service managers' and the health check's failures).
+   */
+  type: FailureType | 'Error';
   /** Fail without Temporal's retries (a failure retrying cannot fix). */
   nonRetryable?: boolean;
   message?: string;
 }
 
+export interface FakeBlock {
+  /** Which call runs (heartbeating) until cancelled or released; 1, the first, unless told. */
+  call?: number;
+  /** Resolve to let the held call go on and succeed; without it, only a cancellation ends it. */
+  until?: Promise<unknown>;
+}
+
+/** One call of a fake, as it happened: typed per activity, so `input` narrows on `activity`. */
+export type FakeCall = {
+  [A in ActivityName]: {
+    activity: A;
+    input: Input<A>;
+    attempt: number;
+    /** The workflow that called it (a notice's child workflow, for sendNotification). */
+    workflowId?: string;
+    outcome: 'running' | 'succeeded' | 'failed' | 'cancelled';
+    /** Order of the call's start and end among every call's start and end. */
+    startSeq: number;
+    endSeq?: number;
+  };
+}[ActivityName];
+
+/** A promise to hold a call with (`block: { name: { until: gate.until } }`) and its release. */
+export function gate(): { until: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const until = new Promise<void>((resolve) => (release = resolve));
+  return { until, release };
+}
+
 export interface FakeOptions {
-  /** Failures by activity name. */
-  fail?: Record<string, FakeFailure>;
-  /** Activities whose first call runs until cancelled (heartbeating), e.g. to cancel during a step. */
-  block?: string[];
-  /** Every call, in order: activity name and input. */
-  calls?: { activity: string; input: Record<string, any> }[];
+  fail?: Partial<Record<ActivityName, FakeFailure>>;
+  block?: Partial<Record<ActivityName, FakeBlock>>;
+  /** Filled with every call, in the order they started. */
+  calls?: FakeCall[];
 }
 
 const SHA = (c: string) => c.repeat(40).slice(0, 40);
 const TD = (family: string, n: number) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${family}:${n}`;
 
-type Data = Record<string, unknown>;
-
-const DATA: Record<string, (input: Record<string, any>) => Data> = {
+/** What each activity returns when it succeeds; the compiler checks every activity is here. */
+const DATA: { [A in ActivityName]: (input: Input<A>) => Data<A> } = {
   recordIncident: (i) => ({ file: `${i.reportsDir}/${i.rollbackId}/incident.md` }),
   appendRollbackLog: (i) => ({
     file: `${i.reportsDir}/rollback-log.md`,
@@ -53,7 +92,7 @@ const DATA: Record<string, (input: Record<string, any>) => Data> = {
     backupPath: i.backupPath,
     createdAt: '2026-11-22T00:00:00.000Z',
     source: i.path,
-    files: (i.files as string[]).map((file) => ({ file, sha256: SHA('e'), size: 10, mode: 0o600 })),
+    files: i.files.map((file) => ({ file, sha256: SHA('e'), size: 10, mode: 0o600 })),
   }),
   restoreConfigFiles: (i) => ({ restored: i.files, unchanged: [], kept: [] }),
   setEnvFlags: (i) => ({ changed: Object.keys(i.flags) }),
@@ -73,7 +112,7 @@ const DATA: Record<string, (input: Record<string, any>) => Data> = {
   checkLatency: () => ({ averageMs: 3, p95Ms: 5, maxMs: 6, samples: 5 }),
   sendNotification: () => ({}),
   markLogOffsets: (i) => ({ files: i.files ?? [], offsets: {}, markedAt: '2026-11-22T00:00:00.000Z' }),
-  scanLogs: (i) => ({ scanned: [], matches: 0, files: i.files }),
+  scanLogs: () => ({ scanned: [], matches: 0 }),
   inspectEcsService: () => ({
     serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/prod/catalog',
     clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/prod',
@@ -105,54 +144,82 @@ const DATA: Record<string, (input: Record<string, any>) => Data> = {
     previous: TD('catalog', 42),
     changed: true,
   }),
-  waitForEcsDeployment: () => ({ state: 'completed', running: 2, desired: 2, pending: 0, seconds: 30 }),
+  waitForEcsDeployment: () => ({
+    state: 'completed',
+    summary: 'completed: 2/2 running, 0 pending, 0 failed task(s)',
+    rolloutState: 'COMPLETED',
+    running: 2,
+    desired: 2,
+    pending: 0,
+    failedTasks: 0,
+    deployments: 1,
+    seconds: 30,
+  }),
   checkEcsService: () => ({ running: 2, desired: 2 }),
   checkTargetGroupHealth: () => ({ healthy: 2, total: 2 }),
   checkCloudWatchAlarms: () => ({ alarms: [] }),
   runImageBuild: () => ({ image: 'registry.example.com/catalog:0123abcd0123', tag: '0123abcd0123' }),
 };
 
-export const FAKE_ACTIVITY_NAMES = Object.keys(DATA);
+export const FAKE_ACTIVITY_NAMES = Object.keys(DATA) as ActivityName[];
 
-async function blockUntilCancelled(): Promise<never> {
+/** Heartbeats (so a cancellation can reach it) until cancelled, which throws, or until released. */
+async function hold(until: Promise<unknown> | undefined): Promise<void> {
   const ctx = Context.current();
-  for (;;) {
+  let released = false;
+  const release = until?.then(() => (released = true)) ?? new Promise<never>(() => undefined);
+  while (!released) {
     ctx.heartbeat();
-    await Promise.race([ctx.cancelled, new Promise((r) => setTimeout(r, 100))]);
+    await Promise.race([ctx.cancelled, release, new Promise((r) => setTimeout(r, 50))]);
   }
 }
 
-/** One fake per activity name, failing or blocking as told. */
-export function createFakeActivities(opts: FakeOptions = {}): Record<string, (input: any) => Promise<any>> {
-  const failuresSoFar = new Map<string, number>();
-  const blocked = new Set<string>();
-  return Object.fromEntries(
-    Object.entries(DATA).map(([name, data]) => [
-      name,
-      async (input: Record<string, any>) => {
-        opts.calls?.push({ activity: name, input });
-        if (opts.block?.includes(name) && !blocked.has(name)) {
-          blocked.add(name);
-          await blockUntilCancelled();
-        }
+/** One fake per activity, failing or holding as told, each call logged in `opts.calls`. */
+export function createFakeActivities(opts: FakeOptions = {}): Activities {
+  const callsSoFar = new Map<ActivityName, number>();
+  let seq = 0;
+  const fake =
+    (name: ActivityName, data: (input: unknown) => Record<string, unknown>) => async (input: unknown) => {
+      const n = (callsSoFar.get(name) ?? 0) + 1;
+      callsSoFar.set(name, n);
+      const { attempt, workflowExecution } = Context.current().info;
+      const call = {
+        activity: name,
+        input,
+        attempt,
+        workflowId: workflowExecution?.workflowId,
+        outcome: 'running',
+        startSeq: seq++,
+      } as FakeCall;
+      opts.calls?.push(call);
+      const end = (outcome: FakeCall['outcome']) => {
+        call.outcome = outcome;
+        call.endSeq = seq++;
+      };
+      try {
+        const block = opts.block?.[name];
+        if (block && n === (block.call ?? 1)) await hold(block.until);
         const failure = opts.fail?.[name];
-        const n = failuresSoFar.get(name) ?? 0;
-        if (failure && n < failure.times) {
-          failuresSoFar.set(name, n + 1);
+        const after = failure?.after ?? 0;
+        if (failure && n > after && n <= after + failure.times) {
           throw ApplicationFailure.create({
-            message: failure.message ?? `${name} failed (fake)`,
-            type: 'FakeFailure',
+            message: failure.message ?? `${name} failed (fake, call ${n})`,
+            type: failure.type,
             nonRetryable: failure.nonRetryable ?? false,
           });
         }
-        let attempt = 1;
-        try {
-          attempt = Context.current().info.attempt;
-        } catch {
-          /* outside an activity */
-        }
-        return { summary: `${name} ok (fake)`, attempt, data: data(input) };
-      },
+        const result = { summary: `${name} ok (fake)`, attempt, data: data(input) };
+        end('succeeded');
+        return result;
+      } catch (err) {
+        end(Context.current().cancellationSignal.aborted ? 'cancelled' : 'failed');
+        throw err;
+      }
+    };
+  return Object.fromEntries(
+    FAKE_ACTIVITY_NAMES.map((name) => [
+      name,
+      fake(name, DATA[name] as (input: unknown) => Record<string, unknown>),
     ]),
-  );
+  ) as Activities;
 }

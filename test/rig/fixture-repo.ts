@@ -13,7 +13,9 @@ import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
-export type FailureMode = 'none' | 'unhealthy' | 'tools-missing' | 'crash' | 'slow';
+/** The fixture's failure modes (server.js FAILURE_MODES). */
+export type FailureMode =
+  'none' | 'unhealthy' | 'tools-missing' | 'crash' | 'slow' | 'probe-error' | 'warmup';
 
 export interface ExtraTag {
   /** Tag name, e.g. `v1.21.0`. */

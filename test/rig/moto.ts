@@ -1,11 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort } from '../../src/temporal/dev-server';
+import { eventually, GiveUp } from './eventually';
 
 /**
  * moto's server: a real AWS API emulator (ECS, CloudWatch, ELBv2) for the ECS tests. Installed by
- * scripts/install-python-tool.sh moto (pinned, into .tools/moto-venv) if missing, started on a free port, and
- * stopped after. Nothing is running when CI starts, so the tests start it themselves.
+ * scripts/install-python-tool.sh moto (pinned, into .tools/moto-venv) if missing, started on a port it
+ * binds itself (-p 0) and reports, and stopped after. Nothing is running when CI starts, so the tests start it themselves.
  */
 
 const ROOT = join(__dirname, '..', '..');
@@ -33,26 +33,9 @@ function installMoto(): string {
   return r.stdout.trim().split('\n').pop()!;
 }
 
-async function waitUntilAnswering(endpoint: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}: ${log()}`);
-    try {
-      const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`moto_server did not answer at ${endpoint} within 30 s: ${log()}`);
-}
-
 export async function startMoto(): Promise<Moto> {
   const bin = installMoto();
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], {
     env: { ...process.env, MOTO_ECS_SERVICE_RUNNING: String(MOTO_RUNNING_TASKS) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -60,21 +43,42 @@ export async function startMoto(): Promise<Moto> {
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const stillRunning = () => {
+    if (child.exitCode !== null) {
+      throw new GiveUp(
+        `moto_server exited with code ${child.exitCode}: ${stderr.trim().split('\n').slice(-5).join('\n')}`,
+      );
+    }
+  };
   try {
-    await waitUntilAnswering(endpoint, child, () => stderr.trim().split('\n').slice(-5).join('\n'));
+    // werkzeug reports the port it bound: " * Running on http://127.0.0.1:PORT".
+    const endpoint = await eventually(
+      'moto_server to report its port',
+      () => {
+        stillRunning();
+        return /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+      },
+      30_000,
+    );
+    await eventually(
+      `moto_server to answer at ${endpoint}`,
+      async () => {
+        stillRunning();
+        return (await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1000) })).ok;
+      },
+      30_000,
+    );
+    return { endpoint, region: 'eu-west-1', stop };
   } catch (err) {
-    child.kill('SIGKILL');
+    await stop();
     throw err;
   }
-  return {
-    endpoint,
-    region: 'eu-west-1',
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
-  };
 }

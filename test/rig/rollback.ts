@@ -5,8 +5,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { RollbackClient } from '../../src/client';
 import { getTarget, loadConfig } from '../../src/targets/load';
-import type { RollbackRequest } from '../../src/model';
+import type { RollbackRecord, RollbackRequest } from '../../src/model';
 import { planRollback } from '../../src/targets/plan';
+import { eventually } from './eventually';
 import type { Sandbox } from './sandbox';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -66,11 +67,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `rollback` command. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/**
+ * Runs the real `rollback` command (the build in dist/ when it is fresh, else the sources). `env` adds
+ * to this process's environment; a variable set to undefined is removed. `nodeArgs` go to node itself.
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  nodeArgs: string[] = [],
+): Promise<CliResult> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'rollback.js'), ...args], {
-      env: { ...process.env, ...env },
+    const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin', 'rollback.js'), ...args], {
+      env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -87,20 +97,18 @@ export async function waitForStatus(
   workflowId: string,
   status: string,
   timeoutMs = 90_000,
-): Promise<import('../../src/model').RollbackRecord> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const record = await client.progress(workflowId);
-      last = record.status;
-      if (record.status === status) return record;
-    } catch {
-      /* not picked up by a worker yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${workflowId} never reached status ${status} (last: ${last})`);
+  runId?: string,
+): Promise<RollbackRecord> {
+  // Before a worker picks the workflow up the query fails: that is "not yet".
+  return eventually(
+    `${workflowId} to reach status ${status}`,
+    async () => {
+      const record = await client.progress(workflowId, runId);
+      if (record.status !== status) throw new Error(`status ${record.status}`);
+      return record;
+    },
+    timeoutMs,
+  );
 }
 
 /** A local HTTP server that records every POST: the notification channels' far end. */

@@ -1,10 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../../src/temporal/dev-server';
+import { pm2LogFiles } from '../../src/activities/logs';
+import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
+import { Cleanup } from './cleanup';
+import { eventually } from './eventually';
 import {
   BAD_TAG,
   createFixtureRemote,
@@ -12,6 +15,7 @@ import {
   type ExtraTag,
   type FailureMode,
 } from './fixture-repo';
+import { withFreshPort, type PortReservation } from './ports';
 
 export const FIXTURE_TOOLS = 13;
 const SERVICE_CTL = join(__dirname, '..', 'fixtures', 'service-ctl.sh');
@@ -73,114 +77,160 @@ export function pm2Status(pm2Home: string, name: string): string {
   return list.find((p) => p.name === name)?.pm2_env.status ?? 'absent';
 }
 
+/** Where sandboxes live: under the run's folder (swept by globalTeardown), else the temp folder. */
+export function scratchRoot(): string {
+  const root = process.env.ROLLBACK_TEST_ROOT;
+  return root && existsSync(root) ? root : tmpdir();
+}
+
 /**
  * A deployed service to roll back: a real git remote with v1.11.4 (good) and v1.20.2 (bad), a
  * working copy on v1.20.2 with dependencies installed by `npm ci` from the local npm cache, its
  * .env holding a canary secret, running under a pm2 daemon of its own, and a rollback.yaml.
+ * Everything it starts is stopped again if it fails half way; else by `cleanup()`.
  */
 export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
-  const root = mkdtempSync(join(tmpdir(), `rb-${opts.name}-`));
-  const { remote, work } = await createFixtureRemote({
-    dir: join(root, 'git'),
-    badMode: opts.badMode ?? 'unhealthy',
-    extraTags: opts.extraTags,
-  });
-  const deployPath = join(root, 'srv', 'lightdash-mcp');
-  mkdirSync(join(root, 'srv'), { recursive: true });
-  const secret = `canary-${randomBytes(12).toString('hex')}`;
-  const env = { LIGHTDASH_API_KEY: secret, LIGHTDASH_URL: 'https://lightdash.example.invalid' };
-  await deployWorkingCopy({ remote, path: deployPath, ref: BAD_TAG, env });
-  const port = await freePort();
-  const pm2Home = join(root, 'pm2');
-  const target = opts.name;
-  const backupDir = join(root, 'backups');
-  const reportsDir = join(root, 'reports');
-  const base = `http://127.0.0.1:${port}`;
-  const pm2Service = {
-    manager: 'pm2',
-    name: `lightdash-${opts.name}`,
-    script: 'server.js',
-    env: { PORT: String(port) },
-    pm2Home,
-  };
-  const ctl = (verb: string) => [
-    'bash',
-    SERVICE_CTL,
-    verb,
-    deployPath,
-    String(port),
-    join(root, 'service.pid'),
-  ];
-  const commandService = {
-    manager: 'command',
-    start: ctl('start'),
-    stop: ctl('stop'),
-    status: ctl('status'),
-  };
-  const config: Record<string, any> = {
-    version: 1,
-    targets: {
-      [target]: {
-        description: 'lightdash MCP server (test fixture)',
-        deploy: {
-          type: 'git',
-          path: deployPath,
-          remote: 'origin',
-          stableVersion: 'v1.11.4',
-          install: opts.install ?? ['npm', 'ci', '--offline', '--no-audit', '--no-fund'],
-        },
-        service: opts.manager === 'command' ? commandService : pm2Service,
-        configFiles: ['.env', 'package.json', 'package-lock.json'],
-        backupDir,
-        reportsDir,
-        validate: {
-          health: { url: `${base}/health`, timeoutSeconds: 10 },
-          mcp: {
-            url: `${base}/mcp`,
-            expectedTools: FIXTURE_TOOLS,
-            probe: { tool: 'lightdash_list_projects', arguments: {} },
+  const root = mkdtempSync(join(scratchRoot(), `rb-${opts.name}-`));
+  const cleanup = new Cleanup();
+  cleanup.add(`remove ${root}`, () => rmSync(root, { recursive: true, force: true }));
+  let reservation: PortReservation | undefined;
+  cleanup.add('release the service port', () => reservation?.release());
+  try {
+    const { remote, work } = await createFixtureRemote({
+      dir: join(root, 'git'),
+      badMode: opts.badMode ?? 'unhealthy',
+      extraTags: opts.extraTags,
+    });
+    const deployPath = join(root, 'srv', 'lightdash-mcp');
+    mkdirSync(join(root, 'srv'), { recursive: true });
+    const secret = `canary-${randomBytes(12).toString('hex')}`;
+    const env = { LIGHTDASH_API_KEY: secret, LIGHTDASH_URL: 'https://lightdash.example.invalid' };
+    await deployWorkingCopy({ remote, path: deployPath, ref: BAD_TAG, env });
+    const pm2Home = join(root, 'pm2');
+    const pidFile = join(root, 'service.pid');
+    const target = opts.name;
+    const name = `lightdash-${opts.name}`;
+    const backupDir = join(root, 'backups');
+    const reportsDir = join(root, 'reports');
+    const configFile = join(root, 'rollback.yaml');
+    const ctl = (verb: string, port: number) => [
+      'bash',
+      SERVICE_CTL,
+      verb,
+      deployPath,
+      String(port),
+      pidFile,
+    ];
+    cleanup.add('kill the pm2 daemon', () => existsSync(pm2Home) && pm2(pm2Home, ['kill']));
+    cleanup.add('stop the command-managed service', () => existsSync(pidFile) && run(ctl('stop', 0)));
+
+    const writeConfig = (port: number) => {
+      const base = `http://127.0.0.1:${port}`;
+      const pm2Service = { manager: 'pm2', name, script: 'server.js', env: { PORT: String(port) }, pm2Home };
+      const commandService = {
+        manager: 'command',
+        start: ctl('start', port),
+        stop: ctl('stop', port),
+        status: ctl('status', port),
+      };
+      const config: Record<string, any> = {
+        version: 1,
+        targets: {
+          [target]: {
+            description: 'lightdash MCP server (test fixture)',
+            deploy: {
+              type: 'git',
+              path: deployPath,
+              remote: 'origin',
+              stableVersion: 'v1.11.4',
+              install: opts.install ?? ['npm', 'ci', '--offline', '--no-audit', '--no-fund'],
+            },
+            service: opts.manager === 'command' ? commandService : pm2Service,
+            configFiles: ['.env', 'package.json', 'package-lock.json'],
+            backupDir,
+            reportsDir,
+            validate: {
+              health: { url: `${base}/health`, timeoutSeconds: 10 },
+              mcp: {
+                url: `${base}/mcp`,
+                expectedTools: FIXTURE_TOOLS,
+                probe: { tool: 'lightdash_list_projects', arguments: {} },
+              },
+              mcpStdio: { command: ['node', 'server.js', '--stdio'], expectedTools: FIXTURE_TOOLS },
+              latency: { url: `${base}/health`, samples: 5, maxAverageMs: 2000 },
+            },
           },
-          mcpStdio: { command: ['node', 'server.js', '--stdio'], expectedTools: FIXTURE_TOOLS },
-          latency: { url: `${base}/health`, samples: 5, maxAverageMs: 2000 },
         },
-      },
-    },
-  };
-  opts.configure?.(config.targets[target] as Record<string, any>, config);
-  const configFile = join(root, 'rollback.yaml');
-  writeFileSync(configFile, stringify(config));
-  if (opts.startBad !== false && opts.manager === 'command') {
-    spawnSync(ctl('start')[0]!, ctl('start').slice(1));
-    if (opts.badMode !== 'crash') await waitForHttp(`${base}/health`);
-  } else if (opts.startBad !== false) {
-    pm2(
+      };
+      opts.configure?.(config.targets[target] as Record<string, any>, config);
+      writeFileSync(configFile, stringify(config));
+    };
+
+    // The port goes into rollback.yaml and is bound again by every restart, so it is chosen up
+    // front; a port taken before the bad release binds it costs a new port, not the sandbox.
+    const started = await withFreshPort(`the service of sandbox ${opts.name}`, async (port) => {
+      writeConfig(port);
+      if (opts.startBad === false) return port;
+      const logs = opts.manager === 'command' ? [`${pidFile}.log`] : pm2LogFiles(name, pm2Home);
+      if (opts.manager === 'command') run(ctl('start', port));
+      else
+        pm2(pm2Home, ['start', join(deployPath, 'server.js'), '--name', name, '--cwd', deployPath], {
+          PORT: String(port),
+        });
+      // A release that crashes at start never listens: nothing to wait for.
+      if (opts.badMode === 'crash') return port;
+      try {
+        await untilListening(name, port, logs);
+      } catch (err) {
+        if (opts.manager === 'command') run(ctl('stop', port));
+        else pm2(pm2Home, ['delete', name]);
+        for (const file of logs) rmSync(file, { force: true });
+        throw err;
+      }
+      return port;
+    });
+    reservation = started.reservation;
+    const port = started.value;
+    return {
+      root,
+      remote,
+      work,
+      deployPath,
       pm2Home,
-      ['start', join(deployPath, 'server.js'), '--name', `lightdash-${opts.name}`, '--cwd', deployPath],
-      {
-        PORT: String(port),
-      },
-    );
-    if (opts.badMode !== 'crash') await waitForHttp(`${base}/health`);
+      port,
+      target,
+      configFile,
+      backupDir,
+      reportsDir,
+      secret,
+      env,
+      cleanup: () => cleanup.run(),
+    };
+  } catch (err) {
+    return cleanup.abandon(err);
   }
-  return {
-    root,
-    remote,
-    work,
-    deployPath,
-    pm2Home,
-    port,
-    target,
-    configFile,
-    backupDir,
-    reportsDir,
-    secret,
-    env,
-    async cleanup() {
-      pm2(pm2Home, ['kill']);
-      spawnSync(ctl('stop')[0]!, ctl('stop').slice(1));
-      rmSync(root, { recursive: true, force: true });
+}
+
+function run(argv: string[]) {
+  return spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+}
+
+/**
+ * Waits until the fixture says in its log that it listens on `port`, then until it answers there.
+ * Its log, not an answer alone: another process on that port would answer too.
+ */
+export async function untilListening(what: string, port: number, logs: string[]): Promise<void> {
+  const outcome = await eventually(
+    `${what} to listen on port ${port} (or fail to bind it)`,
+    () => {
+      const text = logs.map((f) => (existsSync(f) ? readFileSync(f, 'utf8') : '')).join('\n');
+      if (isAddressInUse(text)) return 'port in use';
+      return text.includes(`listening on http://127.0.0.1:${port} `) && 'listening';
     },
-  };
+    20_000,
+  );
+  if (outcome === 'port in use') throw new PortInUseError(`${what} could not bind port ${port}`);
+  await waitForHttp(`http://127.0.0.1:${port}/health`);
 }
 
 export async function health(
@@ -192,14 +242,9 @@ export async function health(
 
 /** Waits until something answers HTTP at url (any status). */
 export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`nothing answered at ${url} within ${timeoutMs} ms`);
+  await eventually(
+    `an answer at ${url}`,
+    async () => !!(await fetch(url, { signal: AbortSignal.timeout(1000) })),
+    timeoutMs,
+  );
 }

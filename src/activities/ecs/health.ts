@@ -1,6 +1,6 @@
 import { DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { done, permanent, type StepResult } from '../common';
+import { done, permanent, retryable, type StepResult } from '../common';
 import type { ActivityDeps } from '../deps';
 import { call, type AwsSettings } from './aws';
 import { evaluateAlarms, evaluateTargetHealth } from './checks';
@@ -20,7 +20,7 @@ export function ecsHealthActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'
       );
       const name = input.targetGroupArn.split(':').pop() ?? input.targetGroupArn;
       const v = evaluateTargetHealth(out.TargetHealthDescriptions ?? [], input.minHealthyShare, name);
-      if (!v.ok) throw new Error(v.summary);
+      if (!v.ok) throw retryable(v.summary, 'TargetsUnhealthy');
       return done(v.summary, { healthy: v.healthy, total: v.total });
     } finally {
       elb.destroy();
@@ -54,7 +54,7 @@ export function ecsHealthActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'
       }));
       const v = evaluateAlarms(input.alarms, states);
       if (v.missing.length > 0) throw permanent(v.summary, 'AlarmNotFound');
-      if (!v.ok) throw new Error(`alarms not OK: ${v.summary}`);
+      if (!v.ok) throw retryable(`alarms not OK: ${v.summary}`, 'AlarmsNotOk');
       return done(v.summary, { alarms: states.map(({ name, state }) => ({ name, state })) });
     } finally {
       cw.destroy();

@@ -36,6 +36,8 @@ export function ecsRevisionActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFo
     aws: AwsSettings;
     currentTaskDefinitionArn: string;
     requested?: string;
+    /** Redeploy the requested revision even when the service already runs it. */
+    force?: boolean;
   }): Promise<StepResult<RevisionInfo>> {
     const current = revisionOrFail(input.currentTaskDefinitionArn, 'current task definition');
     return withEcs(deps.aws, input.aws, async (ecs) => {
@@ -52,9 +54,9 @@ export function ecsRevisionActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFo
           );
         }
         const wanted = { family: current.family, revision: parsed.revision };
-        if (wanted.revision === current.revision) {
+        if (wanted.revision === current.revision && !input.force) {
           throw permanent(
-            `the service already runs ${formatRevision(current)}: name an earlier revision, or omit the version for the previous ACTIVE one`,
+            `the service already runs ${formatRevision(current)}: name an earlier revision, omit the version for the previous ACTIVE one, or redeploy it with --force`,
             'EcsAlreadyOnRevision',
           );
         }

@@ -2,7 +2,7 @@ import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { Context } from '@temporalio/activity';
 import type { FailureType } from '../../model';
 import { formatRevision, revisionOf, sameRevision } from '../../targets/kinds/ecs/revision';
-import { cancellationSignal, done, heartbeat, permanent, type StepResult } from '../common';
+import { cancellationSignal, done, heartbeat, permanent, retryable, type StepResult } from '../common';
 import type { ActivityDeps } from '../deps';
 import {
   call,
@@ -205,7 +205,7 @@ export function ecsServiceActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor
     return withEcs(deps.aws, input.aws, async (ecs) => {
       const service = await describeService(ecs, input);
       const v = evaluateServiceStable(service, input.taskDefinitionArn);
-      if (!v.ok) throw new Error(`ECS service ${input.service}: ${v.summary}`);
+      if (!v.ok) throw retryable(`ECS service ${input.service}: ${v.summary}`, 'EcsServiceNotStable');
       return done(v.summary, { running: service.runningCount ?? 0, desired: service.desiredCount ?? 0 });
     });
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RollbackEvent } from '../../model';
+import { httpUrl } from '../../targets/url';
 
 /** A notification channel: its config schema and the body it posts for an event. */
 export interface NotificationChannel<S extends z.ZodObject<{ type: z.ZodLiteral<string> }>> {
@@ -12,7 +13,7 @@ export interface NotificationChannel<S extends z.ZodObject<{ type: z.ZodLiteral<
 /** Where a channel posts: a URL in the config, or the name of a worker env variable holding it. */
 export const urlOrEnv = {
   name: z.string().optional(),
-  url: z.url().optional(),
+  url: httpUrl('https://hooks.example.com/rollbacks').optional(),
   urlEnv: z
     .string()
     .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name')

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RollbackEvent } from '../../model';
+import { oneLine } from '../../model/text';
 import { slack } from './slack';
 import { statuspage } from './statuspage';
 import { webhook } from './webhook';
@@ -14,13 +15,20 @@ export type ChannelType = keyof typeof CHANNELS;
 type ChannelSchema = (typeof CHANNELS)[ChannelType]['schema'];
 export type NotifyChannel = z.infer<ChannelSchema>;
 
+/** The channel of a type; a type that is not one (`toString` included) has none. */
+function channelDef(
+  type: string,
+): { urlIsSecret: boolean; body(c: NotifyChannel, e: RollbackEvent): unknown } | undefined {
+  return Object.hasOwn(CHANNELS, type) ? CHANNELS[type as ChannelType] : undefined;
+}
+
 const schemas = Object.values(CHANNELS).map((c) => c.schema) as [ChannelSchema, ...ChannelSchema[]];
 
 export const channelSchema = z
   .discriminatedUnion('type', schemas)
   .refine((c) => Boolean(c.url) !== Boolean(c.urlEnv), 'give exactly one of url or urlEnv')
   .refine(
-    (c) => !CHANNELS[c.type].urlIsSecret || Boolean(c.urlEnv),
+    (c) => !channelDef(c.type)?.urlIsSecret || Boolean(c.urlEnv),
     'this channel’s URL is a secret: give it as urlEnv (the name of a worker env variable), not url',
   );
 
@@ -28,9 +36,9 @@ export const notifySchema = z.strictObject({ channels: z.array(channelSchema).de
 
 /** The body a channel posts for an event. */
 export function channelBody(channel: NotifyChannel, event: RollbackEvent): unknown {
-  const def = CHANNELS[channel.type] as { body(c: NotifyChannel, e: RollbackEvent): unknown } | undefined;
+  const def = channelDef(channel.type);
   // A channel type this worker does not know (a newer client's plan) is an error, never a fallback.
-  if (!def) throw new Error(`unknown notification channel type "${channel.type}"`);
+  if (!def) throw new Error(`unknown notification channel type "${oneLine(String(channel.type))}"`);
   return def.body(channel, event);
 }
 

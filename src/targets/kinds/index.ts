@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { RollbackRequest } from '../../model';
+import { ROLLBACK_KINDS, type RollbackRequest } from '../../model';
+import { oneLine } from '../../model/text';
 import { ConfigError } from '../errors';
 import { ecsKind } from './ecs';
 import { gitKind } from './git';
@@ -69,8 +70,14 @@ export class TargetKinds {
 
   /** The kind's own part of the plan (its steps, where it goes); planRollback adds the rest. */
   plan(target: BaseTarget, request: RollbackRequest): KindPlan {
+    const planners = this.kindOf(target).plan;
+    if (!Object.hasOwn(planners, request.kind)) {
+      throw new ConfigError(
+        `unknown rollback kind "${oneLine(String(request.kind))}"; use one of: ${ROLLBACK_KINDS.join(', ')}`,
+      );
+    }
     // A kind brought by a test may name activities of its own: plans are data to the workflow.
-    return this.kindOf(target).plan[request.kind](target, request) as KindPlan;
+    return planners[request.kind](target, request) as KindPlan;
   }
 
   preflight(name: string, target: BaseTarget): string[] {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { argvSchema, regexSchema } from '../common';
+import { argvList, regexSchema } from '../common';
+import { httpUrl } from '../url';
 
 /**
  * `validate:` of a service that runs on a host (git deployments today): health, MCP over HTTP and
@@ -38,7 +39,7 @@ export const errorLogSchema = z
 export type ErrorLogConfig = z.infer<typeof errorLogSchema>;
 
 const healthSchema = z.strictObject({
-  url: z.url(),
+  url: httpUrl('http://127.0.0.1:8080/health'),
   expectVersion: z.boolean().default(true),
   timeoutSeconds: z.number().positive().default(60),
 });
@@ -53,17 +54,19 @@ const mcpCommon = {
   timeoutSeconds: z.number().positive().optional(),
 };
 
-const mcpHttpSchema = z.strictObject({ url: z.url(), ...mcpCommon });
+const mcpHttpSchema = z.strictObject({ url: httpUrl('http://127.0.0.1:8080/mcp'), ...mcpCommon });
 
 const mcpStdioSchema = z.strictObject({
-  command: argvSchema.describe('argv of the server in stdio mode; relative paths resolve in the deploy path'),
+  command: argvList('["node", "dist/index.js", "--stdio"]').describe(
+    'argv of the server in stdio mode; relative paths resolve in the deploy path',
+  ),
   /** Non-secret settings only: they enter the workflow history. Secrets stay in the env file. */
   env: z.record(z.string(), z.string()).optional(),
   ...mcpCommon,
 });
 
 const latencySchema = z.strictObject({
-  url: z.url(),
+  url: httpUrl('http://127.0.0.1:8080/health'),
   samples: z.number().int().min(1).max(1000).default(10),
   maxAverageMs: z.number().positive().default(2000),
   maxP95Ms: z.number().positive().optional(),

@@ -176,6 +176,7 @@ const emergency: KindPlanner<EcsTarget> = (target, request) => {
       aws,
       currentTaskDefinitionArn: ref('inspect.taskDefinitionArn'),
       ...(request.toVersion ? { requested: request.toVersion } : {}),
+      ...(request.force ? { force: true } : {}),
     },
     undo: [],
   };

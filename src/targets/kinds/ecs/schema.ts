@@ -1,12 +1,19 @@
 import { z } from 'zod';
-import { absolutePath, commonTargetFields, envFlagsSchema, gitRemoteName, regexSchema } from '../../common';
+import {
+  absolutePath,
+  argvList,
+  commonTargetFields,
+  envFlagsSchema,
+  gitRemoteName,
+  regexSchema,
+} from '../../common';
+import { httpUrl } from '../../url';
 
 /**
  * A service on AWS ECS: no host, no process manager; the deploy section says everything.
  * Credentials are not configured here: the worker takes them from the AWS SDK's standard chain.
  */
 
-const argv = z.array(z.string().min(1)).min(1, 'must name a program, as an argv list like ["./build.sh"]');
 const awsName = (what: string) =>
   z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_:/.-]{0,1023}$/, `must be an ECS ${what} name or ARN`);
 export const ecsDeploySchema = z.strictObject({
@@ -28,7 +35,7 @@ export const ecsDeploySchema = z.strictObject({
   /** CloudWatch alarms that must be OK after the rollback. */
   alarms: z.array(z.string().min(1)).default([]),
   /** An emulator's URL (moto, LocalStack) instead of AWS's own endpoints. */
-  endpoint: z.url().optional(),
+  endpoint: httpUrl('http://127.0.0.1:5000').optional(),
   /**
    * How long a deployment may take before the rollback gives up on it. At most 19 minutes: the
    * step runs under the runner's 20-minute activity timeout, and must end before it.
@@ -39,7 +46,7 @@ export const ecsDeploySchema = z.strictObject({
   /** Complete rollbacks: builds and pushes the reverted code; prints the image tag, last. */
   build: z
     .strictObject({
-      command: argv,
+      command: argvList('["./build-and-push.sh"]'),
       /** Defaults to git.path, which is brought to the reverted commit first. */
       cwd: absolutePath.optional(),
       /** What the tag must look like (a regular expression), e.g. "^[0-9a-f]{12}$". */

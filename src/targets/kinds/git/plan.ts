@@ -45,34 +45,32 @@ function basics(target: GitTarget, request: RollbackRequest) {
   return { path, backupPath, svc, install, build, files: target.configFiles };
 }
 
-/** Look at what runs, then back up the config files (and the partial env file, and the logs). */
-function inspectAndBackup(
-  target: GitTarget,
-  request: RollbackRequest,
-  extraFiles: string[] = [],
-): PlanStep[] {
+/** Look at what runs: the commit, its tag, whether the tree has local changes. Read-only. */
+function inspect(target: GitTarget): PlanStep {
+  return {
+    id: 'inspect',
+    title: 'Inspect the deployed version',
+    role: 'inspect',
+    reportsVersion: 'from',
+    activity: 'inspectGitDeployment',
+    retry: 'quick',
+    input: { path: target.deploy.path },
+    undo: [],
+  };
+}
+
+/** Back up the config files (and the partial env file, and the logs) before anything changes. */
+function backup(target: GitTarget, request: RollbackRequest, extraFiles: string[] = []): PlanStep {
   const { path, backupPath, files } = basics(target, request);
-  return [
-    {
-      id: 'inspect',
-      title: 'Inspect the deployed version',
-      role: 'inspect',
-      reportsVersion: 'from',
-      activity: 'inspectGitDeployment',
-      retry: 'quick',
-      input: { path },
-      undo: [],
-    },
-    {
-      id: 'backup',
-      title: `Back up ${files.join(', ')}`,
-      role: 'backup',
-      activity: 'backupFiles',
-      retry: 'quick',
-      input: { path, files: [...new Set([...files, ...extraFiles, ...target.logFiles])], backupPath },
-      undo: [],
-    },
-  ];
+  return {
+    id: 'backup',
+    title: `Back up ${files.join(', ')}`,
+    role: 'backup',
+    activity: 'backupFiles',
+    retry: 'quick',
+    input: { path, files: [...new Set([...files, ...extraFiles, ...target.logFiles])], backupPath },
+    undo: [],
+  };
 }
 
 /** Stop, check out, install, build, restore the host's config, start: the runbook's redeploy. */
@@ -185,17 +183,24 @@ const emergency: KindPlanner<GitTarget> = (target, request): KindPlan => {
     backupPath,
     affected: [path],
     steps: [
-      ...inspectAndBackup(target, request),
-      // Read-only and before the stop: a version that does not exist fails here, service untouched.
+      inspect(target),
+      // Read-only: a version that does not exist, or the one already running, is refused here.
       {
         id: 'resolve',
         title: `Find ${toVersion} on ${target.deploy.remote}`,
         role: 'check',
         activity: 'resolveGitRef',
         retry: 'quick',
-        input: { path, remote: target.deploy.remote, ref: toVersion },
+        input: {
+          path,
+          remote: target.deploy.remote,
+          ref: toVersion,
+          current: { commit: ref('inspect.commit'), dirty: ref('inspect.dirty') },
+          force: request.force === true,
+        },
         undo: [],
       },
+      backup(target, request),
       ...redeploy(target, request, {
         ref: ref('resolve.commit'),
         title: `Check out ${toVersion}`,
@@ -219,7 +224,8 @@ const complete: KindPlanner<GitTarget> = (target, request): KindPlan => {
     backupPath,
     affected: [path],
     steps: [
-      ...inspectAndBackup(target, request),
+      inspect(target),
+      backup(target, request),
       {
         id: 'revert',
         title: `Revert ${commits.join(', ')} on ${branch} and push`,
@@ -264,8 +270,9 @@ const partial: KindPlanner<GitTarget> = (target, request): KindPlan => {
     backupPath,
     affected: [path],
     steps: [
+      inspect(target),
       // The env file is always backed up: the flags' undo restores it from there.
-      ...inspectAndBackup(target, request, [envFile]),
+      backup(target, request, [envFile]),
       {
         id: 'set-flags',
         title: `Set ${formatFlags(flags)} in ${envFile}`,

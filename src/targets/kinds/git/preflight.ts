@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { programProblem } from '../../preflight';
 import type { GitTarget } from './schema';
 
 /** Read-only checks of what a git target names on this host, run before anything is started. */
@@ -16,6 +17,28 @@ export function gitPreflight(name: string, target: GitTarget): string[] {
     problems.push(
       `target "${name}": deploy.path ${path} is not a git working copy (no .git); deploy.type git needs one`,
     );
+  }
+  // Every program the rollback will start, where the runner starts it.
+  const service = target.service;
+  const serviceCwd = service.manager === 'command' ? (service.cwd ?? path) : path;
+  const programs: [string, string[] | undefined, string][] = [
+    ['deploy.install', target.deploy.install, path],
+    ['deploy.build', target.deploy.build, path],
+    ...(service.manager === 'command'
+      ? (['start', 'stop', 'status'] as const).map((verb): [string, string[], string] => [
+          `service.${verb}`,
+          service[verb],
+          serviceCwd,
+        ])
+      : []),
+    ['validate.mcpStdio.command', target.validate.mcpStdio?.command, path],
+  ];
+  if (service.manager === 'command' && service.cwd && !existsSync(service.cwd)) {
+    problems.push(`target "${name}": service.cwd ${service.cwd} does not exist; fix the path`);
+  }
+  for (const [field, argv, cwd] of programs) {
+    const problem = argv && programProblem(field, argv, cwd);
+    if (problem) problems.push(`target "${name}": ${problem}`);
   }
   return problems;
 }

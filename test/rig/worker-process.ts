@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+const ROOT = join(__dirname, '..', '..');
+
+/**
+ * A rollback worker in a process of its own (src/worker.ts, as `rollback worker` runs it), so a
+ * test or the bench can SIGKILL it mid-step. Resolves once the server sees it polling the queue.
+ */
+export async function spawnWorkerProcess(address: string, taskQueue: string): Promise<ChildProcess> {
+  // One process (tsx's require hook, not its CLI, which runs a child): SIGKILL kills the worker itself.
+  const child = spawn(process.execPath, ['-r', 'tsx/cjs', join(ROOT, 'src', 'worker.ts')], {
+    env: { ...process.env, TEMPORAL_ADDRESS: address, ROLLBACK_TASK_QUEUE: taskQueue },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const connection = await Connection.connect({ address });
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`worker exited with code ${child.exitCode}: ${stderr}`);
+      const r = await connection.workflowService.describeTaskQueue({
+        namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+        taskQueue: { name: taskQueue },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      // This process by its identity (pid@host): a killed worker stays in the list for a while.
+      if ((r.pollers ?? []).some((p) => p.identity?.startsWith(`${child.pid}@`))) return child;
+      if (Date.now() > deadline) throw new Error(`worker never polled ${taskQueue}: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Kills the process at once (no graceful shutdown), as a crashed host would. */
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, from nothing: npm dependencies (pinned by package-lock.json), the
 # compiled CLI (dist/) and the Temporal CLI (found on PATH or TEMPORAL_CLI_PATH, else installed into .tools/).
-# With --tests, also what only the tests use: moto and Temporal's time-skipping test server.
+# With --tests, also what only the tests use: moto, Temporal's time-skipping test server and sshd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +32,6 @@ if [ "${1:-}" = "--tests" ]; then
   # moto, the AWS API emulator the ECS tests run against, and the time-skipping Temporal test server
   bash scripts/install-python-tool.sh moto >/dev/null
   bash scripts/install-python-tool.sh test-server >/dev/null
+  # OpenSSH's server, for the SSH runner's tests (unpacked into .tools when the machine has none)
+  bash scripts/install-sshd.sh >/dev/null
 fi

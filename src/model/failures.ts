@@ -33,6 +33,13 @@ export const FAILURES = {
   RevertConflict: 'the revert does not apply cleanly',
   RevertPushRejected: 'the remote kept rejecting the push of the revert',
   BuildOutput: 'the build did not print an image it pushed',
+  // hosts reached over SSH
+  SshHostKeyMismatch:
+    'the SSH host showed a key other than the one the config pins (not retried: someone must look)',
+  SshHostKeyUnknown: 'the SSH host is not in the pinned known_hosts file (no trust on first use)',
+  SshAuthFailed: 'the SSH host refused the worker’s key',
+  SshUnreachable: 'the SSH host could not be reached, or the connection dropped',
+  SshIdentityMissing: 'the worker cannot read the SSH identity file, or has no agent socket',
   // notifications
   NotifyConfig: 'a notification channel cannot be delivered with the worker’s settings',
   // AWS

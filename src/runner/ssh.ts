@@ -1,0 +1,364 @@
+import { createHash, createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import type { RunOptions, RunResult, Runner } from './types';
+
+/**
+ * Runs commands on another host over SSH (the `ssh2` package, OpenSSH on the far end).
+ *
+ * - The host key is pinned, by its SHA-256 fingerprint or by a known_hosts file: there is no trust
+ *   on first use. A key other than the pinned one fails at once, before any command, naming the
+ *   fingerprint seen and the one expected; it is not retried, because someone must look.
+ * - Commands are argv lists. Every element is quoted for the remote shell, so nothing in a version,
+ *   a path or a flag is ever interpreted there.
+ * - Environment values (env files' contents, tokens) travel in the script the remote shell reads
+ *   from stdin, never on a command line the host's `ps` would show.
+ * - The command runs as the leader of its own process group (sshd starts each session with
+ *   setsid); a timeout or a cancellation kills the whole group through a second channel.
+ */
+
+export interface SshHost {
+  host: string;
+  port: number;
+  user: string;
+  /** A private key file on the worker's machine (read when connecting, never copied anywhere). */
+  identityFile?: string;
+  /** Use the worker's ssh-agent (SSH_AUTH_SOCK) instead of a key file. */
+  agent?: boolean;
+  /** The host key's fingerprint as `ssh-keygen -lf` prints it: "SHA256:…". */
+  hostKeySha256?: string;
+  /** A known_hosts file holding the host's key (plain or hashed host names). */
+  knownHosts?: string;
+  connectTimeoutSeconds?: number;
+}
+
+const MAX_CAPTURE = 1024 * 1024;
+const PID_MARKER = '\u0001rollback-ssh-pid ';
+
+/** One argv element as a single word for a POSIX shell: 'it'\''s' for it's. */
+export function shellQuote(word: string): string {
+  if (word.includes('\0')) throw new Error('an argument holds a NUL byte, which no command line can carry');
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The fingerprint OpenSSH prints for a key blob: "SHA256:" and unpadded base64. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+function normalisedFingerprint(fp: string): string {
+  return `SHA256:${fp
+    .trim()
+    .replace(/^SHA256:/, '')
+    .replace(/=+$/, '')}`;
+}
+
+/** The name a known_hosts file uses for this host: "host", or "[host]:port" off port 22. */
+function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+function patternMatches(pattern: string, name: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    if (!salt || !hash) return false;
+    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+    return mac === hash;
+  }
+  return pattern === name;
+}
+
+/** The keys a known_hosts file pins for a host, and the ones it revokes. */
+export function pinnedKeys(
+  knownHosts: string,
+  host: string,
+  port: number,
+): { keys: Buffer[]; revoked: Buffer[] } {
+  const name = knownHostsName(host, port);
+  const keys: Buffer[] = [];
+  const revoked: Buffer[] = [];
+  for (const raw of knownHosts.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const fields = line.split(/\s+/);
+    const marker = fields[0]!.startsWith('@') ? fields.shift() : undefined;
+    const [patterns, , key] = fields;
+    if (!patterns || !key || marker === '@cert-authority') continue;
+    const names = patterns.split(',');
+    if (names.some((p) => p.startsWith('!') && patternMatches(p.slice(1), name))) continue;
+    if (!names.some((p) => patternMatches(p, name))) continue;
+    (marker === '@revoked' ? revoked : keys).push(Buffer.from(key, 'base64'));
+  }
+  return { keys, revoked };
+}
+
+function failure(type: string, message: string, nonRetryable: boolean): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable });
+}
+
+export class SshRunner implements Runner {
+  constructor(
+    readonly target: SshHost,
+    private readonly env: Readonly<Record<string, string | undefined>> = process.env,
+  ) {
+    if (!target.hostKeySha256 && !target.knownHosts) {
+      throw new Error(
+        `ssh host ${target.host}: pin its key with hostKeySha256 or knownHosts (there is no trust on first use)`,
+      );
+    }
+  }
+
+  private get where(): string {
+    return `${this.target.user}@${this.target.host}:${this.target.port}`;
+  }
+
+  /** Checks the key a host shows against the pin, before any authentication or command. */
+  private async verifier(): Promise<{
+    verify: (key: Buffer) => boolean;
+    problem: () => ApplicationFailure | undefined;
+  }> {
+    let problem: ApplicationFailure | undefined;
+    const { hostKeySha256, knownHosts, host, port } = this.target;
+    let pins: { keys: Buffer[]; revoked: Buffer[] } | undefined;
+    if (knownHosts) {
+      let text: string;
+      try {
+        text = await readFile(knownHosts, 'utf8');
+      } catch (err) {
+        throw failure(
+          'SshHostKeyUnknown',
+          `cannot read the known_hosts file ${knownHosts} pinned for ${this.where}: ${(err as Error).message}`,
+          true,
+        );
+      }
+      pins = pinnedKeys(text, host, port);
+    }
+    const verify = (key: Buffer): boolean => {
+      const seen = fingerprintOf(key);
+      if (hostKeySha256) {
+        const expected = normalisedFingerprint(hostKeySha256);
+        if (seen !== expected) {
+          problem = failure(
+            'SshHostKeyMismatch',
+            `host key of ${this.where} is ${seen}, but the config pins ${expected}: the host was replaced or ` +
+              'someone is in between; check the host, then update hostKeySha256',
+            true,
+          );
+          return false;
+        }
+      }
+      if (pins) {
+        if (pins.revoked.some((k) => k.equals(key))) {
+          problem = failure(
+            'SshHostKeyMismatch',
+            `host key ${seen} of ${this.where} is revoked in ${knownHosts}`,
+            true,
+          );
+          return false;
+        }
+        if (!pins.keys.some((k) => k.equals(key))) {
+          problem = failure(
+            pins.keys.length ? 'SshHostKeyMismatch' : 'SshHostKeyUnknown',
+            pins.keys.length
+              ? `host key of ${this.where} is ${seen}, but ${knownHosts} pins ${pins.keys.map(fingerprintOf).join(', ')} ` +
+                  'for it: the host was replaced or someone is in between; check the host, then update the file'
+              : `${knownHosts} has no key for ${knownHostsName(host, port)} (the host showed ${seen}); add the host's ` +
+                  'key to it after checking it out of band (ssh-keyscan output compared with the host console)',
+            true,
+          );
+          return false;
+        }
+      }
+      return true;
+    };
+    return { verify, problem: () => problem };
+  }
+
+  private async auth(): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {
+    const { identityFile, agent } = this.target;
+    if (identityFile) {
+      try {
+        return { privateKey: await readFile(identityFile) };
+      } catch (err) {
+        throw failure(
+          'SshIdentityMissing',
+          `cannot read the SSH identity file ${identityFile} for ${this.where}: ${(err as Error).message}`,
+          true,
+        );
+      }
+    }
+    if (agent) {
+      const sock = this.env.SSH_AUTH_SOCK;
+      if (!sock)
+        throw failure(
+          'SshIdentityMissing',
+          `${this.where} uses the ssh-agent, but SSH_AUTH_SOCK is not set on the worker; start the worker with the agent's socket`,
+          true,
+        );
+      return { agent: sock };
+    }
+    throw failure(
+      'SshIdentityMissing',
+      `${this.where}: say how to log in (identityFile or agent: true)`,
+      true,
+    );
+  }
+
+  /** One connection, ready for commands. The caller ends it. */
+  async connect(): Promise<Client> {
+    const [{ Client: SshClient }, { verify, problem }, auth] = await Promise.all([
+      import('ssh2'),
+      this.verifier(),
+      this.auth(),
+    ]);
+    const conn = new SshClient();
+    return new Promise<Client>((resolve, reject) => {
+      conn.once('ready', () => resolve(conn));
+      conn.once('error', (err: Error & { level?: string }) => {
+        conn.end();
+        const pinned = problem();
+        if (pinned) return reject(pinned);
+        if (err.level === 'client-authentication')
+          return reject(
+            failure(
+              'SshAuthFailed',
+              `${this.where} refused the worker's key (${err.message}); authorise it on the host`,
+              true,
+            ),
+          );
+        reject(failure('SshUnreachable', `cannot reach ${this.where}: ${err.message}`, false));
+      });
+      conn.connect({
+        host: this.target.host,
+        port: this.target.port,
+        username: this.target.user,
+        ...auth,
+        hostVerifier: verify,
+        readyTimeout: (this.target.connectTimeoutSeconds ?? 15) * 1000,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
+      });
+    });
+  }
+
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const conn = await this.connect();
+    try {
+      return await this.exec(conn, argv, options);
+    } finally {
+      conn.end();
+    }
+  }
+
+  /** Runs one argv list on an open connection. */
+  exec(conn: Client, argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    if (argv.length === 0) return Promise.reject(new Error('SshRunner.run needs a program to run'));
+    const { command, script } = remoteCommand(argv, options);
+    return new Promise<RunResult>((resolve, reject) => {
+      conn.exec(command, (err, stream: ClientChannel) => {
+        if (err)
+          return reject(
+            failure('SshUnreachable', `${this.where}: cannot run a command: ${err.message}`, false),
+          );
+        let stdout = '';
+        let stderr = '';
+        let pid: number | undefined;
+        let pending = '';
+        let timedOut = false;
+        let closed = false;
+        // Kills the command's process group (sshd made it a session leader) through a second channel.
+        const killGroup = () => {
+          if (!pid || closed) return;
+          conn.exec(`kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null`, (e, s) => {
+            if (!e) s.resume().on('close', () => undefined);
+          });
+        };
+        stream.on('data', (d: Buffer) => {
+          if (pid === undefined) {
+            pending += d.toString();
+            const nl = pending.indexOf('\n');
+            if (nl < 0) return;
+            const first = pending.slice(0, nl);
+            if (first.startsWith(PID_MARKER)) {
+              pid = Number(first.slice(PID_MARKER.length));
+              if (Number.isInteger(pid) && pid > 0) options.onSpawn?.(pid);
+              // A timeout or a cancellation that came before the pid: act on it now.
+              if (timedOut || options.signal?.aborted) killGroup();
+              stdout += pending.slice(nl + 1);
+            } else {
+              pid = 0;
+              stdout += pending;
+            }
+            pending = '';
+            return;
+          }
+          if (stdout.length < MAX_CAPTURE) stdout += d.toString();
+        });
+        stream.stderr.on('data', (d: Buffer) => {
+          if (stderr.length < MAX_CAPTURE) stderr += d.toString();
+        });
+        const timer = options.timeoutMs
+          ? setTimeout(() => {
+              timedOut = true;
+              killGroup();
+            }, options.timeoutMs)
+          : undefined;
+        const ticker = options.onTick ? setInterval(options.onTick, 2000) : undefined;
+        const onAbort = () => killGroup();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const finish = () => {
+          closed = true;
+          if (timer) clearTimeout(timer);
+          if (ticker) clearInterval(ticker);
+          options.signal?.removeEventListener('abort', onAbort);
+        };
+        const onConnError = (e: Error) => {
+          finish();
+          reject(
+            failure(
+              'SshUnreachable',
+              `the connection to ${this.where} dropped while a command ran: ${e.message}`,
+              false,
+            ),
+          );
+        };
+        conn.once('error', onConnError);
+        stream.on('close', (code: number | null, signal?: string) => {
+          finish();
+          conn.off('error', onConnError);
+          if (pending) stdout += pending;
+          if (timedOut) stderr += `\n(killed after ${options.timeoutMs} ms timeout)`;
+          if (code === null && !signal && !timedOut && !options.signal?.aborted) {
+            return reject(
+              failure('SshUnreachable', `the connection to ${this.where} closed while a command ran`, false),
+            );
+          }
+          resolve({ exitCode: code ?? 128, stdout, stderr });
+        });
+        stream.end(script);
+      });
+    });
+  }
+}
+
+/**
+ * What goes to the host for one argv list: a fixed command line (a shell that reads its script from
+ * stdin) and the script: it prints its pid, changes directory, exports the environment and execs
+ * the program with every argument quoted. Only the script carries values.
+ */
+export function remoteCommand(argv: string[], options: Pick<RunOptions, 'cwd' | 'env' | 'replaceEnv'> = {}) {
+  // With replaceEnv the command sees only `env`, plus the host's own HOME, PATH and USER.
+  const command = options.replaceEnv
+    ? 'exec env -i HOME="$HOME" PATH="$PATH" USER="$USER" /bin/sh -s'
+    : 'exec /bin/sh -s';
+  const lines = [`printf '%s%s\\n' ${shellQuote(PID_MARKER)} "$$"`];
+  if (options.cwd) lines.push(`cd ${shellQuote(options.cwd)} || exit 126`);
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(`not an environment variable name: ${JSON.stringify(name)}`);
+    lines.push(`export ${name}=${shellQuote(value)}`);
+  }
+  lines.push(`exec ${argv.map(shellQuote).join(' ')} </dev/null`);
+  return { command, script: lines.join('\n') + '\n' };
+}

@@ -1,0 +1,151 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
+import type { SshHost } from '../../src/runner/ssh';
+import { Cleanup } from './cleanup';
+import { withFreshPort } from './ports';
+
+/**
+ * A real OpenSSH server on 127.0.0.1 and a port of its own, with fresh ed25519 host and client keys
+ * (scripts/install-sshd.sh finds or unpacks sshd). Logins as the user running the tests, by key only.
+ */
+export interface TestSshd {
+  host: SshHost;
+  /** The host key's fingerprint, as `ssh-keygen -lf` prints it. */
+  fingerprint: string;
+  /** A known_hosts file that pins this server's key. */
+  knownHosts: string;
+  dir: string;
+  /** Runs a command on the host with OpenSSH's own client (to check what the runner did). */
+  ssh(command: string): string;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(__dirname, '..', '..');
+
+function sshdTools(): { sshd: string; sftp: string; libs: string } {
+  const line = execFileSync('bash', [join(ROOT, 'scripts', 'install-sshd.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+  const field = (name: string) => new RegExp(`${name}=(\\S*)`).exec(line)?.[1] ?? '';
+  return { sshd: field('SSHD'), sftp: field('SFTP'), libs: field('LD_LIBRARY_PATH') };
+}
+
+function keygen(file: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rollback-test', '-f', file]);
+}
+
+export async function startSshd(): Promise<TestSshd> {
+  const cleanup = new Cleanup();
+  try {
+    const tools = sshdTools();
+    const dir = mkdtempSync(join(tmpdir(), 'rollback-sshd-'));
+    cleanup.add('the sshd folder', () => rmSync(dir, { recursive: true, force: true }));
+    keygen(join(dir, 'host_key'));
+    keygen(join(dir, 'client_key'));
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+    const fingerprint = execFileSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')], {
+      encoding: 'utf8',
+    }).split(' ')[1]!;
+
+    const { value: child, reservation } = await withFreshPort('sshd', (port) => launch(tools, dir, port));
+    cleanup.add('the sshd port', () => reservation.release());
+    cleanup.add('sshd', () => stopChild(child));
+    const port = reservation.port;
+    const knownHosts = join(dir, 'known_hosts');
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(join(dir, 'host_key.pub'), 'utf8')}`);
+    const host: SshHost = {
+      host: '127.0.0.1',
+      port,
+      user: userInfo().username,
+      identityFile: join(dir, 'client_key'),
+      hostKeySha256: fingerprint,
+    };
+    const ssh = (command: string) =>
+      execFileSync(
+        'ssh',
+        [
+          '-F',
+          '/dev/null',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          `UserKnownHostsFile=${knownHosts}`,
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-i',
+          join(dir, 'client_key'),
+          '-p',
+          String(port),
+          `${host.user}@127.0.0.1`,
+          command,
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+    return { host, fingerprint, knownHosts, dir, ssh, stop: () => cleanup.run() };
+  } catch (err) {
+    return cleanup.abandon(err);
+  }
+}
+
+function launch(
+  tools: { sshd: string; sftp: string; libs: string },
+  dir: string,
+  port: number,
+): Promise<ChildProcess> {
+  const config = join(dir, `sshd_config_${port}`);
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'UsePAM no',
+      'StrictModes no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      ...(tools.sftp ? [`Subsystem sftp ${tools.sftp}`] : []),
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(tools.sshd, ['-D', '-e', '-f', config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...(tools.libs ? { LD_LIBRARY_PATH: tools.libs } : {}) },
+  });
+  return new Promise((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sshd did not start listening on ${port} within 15 s: ${log}`));
+    }, 15_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('Server listening on')) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        isAddressInUse(log)
+          ? new PortInUseError(log.trim())
+          : new Error(`sshd exited (${code}): ${log.trim()}`),
+      );
+    });
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}

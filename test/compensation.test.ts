@@ -115,6 +115,11 @@ test('a release that crashes at start: the start step fails after its retries, n
   const sb = await suite.sandbox({
     name: 'comp-crash',
     extraTags: [{ tag: 'v1.21.0', failureMode: 'crash' }],
+    // The release dies once Node has loaded it: on a loaded machine that can take longer than the
+    // default 1 s grace, and the health check (not the start) would catch it. Give the start room.
+    configure: (t) => {
+      t.service.startGraceSeconds = 5;
+    },
   });
   const envBefore = readFileSync(join(sb.deployPath, '.env'), 'utf8');
   const started = await startRollback(suite.client, sb, { toVersion: 'v1.21.0' });

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { localFiles } from '../runner/local-files';
 import type { Runner } from '../runner/types';
 import { done, permanent, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
@@ -24,19 +24,11 @@ export interface BackupManifest extends Record<string, unknown> {
 
 const MANIFEST = 'manifest.json';
 
-export async function sha256File(file: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(file))
-    .digest('hex');
-}
+export const sha256File = (file: string): Promise<string> => localFiles.sha256(file);
 
 /** Write through a temporary file and rename, so a crash never leaves a half-written file. */
-export async function writeFileAtomic(file: string, data: Buffer | string, mode?: number): Promise<void> {
-  const tmp = `${file}.rollback-tmp-${process.pid}`;
-  await writeFile(tmp, data, { mode: mode ?? 0o600 });
-  if (mode !== undefined) await chmod(tmp, mode);
-  await rename(tmp, file);
-}
+export const writeFileAtomic = (file: string, data: Buffer | string, mode = 0o600): Promise<void> =>
+  localFiles.writeAtomic(file, data, mode);
 
 /**
  * Copies the config files into the backup folder. If that folder already holds a complete

@@ -1,8 +1,8 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
-import type { RunOptions, RunResult, Runner } from './types';
+import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { HostFiles, RunOptions, RunResult, Runner } from './types';
 
 /**
  * Runs commands on another host over SSH (the `ssh2` package, OpenSSH on the far end).
@@ -243,11 +243,16 @@ export class SshRunner implements Runner {
   }
 
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
-    const conn = await this.connect();
+    return this.withSession((session) => session.run(argv, options));
+  }
+
+  /** One connection for a piece of work (an activity attempt): its commands and its files. */
+  async withSession<T>(work: (session: SshSession) => Promise<T>): Promise<T> {
+    const session = new SshSession(this, await this.connect());
     try {
-      return await this.exec(conn, argv, options);
+      return await work(session);
     } finally {
-      conn.end();
+      session.end();
     }
   }
 
@@ -361,4 +366,109 @@ export function remoteCommand(argv: string[], options: Pick<RunOptions, 'cwd' | 
   }
   lines.push(`exec ${argv.map(shellQuote).join(' ')} </dev/null`);
   return { command, script: lines.join('\n') + '\n' };
+}
+
+/** An open connection to a host: commands, and its files over SFTP (opened on first use). */
+export class SshSession implements Runner {
+  private sftp?: Promise<SFTPWrapper>;
+
+  constructor(
+    private readonly runner: SshRunner,
+    readonly conn: Client,
+  ) {}
+
+  run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    return this.runner.exec(this.conn, argv, options);
+  }
+
+  /** The host's files, through the SFTP subsystem of this connection. */
+  files(): HostFiles {
+    const sftp = () =>
+      (this.sftp ??= new Promise<SFTPWrapper>((resolve, reject) =>
+        this.conn.sftp((err, s) =>
+          err
+            ? reject(failure('SshUnreachable', `the host has no SFTP subsystem: ${err.message}`, false))
+            : resolve(s),
+        ),
+      ));
+    return new SftpFiles(sftp, this);
+  }
+
+  end(): void {
+    this.conn.end();
+  }
+}
+
+const NO_SUCH_FILE = 2;
+const isMissing = (err: unknown) => (err as { code?: unknown } | undefined)?.code === NO_SUCH_FILE;
+
+function call<T>(fn: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+class SftpFiles implements HostFiles {
+  constructor(
+    private readonly sftp: () => Promise<SFTPWrapper>,
+    private readonly session: SshSession,
+  ) {}
+
+  async read(path: string): Promise<Buffer> {
+    const s = await this.sftp();
+    return call<Buffer>((cb) => s.readFile(path, cb));
+  }
+
+  async stat(path: string): Promise<{ size: number; mode: number } | undefined> {
+    const s = await this.sftp();
+    try {
+      const st = await call<{ size: number; mode: number }>((cb) => s.stat(path, cb));
+      return { size: st.size, mode: st.mode & 0o7777 };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async writeAtomic(path: string, data: Buffer | string, mode: number): Promise<void> {
+    const s = await this.sftp();
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const tmp = `${path}.rollback-tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      await call<void>((cb) => s.writeFile(tmp, bytes, { mode }, (err) => cb(err, undefined)));
+      await call<void>((cb) => s.chmod(tmp, mode, (err) => cb(err, undefined)));
+      // Checked on both ends before it replaces anything: what arrived is what was sent.
+      const sent = createHash('sha256').update(bytes).digest('hex');
+      const arrived = await this.sha256(tmp);
+      if (arrived !== sent) throw new Error(`${path}: wrote sha256 ${sent}, the host has ${arrived}`);
+      await call<void>((cb) => s.ext_openssh_rename(tmp, path, (err) => cb(err, undefined)));
+    } catch (err) {
+      await this.remove(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async mkdir(path: string, mode: number): Promise<void> {
+    const s = await this.sftp();
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = `/${parts.slice(0, i).join('/')}`;
+      if (await this.stat(dir)) continue;
+      await call<void>((cb) => s.mkdir(dir, { mode }, (err) => cb(err, undefined)));
+    }
+  }
+
+  async sha256(path: string): Promise<string> {
+    const r = await this.session.run(['sha256sum', '--', path]);
+    const hex = /^([0-9a-f]{64})\s/.exec(r.stdout)?.[1];
+    if (r.exitCode !== 0 || !hex) throw new Error(`sha256sum ${path} failed on the host: ${r.stderr.trim()}`);
+    return hex;
+  }
+
+  async remove(path: string): Promise<void> {
+    const s = await this.sftp();
+    try {
+      await call<void>((cb) => s.unlink(path, (err) => cb(err, undefined)));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
 }

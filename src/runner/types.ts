@@ -29,3 +29,20 @@ export function tail(text: string, lines = 15): string {
   const all = text.trimEnd().split('\n');
   return all.slice(-lines).join('\n');
 }
+
+/** What a step needs of a host's files: the same calls on this host and, over SFTP, on another. */
+export interface HostFiles {
+  read(path: string): Promise<Buffer>;
+  /** Size and permission bits; undefined when nothing is there. */
+  stat(path: string): Promise<{ size: number; mode: number } | undefined>;
+  /**
+   * Writes through a temporary file beside `path` and renames it over, so a crash never leaves a
+   * half-written file; the file gets `mode`. Checks the written bytes' sha256 on the host.
+   */
+  writeAtomic(path: string, data: Buffer | string, mode: number): Promise<void>;
+  /** Creates a folder and its parents; new folders get `mode`. */
+  mkdir(path: string, mode: number): Promise<void>;
+  /** The hex sha256 of a file, computed on the host. */
+  sha256(path: string): Promise<string>;
+  remove(path: string): Promise<void>;
+}

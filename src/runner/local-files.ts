@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { HostFiles } from './types';
+
+/** The files of this host. */
+export const localFiles: HostFiles = {
+  read: (path) => readFile(path),
+  async stat(path) {
+    try {
+      const st = await stat(path);
+      return { size: st.size, mode: st.mode & 0o7777 };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  },
+  async writeAtomic(path, data, mode) {
+    const tmp = `${path}.rollback-tmp-${process.pid}`;
+    await writeFile(tmp, data, { mode });
+    await chmod(tmp, mode);
+    await rename(tmp, path);
+  },
+  async mkdir(path, mode) {
+    await mkdir(path, { recursive: true, mode });
+  },
+  async sha256(path) {
+    return createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
+  },
+  remove: (path) => rm(path, { force: true }),
+};

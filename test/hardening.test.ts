@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../src/activities';
+import { eventually, GiveUp } from './rig/eventually';
 import { BAD_VERSION, gitDescribe } from './rig/fixture-repo';
 import type { FailureMode } from './rig/fixture-repo';
 import { health, pm2Pid } from './rig/sandbox';
@@ -181,10 +182,14 @@ describe('a notification channel the worker cannot deliver', () => {
     suite.defer('the worker process', () => child.kill('SIGKILL'));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    for (let i = 0; !stderr.includes('ROLLBACK_TEST_UNSET_WEBHOOK'); i++) {
-      if (i > 600 || child.exitCode !== null) throw new Error(`no warning from the worker: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(
+      'the worker warning about ROLLBACK_TEST_UNSET_WEBHOOK',
+      () => {
+        if (child.exitCode !== null) throw new GiveUp(`the worker exited (${child.exitCode}): ${stderr}`);
+        return stderr.includes('ROLLBACK_TEST_UNSET_WEBHOOK');
+      },
+      60_000,
+    );
     expect(stderr).toContain(
       `warning: targets.${sb.target}.notify: channel oncall will not be delivered: ROLLBACK_TEST_UNSET_WEBHOOK is unset`,
     );

@@ -1,3 +1,4 @@
+import { eventually } from './rig/eventually';
 import { GOOD_VERSION } from './rig/fixture-repo';
 import { startRollback, waitForStatus } from './rig/rollback';
 import { createSandbox, health, type Sandbox } from './rig/sandbox';
@@ -37,12 +38,12 @@ test('a worker SIGKILLed during the start step: a new worker re-runs it and the 
   const started = await startRollback(client, sb);
   await waitForStatus(client, started.workflowId, 'running');
   const c = client;
-  for (let i = 0; ; i++) {
-    const p = await c.progress(started.workflowId);
-    if (p.currentStep === 'start') break;
-    if (i > 1200) throw new Error(`the start step never ran (at ${p.currentStep}, ${p.status})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await eventually(
+    'the start step running',
+    async () => (await c.progress(started.workflowId)).currentStep === 'start',
+    60_000,
+    50,
+  );
   const killedAt = Date.now();
   await killHard(workers[0]!);
   workers.push(await spawnWorkerProcess(address, taskQueue));

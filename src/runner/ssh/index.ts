@@ -1,8 +1,13 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
-import type { HostFiles, RunOptions, RunResult, Runner } from './types';
+import type { HostFiles, RunOptions, RunResult, Runner } from '../types';
+import { PID_MARKER, remoteCommand } from './command';
+import { SftpFiles } from './files';
+import { fingerprintOf, knownHostsName, normalisedFingerprint, pinnedKeys } from './host-keys';
+
+export { remoteCommand, shellQuote } from './command';
+export { fingerprintOf, pinnedKeys } from './host-keys';
 
 /**
  * Runs commands on another host over SSH (the `ssh2` package, OpenSSH on the far end).
@@ -34,64 +39,6 @@ export interface SshHost {
 }
 
 const MAX_CAPTURE = 1024 * 1024;
-const PID_MARKER = '\u0001rollback-ssh-pid ';
-
-/** One argv element as a single word for a POSIX shell: 'it'\''s' for it's. */
-export function shellQuote(word: string): string {
-  if (word.includes('\0')) throw new Error('an argument holds a NUL byte, which no command line can carry');
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The fingerprint OpenSSH prints for a key blob: "SHA256:" and unpadded base64. */
-export function fingerprintOf(keyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
-}
-
-function normalisedFingerprint(fp: string): string {
-  return `SHA256:${fp
-    .trim()
-    .replace(/^SHA256:/, '')
-    .replace(/=+$/, '')}`;
-}
-
-/** The name a known_hosts file uses for this host: "host", or "[host]:port" off port 22. */
-function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
-}
-
-function patternMatches(pattern: string, name: string): boolean {
-  if (pattern.startsWith('|1|')) {
-    const [, , salt, hash] = pattern.split('|');
-    if (!salt || !hash) return false;
-    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
-    return mac === hash;
-  }
-  return pattern === name;
-}
-
-/** The keys a known_hosts file pins for a host, and the ones it revokes. */
-export function pinnedKeys(
-  knownHosts: string,
-  host: string,
-  port: number,
-): { keys: Buffer[]; revoked: Buffer[] } {
-  const name = knownHostsName(host, port);
-  const keys: Buffer[] = [];
-  const revoked: Buffer[] = [];
-  for (const raw of knownHosts.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const fields = line.split(/\s+/);
-    const marker = fields[0]!.startsWith('@') ? fields.shift() : undefined;
-    const [patterns, , key] = fields;
-    if (!patterns || !key || marker === '@cert-authority') continue;
-    const names = patterns.split(',');
-    if (names.some((p) => p.startsWith('!') && patternMatches(p.slice(1), name))) continue;
-    if (!names.some((p) => patternMatches(p, name))) continue;
-    (marker === '@revoked' ? revoked : keys).push(Buffer.from(key, 'base64'));
-  }
-  return { keys, revoked };
-}
 
 function failure(type: string, message: string, nonRetryable: boolean): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable });
@@ -347,27 +294,6 @@ export class SshRunner implements Runner {
   }
 }
 
-/**
- * What goes to the host for one argv list: a fixed command line (a shell that reads its script from
- * stdin) and the script: it prints its pid, changes directory, exports the environment and execs
- * the program with every argument quoted. Only the script carries values.
- */
-export function remoteCommand(argv: string[], options: Pick<RunOptions, 'cwd' | 'env' | 'replaceEnv'> = {}) {
-  // With replaceEnv the command sees only `env`, plus the host's own HOME, PATH and USER.
-  const command = options.replaceEnv
-    ? 'exec env -i HOME="$HOME" PATH="$PATH" USER="$USER" /bin/sh -s'
-    : 'exec /bin/sh -s';
-  const lines = [`printf '%s%s\\n' ${shellQuote(PID_MARKER)} "$$"`];
-  if (options.cwd) lines.push(`cd ${shellQuote(options.cwd)} || exit 126`);
-  for (const [name, value] of Object.entries(options.env ?? {})) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
-      throw new Error(`not an environment variable name: ${JSON.stringify(name)}`);
-    lines.push(`export ${name}=${shellQuote(value)}`);
-  }
-  lines.push(`exec ${argv.map(shellQuote).join(' ')} </dev/null`);
-  return { command, script: lines.join('\n') + '\n' };
-}
-
 /** An open connection to a host: commands, and its files over SFTP (opened on first use). */
 export class SshSession implements Runner {
   private sftp?: Promise<SFTPWrapper>;
@@ -396,79 +322,5 @@ export class SshSession implements Runner {
 
   end(): void {
     this.conn.end();
-  }
-}
-
-const NO_SUCH_FILE = 2;
-const isMissing = (err: unknown) => (err as { code?: unknown } | undefined)?.code === NO_SUCH_FILE;
-
-function call<T>(fn: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
-}
-
-class SftpFiles implements HostFiles {
-  constructor(
-    private readonly sftp: () => Promise<SFTPWrapper>,
-    private readonly session: SshSession,
-  ) {}
-
-  async read(path: string): Promise<Buffer> {
-    const s = await this.sftp();
-    return call<Buffer>((cb) => s.readFile(path, cb));
-  }
-
-  async stat(path: string): Promise<{ size: number; mode: number } | undefined> {
-    const s = await this.sftp();
-    try {
-      const st = await call<{ size: number; mode: number }>((cb) => s.stat(path, cb));
-      return { size: st.size, mode: st.mode & 0o7777 };
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async writeAtomic(path: string, data: Buffer | string, mode: number): Promise<void> {
-    const s = await this.sftp();
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    const tmp = `${path}.rollback-tmp-${randomBytes(4).toString('hex')}`;
-    try {
-      await call<void>((cb) => s.writeFile(tmp, bytes, { mode }, (err) => cb(err, undefined)));
-      await call<void>((cb) => s.chmod(tmp, mode, (err) => cb(err, undefined)));
-      // Checked on both ends before it replaces anything: what arrived is what was sent.
-      const sent = createHash('sha256').update(bytes).digest('hex');
-      const arrived = await this.sha256(tmp);
-      if (arrived !== sent) throw new Error(`${path}: wrote sha256 ${sent}, the host has ${arrived}`);
-      await call<void>((cb) => s.ext_openssh_rename(tmp, path, (err) => cb(err, undefined)));
-    } catch (err) {
-      await this.remove(tmp).catch(() => undefined);
-      throw err;
-    }
-  }
-
-  async mkdir(path: string, mode: number): Promise<void> {
-    const s = await this.sftp();
-    const parts = path.split('/').filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) {
-      const dir = `/${parts.slice(0, i).join('/')}`;
-      if (await this.stat(dir)) continue;
-      await call<void>((cb) => s.mkdir(dir, { mode }, (err) => cb(err, undefined)));
-    }
-  }
-
-  async sha256(path: string): Promise<string> {
-    const r = await this.session.run(['sha256sum', '--', path]);
-    const hex = /^([0-9a-f]{64})\s/.exec(r.stdout)?.[1];
-    if (r.exitCode !== 0 || !hex) throw new Error(`sha256sum ${path} failed on the host: ${r.stderr.trim()}`);
-    return hex;
-  }
-
-  async remove(path: string): Promise<void> {
-    const s = await this.sftp();
-    try {
-      await call<void>((cb) => s.unlink(path, (err) => cb(err, undefined)));
-    } catch (err) {
-      if (!isMissing(err)) throw err;
-    }
   }
 }

@@ -1,0 +1,79 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { SFTPWrapper } from 'ssh2';
+import type { HostFiles, Runner } from '../types';
+
+/** A host's files over SFTP; checksums are computed on the host with sha256sum. */
+
+const NO_SUCH_FILE = 2;
+const isMissing = (err: unknown) => (err as { code?: unknown } | undefined)?.code === NO_SUCH_FILE;
+
+function call<T>(fn: (cb: (err: Error | undefined | null, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+export class SftpFiles implements HostFiles {
+  constructor(
+    private readonly sftp: () => Promise<SFTPWrapper>,
+    private readonly session: Runner,
+  ) {}
+
+  async read(path: string): Promise<Buffer> {
+    const s = await this.sftp();
+    return call<Buffer>((cb) => s.readFile(path, cb));
+  }
+
+  async stat(path: string): Promise<{ size: number; mode: number } | undefined> {
+    const s = await this.sftp();
+    try {
+      const st = await call<{ size: number; mode: number }>((cb) => s.stat(path, cb));
+      return { size: st.size, mode: st.mode & 0o7777 };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async writeAtomic(path: string, data: Buffer | string, mode: number): Promise<void> {
+    const s = await this.sftp();
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const tmp = `${path}.rollback-tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      await call<void>((cb) => s.writeFile(tmp, bytes, { mode }, (err) => cb(err, undefined)));
+      await call<void>((cb) => s.chmod(tmp, mode, (err) => cb(err, undefined)));
+      // Checked on both ends before it replaces anything: what arrived is what was sent.
+      const sent = createHash('sha256').update(bytes).digest('hex');
+      const arrived = await this.sha256(tmp);
+      if (arrived !== sent) throw new Error(`${path}: wrote sha256 ${sent}, the host has ${arrived}`);
+      await call<void>((cb) => s.ext_openssh_rename(tmp, path, (err) => cb(err, undefined)));
+    } catch (err) {
+      await this.remove(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async mkdir(path: string, mode: number): Promise<void> {
+    const s = await this.sftp();
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const dir = `/${parts.slice(0, i).join('/')}`;
+      if (await this.stat(dir)) continue;
+      await call<void>((cb) => s.mkdir(dir, { mode }, (err) => cb(err, undefined)));
+    }
+  }
+
+  async sha256(path: string): Promise<string> {
+    const r = await this.session.run(['sha256sum', '--', path]);
+    const hex = /^([0-9a-f]{64})\s/.exec(r.stdout)?.[1];
+    if (r.exitCode !== 0 || !hex) throw new Error(`sha256sum ${path} failed on the host: ${r.stderr.trim()}`);
+    return hex;
+  }
+
+  async remove(path: string): Promise<void> {
+    const s = await this.sftp();
+    try {
+      await call<void>((cb) => s.unlink(path, (err) => cb(err, undefined)));
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+}

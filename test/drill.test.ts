@@ -141,6 +141,9 @@ describe('rollback drills on a sandbox', () => {
 
   test('corrupted-node-modules: dependencies garbled; npm ci in the rollback reinstalls them', async () => {
     const sb = await healthySandbox('drill-deps');
+    // Garbled dependencies kill the service once Node loads them: on a loaded machine that can be
+    // later than the default 1 s start grace, and the restart would pass. Give it room.
+    editConfig(sb, (c) => (c.targets[sb.target].service.startGraceSeconds = 5));
     const result = await drill(sb, 'corrupted-node-modules');
     expect(result.phases.find((p) => p.phase === 'break')!.detail).toMatch(
       /^garbled the package\.json of 2 dependencies in node_modules \(@modelcontextprotocol\/sdk, zod\); restart failed as the damage intends/,

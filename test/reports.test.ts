@@ -297,6 +297,10 @@ describe('reports of a rollback that failed and was undone', () => {
     const sb = await suite.sandbox({
       name: 'rep-failed',
       extraTags: [{ tag: 'v1.21.0', failureMode: 'crash' }],
+      // Room for the crash to show within the start's grace on a loaded machine (as in compensation).
+      configure: (t) => {
+        t.service.startGraceSeconds = 5;
+      },
     });
     const loaded = loadConfig(sb.configFile);
     const request = requestFor(sb, { toVersion: 'v1.21.0' });

@@ -81,6 +81,13 @@ describe.each([
   });
 });
 
+test("over SSH, a relative path is refused (it would land under the login's home folder)", async () => {
+  await expect(sshSessionFiles().writeAtomic('backups/x', 'x', 0o600)).rejects.toThrow(
+    /not an absolute path on the host/,
+  );
+  await expect(sshSessionFiles().mkdir('backups', 0o700)).rejects.toThrow(/not an absolute path on the host/);
+});
+
 function sshSessionFiles(): HostFiles {
   return session.files();
 }

@@ -151,3 +151,43 @@ test('a key the host does not authorise fails as SshAuthFailed (not retried); a 
   expect(closed.type).toBe('SshUnreachable');
   expect(closed.nonRetryable).toBe(false);
 });
+
+test('login noise printed before the command (rc files) is dropped, and the command can still be killed', async () => {
+  // A host whose login prints a banner on stdout before running anything, as rc files do.
+  const noisy = await startSshd([
+    'ForceCommand /bin/sh -c \'echo "welcome to the box"; eval "$SSH_ORIGINAL_COMMAND"\'',
+  ]);
+  try {
+    const runner = new SshRunner(noisy.host);
+    const r = await runner.run(['printf', '%s', 'only this']);
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'only this' });
+    const pids: number[] = [];
+    const slow = await runner.run(['sleep', '300'], { timeoutMs: 500, onSpawn: (pid) => pids.push(pid) });
+    expect(slow.stderr).toContain('killed after 500 ms timeout');
+    expect(pids).toHaveLength(1);
+  } finally {
+    await noisy.stop();
+  }
+}, 120_000);
+
+test('a connection that drops mid-command fails as SshUnreachable, retryable, not as an exit code', async () => {
+  const runner = new SshRunner(sshd.host);
+  let pid = 0;
+  const run = runner.run(['sleep', '300'], { onSpawn: (p) => (pid = p) });
+  await eventually('the remote pid', () => pid > 0);
+  // Kill the sshd session process serving this connection, as a host reboot would.
+  sshd.ssh(`kill -KILL $(ps -o ppid= -p ${pid}); kill -KILL ${pid}`);
+  const f = await failureOf(run);
+  expect(f.type).toBe('SshUnreachable');
+  expect(f.nonRetryable).toBe(false);
+}, 120_000);
+
+test('a timed-out command whose daemon keeps its output open still returns after the kill grace', async () => {
+  // The background sleep escapes the process group (setsid) and holds stdout: only closing the
+  // channel from this side ends the run. Were that missing, the run would last 300 s.
+  const r = await new SshRunner(sshd.host).run(['sh', '-c', 'setsid sleep 299 & exec sleep 300'], {
+    timeoutMs: 500,
+  });
+  expect(r.stderr).toContain('killed after 500 ms timeout');
+  sshd.ssh('pkill -f "^sleep 299" || true');
+}, 120_000);

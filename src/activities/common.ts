@@ -43,6 +43,11 @@ export async function keepAlive<T>(work: () => Promise<T>): Promise<T> {
   } catch {
     return work(); // not in an activity
   }
+  // A retry starts with the details its previous attempt recorded (an ECS wait keeps its deadline
+  // there): repeat those, or the first keep-alive would overwrite them with nothing.
+  if (!lastDetails.has(ctx) && ctx.info.heartbeatDetails !== undefined) {
+    lastDetails.set(ctx, ctx.info.heartbeatDetails);
+  }
   const timer = setInterval(() => ctx.heartbeat(lastDetails.get(ctx)), 1000);
   try {
     ctx.heartbeat(lastDetails.get(ctx));

@@ -12,10 +12,10 @@ export const TEXT_LIMITS = {
   name: 64,
 } as const;
 
-// C0 and C1 controls (newline, tab, ESC among them), DEL, and the Unicode bidi overrides and
-// isolates that reorder what a terminal or browser shows.
+// C0 and C1 controls (newline, tab, ESC among them), DEL, the Unicode line and paragraph
+// separators, and the bidi marks, overrides and isolates that reorder what a terminal or browser shows.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** Why this text cannot be taken for `field`, with the fix; undefined when it is fine. */
 export function textProblem(field: string, value: string, max: number): string | undefined {
@@ -26,6 +26,12 @@ export function textProblem(field: string, value: string, max: number): string |
     return `${field} holds a control character (U+${code.toUpperCase()}, at ${bad.index + 1}); write it on one line without escape codes`;
   }
   return undefined;
+}
+
+/** `text` shown on one line and cut to `max` characters (an ellipsis marks the cut). */
+export function clipped(text: string, max: number): string {
+  const line = oneLine(text);
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** Shows text on one line as typed: control characters become visible escapes (`\n`, `\x1b`, `\u202e`). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { HostFiles } from './types';
 
 /** The files of this host. */
@@ -16,7 +16,14 @@ export const localFiles: HostFiles = {
   },
   async writeAtomic(path, data, mode) {
     const tmp = `${path}.rollback-tmp-${process.pid}`;
-    await writeFile(tmp, data, { mode });
+    const file = await open(tmp, 'w', mode);
+    try {
+      await file.writeFile(data);
+      // On disk before the rename, so a crash or power loss never keeps an empty file.
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await chmod(tmp, mode);
     await rename(tmp, path);
   },

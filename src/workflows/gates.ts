@@ -1,5 +1,6 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import {
+  clipped,
   DECISIONS,
   TEXT_LIMITS,
   textProblem,
@@ -23,6 +24,9 @@ import {
   type MessageResult,
 } from './messages';
 
+/** Refused signals kept in the audit trail; past this, a flood of bad signals is only counted. */
+const MAX_REFUSED_SIGNALS = 100;
+
 /**
  * The human moments of a rollback: approval before the plan runs, and a decision when a step has
  * failed for good. Every check lives here once, used by the Update validators (which refuse before
@@ -34,6 +38,9 @@ export class Gates {
   private pendingDecision?: { decision: Decision; by: string };
   /** Set when the approval deadline passed: from then on the configured default decides. */
   private timedOut = false;
+  /** Set by listen(): whether signals get today's people-text rules (see there). */
+  private strictSignals = true;
+  private refusedSignals = 0;
 
   constructor(
     private readonly record: RollbackRecord,
@@ -45,6 +52,11 @@ export class Gates {
    * the history) and as a Signal (a refusal is kept in the audit trail instead).
    */
   listen(): void {
+    // Signals are replayed through their handlers: a rollback started before the text checks and
+    // the requester-decision rule existed keeps the old rules for its signals, or its replay would
+    // refuse what its history accepted. Updates are validated once, on arrival, so they always
+    // get today's rules.
+    this.strictSignals = patched('people-text-checks');
     setHandler(progressQuery, () => this.record);
     setHandler(auditQuery, () => this.record.audit);
     const refuse = (problem: string | undefined) => {
@@ -60,17 +72,17 @@ export class Gates {
       validator: (i) => refuse(this.decisionProblem(i)),
     });
     setHandler(approveSignal, (i) => {
-      const problem = this.approvalProblem(i, 'approve');
+      const problem = this.approvalProblem(i, 'approve', this.strictSignals);
       if (problem) this.refuseSignal(i?.by, 'approve', problem);
       else this.approve(i, 'signal');
     });
     setHandler(rejectSignal, (i) => {
-      const problem = this.approvalProblem(i, 'reject');
+      const problem = this.approvalProblem(i, 'reject', this.strictSignals);
       if (problem) this.refuseSignal(i?.by, 'reject', problem);
       else this.reject(i, 'signal');
     });
     setHandler(decideSignal, (i) => {
-      const problem = this.decisionProblem(i);
+      const problem = this.decisionProblem(i, this.strictSignals);
       if (problem) this.refuseSignal(i?.by, 'decide', problem);
       else this.decide(i, 'signal');
     });
@@ -95,9 +107,13 @@ export class Gates {
 
   /** Why this approval or rejection cannot be accepted, or undefined if it can. */
   /** Who is acting and what they wrote are text from people: one line, within limits. */
-  private peopleTextProblem(input: { by?: string; comment?: string } | undefined): string | undefined {
+  private peopleTextProblem(
+    input: { by?: string; comment?: string } | undefined,
+    strict: boolean,
+  ): string | undefined {
     const by = input?.by?.trim();
     if (!by) return 'say who you are (--as NAME or ROLLBACK_USER)';
+    if (!strict) return undefined;
     return (
       textProblem('the name', by, TEXT_LIMITS.name) ??
       (input?.comment === undefined
@@ -106,8 +122,8 @@ export class Gates {
     );
   }
 
-  approvalProblem(input: ApprovalInput, action: 'approve' | 'reject'): string | undefined {
-    const bad = this.peopleTextProblem(input);
+  approvalProblem(input: ApprovalInput, action: 'approve' | 'reject', strict = true): string | undefined {
+    const bad = this.peopleTextProblem(input, strict);
     if (bad) return bad;
     const by = input.by.trim();
     if (this.record.status !== 'awaiting-approval' || this.rejected || this.timedOut) {
@@ -128,8 +144,8 @@ export class Gates {
     return undefined;
   }
 
-  decisionProblem(input: DecisionInput): string | undefined {
-    const bad = this.peopleTextProblem(input);
+  decisionProblem(input: DecisionInput, strict = true): string | undefined {
+    const bad = this.peopleTextProblem(input, strict);
     if (bad) return bad;
     const by = input.by.trim();
     if (!(DECISIONS as readonly string[]).includes(input.decision))
@@ -143,7 +159,7 @@ export class Gates {
     const approvers = this.plan.approval.approvers.join(', ') || 'none';
     // A rollback that needed someone else's approval needs someone else's decision too: a skip is
     // as much a change of plan as the plan itself.
-    if (by === this.record.requestedBy && this.plan.approval.required) {
+    if (strict && by === this.record.requestedBy && this.plan.approval.required) {
       return `${by} requested this rollback, which needed approval: an approver decides on it (approvers: ${approvers})`;
     }
     if (!this.plan.approval.approvers.includes(by) && by !== this.record.requestedBy) {
@@ -202,8 +218,19 @@ export class Gates {
   }
 
   /** A signal cannot be refused to its sender, so its refusal is recorded instead. */
-  refuseSignal(by: string | undefined, action: AuditEntry['action'], problem: string): void {
-    this.audit(by?.trim() || '(unknown)', action, 'refused', problem);
+  refuseSignal(by: unknown, action: AuditEntry['action'], problem: string): void {
+    // Whatever a refused signal carried is bounded before it is kept: a stream of bad signals must
+    // not grow the record past what a query or the result can carry.
+    const who = typeof by === 'string' && by.trim() ? clipped(by.trim(), TEXT_LIMITS.name) : '(unknown)';
+    this.refusedSignals++;
+    if (this.refusedSignals < MAX_REFUSED_SIGNALS) this.audit(who, action, 'refused', clipped(problem, 300));
+    else if (this.refusedSignals === MAX_REFUSED_SIGNALS)
+      this.audit(
+        who,
+        action,
+        'refused',
+        `${MAX_REFUSED_SIGNALS} signals refused; later refusals are not recorded`,
+      );
   }
 
   /** Waits for the quorum or a rejection; on timeout escalates, then applies the configured default. */

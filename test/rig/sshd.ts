@@ -38,7 +38,8 @@ function keygen(file: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rollback-test', '-f', file]);
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/** `extraConfig`: more sshd_config lines (e.g. a ForceCommand that prints login noise). */
+export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
   const cleanup = new Cleanup();
   try {
     const tools = sshdTools();
@@ -51,7 +52,9 @@ export async function startSshd(): Promise<TestSshd> {
       encoding: 'utf8',
     }).split(' ')[1]!;
 
-    const { value: child, reservation } = await withFreshPort('sshd', (port) => launch(tools, dir, port));
+    const { value: child, reservation } = await withFreshPort('sshd', (port) =>
+      launch(tools, dir, port, extraConfig),
+    );
     cleanup.add('the sshd port', () => reservation.release());
     cleanup.add('sshd', () => stopChild(child));
     const port = reservation.port;
@@ -95,6 +98,7 @@ function launch(
   tools: { sshd: string; sftp: string; libs: string },
   dir: string,
   port: number,
+  extraConfig: string[],
 ): Promise<ChildProcess> {
   const config = join(dir, `sshd_config_${port}`);
   writeFileSync(
@@ -111,6 +115,7 @@ function launch(
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       ...(tools.sftp ? [`Subsystem sftp ${tools.sftp}`] : []),
+      ...extraConfig,
       '',
     ].join('\n'),
   );

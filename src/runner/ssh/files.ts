@@ -11,19 +11,35 @@ function call<T>(fn: (cb: (err: Error | undefined | null, value: T) => void) => 
   return new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
 
+/** Paths on a host are absolute: a relative one would resolve against the login's home folder. */
+function absolute(path: string): string {
+  if (!path.startsWith('/')) throw new Error(`${JSON.stringify(path)} is not an absolute path on the host`);
+  return path;
+}
+
 export class SftpFiles implements HostFiles {
+  private readonly sftp: () => Promise<SFTPWrapper>;
+
   constructor(
-    private readonly sftp: () => Promise<SFTPWrapper>,
+    sftp: () => Promise<SFTPWrapper>,
     private readonly session: Runner,
-  ) {}
+  ) {
+    this.sftp = sftp;
+  }
+
+  /** The SFTP session, once the path is known to be absolute. */
+  private async at(path: string): Promise<SFTPWrapper> {
+    absolute(path);
+    return this.sftp();
+  }
 
   async read(path: string): Promise<Buffer> {
-    const s = await this.sftp();
+    const s = await this.at(path);
     return call<Buffer>((cb) => s.readFile(path, cb));
   }
 
   async stat(path: string): Promise<{ size: number; mode: number } | undefined> {
-    const s = await this.sftp();
+    const s = await this.at(path);
     try {
       const st = await call<{ size: number; mode: number }>((cb) => s.stat(path, cb));
       return { size: st.size, mode: st.mode & 0o7777 };
@@ -34,12 +50,19 @@ export class SftpFiles implements HostFiles {
   }
 
   async writeAtomic(path: string, data: Buffer | string, mode: number): Promise<void> {
-    const s = await this.sftp();
+    const s = await this.at(path);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const tmp = `${path}.rollback-tmp-${randomBytes(4).toString('hex')}`;
     try {
       await call<void>((cb) => s.writeFile(tmp, bytes, { mode }, (err) => cb(err, undefined)));
       await call<void>((cb) => s.chmod(tmp, mode, (err) => cb(err, undefined)));
+      // On disk before the rename, so a host that loses power never keeps an empty file.
+      const handle = await call<Buffer>((cb) => s.open(tmp, 'r+', cb));
+      try {
+        await call<unknown>((cb) => s.ext_openssh_fsync(handle, cb));
+      } finally {
+        await call<void>((cb) => s.close(handle, (err) => cb(err, undefined)));
+      }
       // Checked on both ends before it replaces anything: what arrived is what was sent.
       const sent = createHash('sha256').update(bytes).digest('hex');
       const arrived = await this.sha256(tmp);
@@ -52,7 +75,7 @@ export class SftpFiles implements HostFiles {
   }
 
   async mkdir(path: string, mode: number): Promise<void> {
-    const s = await this.sftp();
+    const s = await this.at(path);
     const parts = path.split('/').filter(Boolean);
     for (let i = 1; i <= parts.length; i++) {
       const dir = `/${parts.slice(0, i).join('/')}`;
@@ -69,7 +92,7 @@ export class SftpFiles implements HostFiles {
   }
 
   async remove(path: string): Promise<void> {
-    const s = await this.sftp();
+    const s = await this.at(path);
     try {
       await call<void>((cb) => s.unlink(path, (err) => cb(err, undefined)));
     } catch (err) {

@@ -34,21 +34,31 @@ export function pinnedKeys(
   knownHosts: string,
   host: string,
   port: number,
-): { keys: Buffer[]; revoked: Buffer[] } {
+): { keys: Buffer[]; revoked: Buffer[]; types: string[] } {
   const name = knownHostsName(host, port);
   const keys: Buffer[] = [];
   const revoked: Buffer[] = [];
+  const types = new Set<string>();
   for (const raw of knownHosts.split('\n')) {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const fields = line.split(/\s+/);
     const marker = fields[0]!.startsWith('@') ? fields.shift() : undefined;
-    const [patterns, , key] = fields;
+    const [patterns, type, key] = fields;
     if (!patterns || !key || marker === '@cert-authority') continue;
     const names = patterns.split(',');
     if (names.some((p) => p.startsWith('!') && patternMatches(p.slice(1), name))) continue;
     if (!names.some((p) => patternMatches(p, name))) continue;
     (marker === '@revoked' ? revoked : keys).push(Buffer.from(key, 'base64'));
+    if (marker !== '@revoked' && type) types.add(type);
   }
-  return { keys, revoked };
+  return { keys, revoked, types: [...types] };
+}
+
+/**
+ * The host-key algorithms to offer for the pinned key types, so a host that also has an ed25519
+ * key shows the RSA or ECDSA key the file pins instead of a key nobody pinned.
+ */
+export function hostKeyAlgorithms(types: string[]): string[] {
+  return types.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
 }

@@ -4,7 +4,13 @@ import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { HostFiles, RunOptions, RunResult, Runner } from '../types';
 import { PID_MARKER, remoteCommand } from './command';
 import { SftpFiles } from './files';
-import { fingerprintOf, knownHostsName, normalisedFingerprint, pinnedKeys } from './host-keys';
+import {
+  fingerprintOf,
+  hostKeyAlgorithms,
+  knownHostsName,
+  normalisedFingerprint,
+  pinnedKeys,
+} from './host-keys';
 
 export { remoteCommand, shellQuote } from './command';
 export { fingerprintOf, pinnedKeys } from './host-keys';
@@ -39,6 +45,8 @@ export interface SshHost {
 }
 
 const MAX_CAPTURE = 1024 * 1024;
+/** After a kill, how long the channel may stay open before this side closes it. */
+const KILL_GRACE_MS = 5000;
 
 function failure(type: string, message: string, nonRetryable: boolean): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable });
@@ -64,10 +72,12 @@ export class SshRunner implements Runner {
   private async verifier(): Promise<{
     verify: (key: Buffer) => boolean;
     problem: () => ApplicationFailure | undefined;
+    /** The host-key algorithms to offer, when a known_hosts file says which key types are pinned. */
+    algorithms?: string[];
   }> {
     let problem: ApplicationFailure | undefined;
     const { hostKeySha256, knownHosts, host, port } = this.target;
-    let pins: { keys: Buffer[]; revoked: Buffer[] } | undefined;
+    let pins: ReturnType<typeof pinnedKeys> | undefined;
     if (knownHosts) {
       let text: string;
       try {
@@ -89,7 +99,8 @@ export class SshRunner implements Runner {
           problem = failure(
             'SshHostKeyMismatch',
             `host key of ${this.where} is ${seen}, but the config pins ${expected}: the host was replaced or ` +
-              'someone is in between; check the host, then update hostKeySha256',
+              'someone is in between; check the host, then update hostKeySha256 (pin the key the host offers first: its ed25519 ' +
+              'key when it has one; to pin an RSA or ECDSA key, use knownHosts)',
             true,
           );
           return false;
@@ -119,7 +130,11 @@ export class SshRunner implements Runner {
       }
       return true;
     };
-    return { verify, problem: () => problem };
+    return {
+      verify,
+      problem: () => problem,
+      algorithms: pins?.types.length ? hostKeyAlgorithms(pins.types) : undefined,
+    };
   }
 
   private async auth(): Promise<Pick<ConnectConfig, 'privateKey' | 'agent'>> {
@@ -154,7 +169,7 @@ export class SshRunner implements Runner {
 
   /** One connection, ready for commands. The caller ends it. */
   async connect(): Promise<Client> {
-    const [{ Client: SshClient }, { verify, problem }, auth] = await Promise.all([
+    const [{ Client: SshClient }, { verify, problem, algorithms }, auth] = await Promise.all([
       import('ssh2'),
       this.verifier(),
       this.auth(),
@@ -176,16 +191,28 @@ export class SshRunner implements Runner {
           );
         reject(failure('SshUnreachable', `cannot reach ${this.where}: ${err.message}`, false));
       });
-      conn.connect({
-        host: this.target.host,
-        port: this.target.port,
-        username: this.target.user,
-        ...auth,
-        hostVerifier: verify,
-        readyTimeout: (this.target.connectTimeoutSeconds ?? 15) * 1000,
-        keepaliveInterval: 5000,
-        keepaliveCountMax: 3,
-      });
+      try {
+        conn.connect({
+          host: this.target.host,
+          port: this.target.port,
+          username: this.target.user,
+          ...auth,
+          hostVerifier: verify,
+          ...(algorithms ? { algorithms: { serverHostKey: algorithms as never } } : {}),
+          readyTimeout: (this.target.connectTimeoutSeconds ?? 15) * 1000,
+          keepaliveInterval: 5000,
+          keepaliveCountMax: 3,
+        });
+      } catch (err) {
+        // ssh2 refuses a key it cannot use (encrypted without a passphrase, unknown format) here.
+        reject(
+          failure(
+            'SshIdentityMissing',
+            `the SSH identity for ${this.where} cannot be used: ${(err as Error).message} (give the worker an unencrypted key file or use agent: true)`,
+            true,
+          ),
+        );
+      }
     });
   }
 
@@ -220,28 +247,37 @@ export class SshRunner implements Runner {
         let timedOut = false;
         let closed = false;
         // Kills the command's process group (sshd made it a session leader) through a second channel.
+        let forceClose: NodeJS.Timeout | undefined;
         const killGroup = () => {
           if (!pid || closed) return;
           conn.exec(`kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null`, (e, s) => {
             if (!e) s.resume().on('close', () => undefined);
           });
+          // A daemon the command left holding its output (or a kill channel the host refused) would
+          // keep the channel open for ever: close it from this side after a grace period.
+          forceClose ??= setTimeout(() => closed || stream.close(), KILL_GRACE_MS);
         };
         stream.on('data', (d: Buffer) => {
           if (pid === undefined) {
+            // The marker line comes first from our script, but a login shell's rc files may print
+            // before it: that noise is dropped, the marker found wherever it starts a line.
             pending += d.toString();
-            const nl = pending.indexOf('\n');
-            if (nl < 0) return;
-            const first = pending.slice(0, nl);
-            if (first.startsWith(PID_MARKER)) {
-              pid = Number(first.slice(PID_MARKER.length));
-              if (Number.isInteger(pid) && pid > 0) options.onSpawn?.(pid);
-              // A timeout or a cancellation that came before the pid: act on it now.
-              if (timedOut || options.signal?.aborted) killGroup();
-              stdout += pending.slice(nl + 1);
-            } else {
-              pid = 0;
-              stdout += pending;
+            const at = pending.startsWith(PID_MARKER) ? 0 : pending.indexOf(`\n${PID_MARKER}`) + 1;
+            const nl = at > 0 || pending.startsWith(PID_MARKER) ? pending.indexOf('\n', at) : -1;
+            if (nl < 0) {
+              if (pending.length > MAX_CAPTURE) {
+                pid = 0; // no marker: run on, without the means to kill it
+                stdout += pending;
+                pending = '';
+              }
+              return;
             }
+            pid = Number(pending.slice(at + PID_MARKER.length, nl));
+            if (Number.isInteger(pid) && pid > 0) options.onSpawn?.(pid);
+            else pid = 0;
+            // A timeout or a cancellation that came before the pid: act on it now.
+            if (timedOut || options.signal?.aborted) killGroup();
+            stdout += pending.slice(nl + 1);
             pending = '';
             return;
           }
@@ -262,6 +298,7 @@ export class SshRunner implements Runner {
         const finish = () => {
           closed = true;
           if (timer) clearTimeout(timer);
+          if (forceClose) clearTimeout(forceClose);
           if (ticker) clearInterval(ticker);
           options.signal?.removeEventListener('abort', onAbort);
         };
@@ -276,12 +313,13 @@ export class SshRunner implements Runner {
           );
         };
         conn.once('error', onConnError);
-        stream.on('close', (code: number | null, signal?: string) => {
+        stream.on('close', (code: number | null | undefined, signal?: string) => {
           finish();
           conn.off('error', onConnError);
           if (pending) stdout += pending;
           if (timedOut) stderr += `\n(killed after ${options.timeoutMs} ms timeout)`;
-          if (code === null && !signal && !timedOut && !options.signal?.aborted) {
+          // No exit status (ssh2 gives undefined or null): the host went away mid-command.
+          if (code == null && !signal && !timedOut && !options.signal?.aborted) {
             return reject(
               failure('SshUnreachable', `the connection to ${this.where} closed while a command ran`, false),
             );

@@ -6,7 +6,7 @@ import { ConfigError } from '../targets/errors';
 import { checkTargetPaths, getTarget, loadConfig } from '../targets/load';
 import { planRollback } from '../targets/plan';
 import { connectionSettings, webUiBase } from '../temporal/connection';
-import type { GlobalOpts } from './session';
+import type { GlobalOpts } from './options';
 
 export interface PlanOptions {
   target: string;

@@ -1,14 +1,12 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { RollbackClient } from '../client';
-import type { ConnectionFlags } from '../temporal/connection';
 import { usage } from './errors';
 import { unknownRollback, type RollbackRef } from './ids';
+import type { GlobalOpts } from './options';
 import type { CliIo } from './output';
 import { lazy } from './lazy';
 
-export interface GlobalOpts extends ConnectionFlags {
-  config?: string;
-}
+export type { GlobalOpts } from './options';
 
 /** What every command gets: where to write, and the options given before the command. */
 export interface CliContext {

@@ -3,14 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { createActivities } from '../src/activities';
 import { heartbeat } from '../src/activities/common';
-import { defaultDeps } from '../src/activities/deps';
 import type { RollbackClient } from '../src/client';
 import type { Plan, RollbackRequest, StepResult } from '../src/model';
-import { createWorker } from '../src/worker';
 import { Cleanup } from './rig/cleanup';
-import { connectClient, installTestRuntime, testTaskQueue } from './rig/temporal';
+import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 
 /**
  * The worker's keep-alive heartbeats every activity each second, repeating its last details. A
@@ -46,19 +43,10 @@ let dir: string;
 const taskQueue = testTaskQueue('keep-alive');
 
 beforeAll(async () => {
-  installTestRuntime();
   dir = mkdtempSync(join(tmpdir(), 'keep-alive-'));
   cleanup.add('the folder', () => rmSync(dir, { recursive: true, force: true }));
-  const { worker, close } = await createWorker({
-    taskQueue,
-    activities: { ...createActivities(defaultDeps()), remember },
-  });
-  const running = worker.run();
-  cleanup.add('the worker', async () => {
-    worker.shutdown();
-    await running;
-    await close();
-  });
+  const worker = await startWorker(taskQueue, undefined, { remember });
+  cleanup.add('the worker', () => worker.stop());
   client = await connectClient(taskQueue);
   cleanup.add('the client', () => client.close());
 });

@@ -4,17 +4,14 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { createActivities } from '../src/activities';
-import { defaultDeps } from '../src/activities/deps';
 import type { RollbackClient } from '../src/client';
 import { ref, type Plan, type RollbackRequest, type StepResult } from '../src/model';
 import { absolutePath, commonTargetFields, refSchema } from '../src/targets/common';
 import { BUILTIN_KINDS, TargetKinds, type KindPlanner, type TargetKind } from '../src/targets/kinds';
 import { parseConfig } from '../src/targets/load';
 import { planRollback } from '../src/targets/plan';
-import { createWorker } from '../src/worker';
 import { Cleanup } from './rig/cleanup';
-import { connectClient, installTestRuntime, testTaskQueue } from './rig/temporal';
+import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 
 /**
  * The architecture's promise: a new target kind is a module (schema, planners, its activities) and
@@ -110,19 +107,10 @@ let dir: string;
 const taskQueue = testTaskQueue('throwaway-kind');
 
 beforeAll(async () => {
-  installTestRuntime();
   dir = mkdtempSync(join(tmpdir(), 'throwaway-kind-'));
   cleanup.add('the folder', () => rmSync(dir, { recursive: true, force: true }));
-  const { worker, close } = await createWorker({
-    taskQueue,
-    activities: { ...createActivities(defaultDeps()), ...flagActivities },
-  });
-  const running = worker.run();
-  cleanup.add('the worker', async () => {
-    worker.shutdown();
-    await running;
-    await close();
-  });
+  const worker = await startWorker(taskQueue, undefined, flagActivities);
+  cleanup.add('the worker', () => worker.stop());
   client = await connectClient(taskQueue);
   cleanup.add('the client', () => client.close());
 });

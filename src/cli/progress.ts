@@ -1,4 +1,4 @@
-import type { RollbackRecord, StepProgress, UndoProgress } from '../model';
+import { STEP_MARK, type RollbackRecord, type StepProgress, type UndoProgress } from '../model';
 import { oneLine } from '../model/text';
 
 /**
@@ -6,14 +6,6 @@ import { oneLine } from '../model/text';
  * people typed, errors, summaries) goes through oneLine: a newline or an escape sequence in it can
  * never forge a line ("approved by carol") or recolour the terminal.
  */
-
-const MARK: Record<string, string> = {
-  pending: '·',
-  running: '▶',
-  succeeded: '✔',
-  failed: '✘',
-  skipped: '↷',
-};
 
 const t = (text: string | undefined) => oneLine(text ?? '');
 
@@ -24,7 +16,7 @@ function secs(ms?: number): string {
 export function formatStep(s: StepProgress): string {
   const attempts = s.attempts > 1 ? ` [${s.attempts} attempts]` : '';
   const detail = s.state === 'failed' || (s.state === 'running' && s.lastError) ? s.lastError : s.summary;
-  return `${MARK[s.state] ?? '?'} ${t(s.title)}${secs(s.durationMs)}${attempts}${detail ? ` — ${t(detail)}` : ''}`;
+  return `${STEP_MARK[s.state] ?? '?'} ${t(s.title)}${secs(s.durationMs)}${attempts}${detail ? ` — ${t(detail)}` : ''}`;
 }
 
 function formatUndo(u: UndoProgress): string {

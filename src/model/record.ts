@@ -1,8 +1,17 @@
 /** The workflow's own record: the progress query returns it and the reports are built from it. */
 import type { Decision, RollbackKind } from './kinds';
-import type { StepRole } from './plan';
+import type { Plan, PlanStep, RollbackRequest, StepRole } from './plan';
 
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+/** How each step state is marked in a checklist (the terminal and the Web UI's current details). */
+export const STEP_MARK: Record<StepState, string> = {
+  pending: '·',
+  running: '▶',
+  succeeded: '✔',
+  failed: '✘',
+  skipped: '↷',
+};
 
 export interface StepProgress {
   id: string;
@@ -101,5 +110,41 @@ export interface RollbackRecord {
     since: string;
     defaultDecision: Decision;
     timeoutSeconds: number;
+  };
+}
+
+/**
+ * The record a rollback starts with: every step pending, nothing approved, decided or audited yet.
+ * The workflow starts from it, and the CLI rebuilds it from a history when no worker answers.
+ */
+export function pendingRecord(
+  request: RollbackRequest,
+  plan: Plan,
+  steps: PlanStep[],
+  startedAt: string,
+): RollbackRecord {
+  return {
+    rollbackId: plan.rollbackId,
+    target: plan.target,
+    kind: plan.kind,
+    toVersion: plan.toVersion,
+    reason: request.reason,
+    impact: request.impact,
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    status: 'running',
+    startedAt,
+    steps: steps.map((s) => ({
+      id: s.id,
+      title: s.title,
+      activity: s.activity,
+      role: s.role,
+      state: 'pending',
+      attempts: 0,
+    })),
+    undos: [],
+    approvals: [],
+    decisions: [],
+    audit: [],
   };
 }

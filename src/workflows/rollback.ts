@@ -10,6 +10,7 @@ import {
 import {
   FROM_VERSION,
   leadingChecks,
+  pendingRecord,
   ROLLBACK_REF,
   TO_VERSION,
   type FailureType,
@@ -142,31 +143,13 @@ function newRecord(
   finalSteps: PlanStep[],
   startedMs: number,
 ): RollbackRecord {
+  const startedAt = new Date(startedMs).toISOString();
   return {
-    rollbackId: plan.rollbackId,
-    target: plan.target,
-    kind: plan.kind,
-    toVersion: plan.toVersion,
-    reason: request.reason,
-    impact: request.impact,
-    requestedBy: request.requestedBy,
-    requestedAt: request.requestedAt,
+    ...pendingRecord(request, plan, [...plan.steps, ...finalSteps], startedAt),
     status: plan.approval.required ? 'awaiting-approval' : 'running',
-    startedAt: new Date(startedMs).toISOString(),
-    steps: [...plan.steps, ...finalSteps].map((s) => ({
-      id: s.id,
-      title: s.title,
-      activity: s.activity,
-      role: s.role,
-      state: 'pending',
-      attempts: 0,
-    })),
-    undos: [],
-    approvals: [],
-    decisions: [],
     audit: [
       {
-        at: new Date(startedMs).toISOString(),
+        at: startedAt,
         by: request.requestedBy,
         action: 'requested',
         outcome: 'accepted',

@@ -11,6 +11,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import {
+  STEP_MARK,
   WAIT_ACTIVITY,
   type ActivityCall,
   type PlanStep,
@@ -118,14 +119,6 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const MARK: Record<string, string> = {
-  pending: '·',
-  running: '▶',
-  succeeded: '✔',
-  failed: '✘',
-  skipped: '↷',
-};
-
 /** The Web UI's "current details" of a rollback: its steps as a checklist. */
 function renderDetails(record: RollbackRecord): string {
   return [
@@ -133,7 +126,7 @@ function renderDetails(record: RollbackRecord): string {
     '',
     ...record.steps.map(
       (s) =>
-        `${MARK[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`,
+        `${STEP_MARK[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`,
     ),
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { RollbackClient } from '../../src/client';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { createActivities, defaultDeps } from '../../src/activities';
 import { createWorker } from '../../src/worker';
 
 /**
@@ -36,9 +37,18 @@ export interface RunningWorker {
 }
 
 /** A real worker in this process, on its own task queue, with the prebuilt workflow bundle. */
-export async function startWorker(taskQueue: string, address?: string): Promise<RunningWorker> {
+export async function startWorker(
+  taskQueue: string,
+  address?: string,
+  /** Activities of a test's own, registered beside every product activity. */
+  extraActivities?: object,
+): Promise<RunningWorker> {
   installTestRuntime();
-  const { worker, close } = await createWorker({ taskQueue, address });
+  const { worker, close } = await createWorker({
+    taskQueue,
+    address,
+    activities: extraActivities && { ...createActivities(defaultDeps()), ...extraActivities },
+  });
   const running = worker.run();
   return {
     async stop() {

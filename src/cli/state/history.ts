@@ -1,5 +1,14 @@
 import type { temporal } from '@temporalio/proto';
-import type { Decision, PlanStep, RollbackRecord, StepProgress, StepResult, UndoProgress } from '../../model';
+import {
+  pendingRecord,
+  type Decision,
+  type PlanStep,
+  type RollbackRecord,
+  type StepProgress,
+  type StepResult,
+  type UndoProgress,
+} from '../../model';
+import { finalStepsOf } from '../../workflows/legacy';
 import type { RollbackInput } from '../../workflows/rollback';
 
 /**
@@ -49,32 +58,9 @@ export function noticeChildren(events: HistoryEvent[]): NoticeChild[] {
   });
 }
 
-/** The record the workflow starts with: every step pending. */
+/** The record the workflow starts with: every step pending (its final steps as the workflow takes them). */
 function initialRecord({ request, plan }: RollbackInput, startedAt: string): RollbackRecord {
-  return {
-    rollbackId: plan.rollbackId,
-    target: plan.target,
-    kind: plan.kind,
-    toVersion: plan.toVersion,
-    reason: request.reason,
-    impact: request.impact,
-    requestedBy: request.requestedBy,
-    requestedAt: request.requestedAt,
-    status: 'running',
-    startedAt,
-    steps: [...plan.steps, ...(plan.finalSteps ?? [])].map((s) => ({
-      id: s.id,
-      title: s.title,
-      activity: s.activity,
-      role: s.role,
-      state: 'pending',
-      attempts: 0,
-    })),
-    undos: [],
-    approvals: [],
-    decisions: [],
-    audit: [],
-  };
+  return pendingRecord(request, plan, [...plan.steps, ...finalStepsOf(plan)], startedAt);
 }
 
 type Call = { step: StepProgress; activityId?: string } | { undo: UndoProgress };
@@ -106,7 +92,7 @@ class ProgressReplay {
   }
 
   private planStep(id: string): PlanStep | undefined {
-    return [...this.input.plan.steps, ...(this.input.plan.finalSteps ?? [])].find((s) => s.id === id);
+    return [...this.input.plan.steps, ...finalStepsOf(this.input.plan)].find((s) => s.id === id);
   }
 
   apply(e: HistoryEvent): void {

@@ -8,6 +8,7 @@ import type { RollbackClient } from '../src/client';
 import type { RollbackRequest } from '../src/model';
 import { getTarget, parseConfig } from '../src/targets/load';
 import { planRollback } from '../src/targets/plan';
+import { commandTarget } from './rig/configs';
 import { runCli, type CliResult } from './rig/rollback';
 import { connectClient, testTaskQueue } from './rig/temporal';
 
@@ -43,13 +44,7 @@ function config(target: string): string {
     stringify({
       version: 1,
       targets: {
-        [target]: {
-          deploy: { type: 'git', path: root, stableVersion: 'v1.11.4' },
-          service: { manager: 'command', start: ['true'], stop: ['true'], status: ['true'] },
-          backupDir: join(root, target, 'backups'),
-          reportsDir: join(root, target, 'reports'),
-          validate: { health: { url: 'http://127.0.0.1:9/health' } },
-        },
+        [target]: commandTarget(target, root, root),
       },
     }),
   );

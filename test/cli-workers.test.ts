@@ -9,6 +9,7 @@ import type { RollbackRecord, RollbackRequest } from '../src/model';
 import { getTarget, parseConfig } from '../src/targets/load';
 import { planRollback } from '../src/targets/plan';
 import { createWorker } from '../src/worker';
+import { commandTarget } from './rig/configs';
 import { createFakeActivities, type FakeCall } from './rig/fake-activities';
 import { eventually } from './rig/eventually';
 import { ROOT, runCli, startReceiver } from './rig/rollback';
@@ -43,13 +44,7 @@ function targetConfig(target: string, extra: Record<string, unknown> = {}) {
     version: 1,
     ...extra,
     targets: {
-      [target]: {
-        deploy: { type: 'git', path: deployPath, stableVersion: 'v1.11.4' },
-        service: { manager: 'command', start: ['true'], stop: ['true'], status: ['true'] },
-        backupDir: join(root, target, 'backups'),
-        reportsDir: join(root, target, 'reports'),
-        validate: { health: { url: 'http://127.0.0.1:9/health' } },
-      },
+      [target]: commandTarget(target, deployPath, root),
     },
   };
 }

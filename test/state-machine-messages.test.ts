@@ -10,10 +10,10 @@ import {
   type ApprovalInput,
   type DecisionInput,
 } from '../src/workflows/messages';
+import { eventually } from './rig/eventually';
 import { gate } from './rig/fake-activities';
 import {
   activitiesCalled,
-  eventually,
   lightdashRollback,
   lightdashUndos,
   quietRuntime,
@@ -619,7 +619,8 @@ describe('cancelling a rollback', () => {
             const asked = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
             return asked >= 0 && events.slice(asked).some((e) => e.workflowTaskCompletedEventAttributes);
           },
-          { everyMs: 50 },
+          15_000,
+          50,
         );
         held.release();
       },

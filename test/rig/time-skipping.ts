@@ -31,6 +31,7 @@ import { planRollback } from '../../src/targets/plan';
 import { rollbackWorkflow } from '../../src/workflows';
 import { progressQuery } from '../../src/workflows/messages';
 import type { RollbackInput } from '../../src/workflows/rollback';
+import { eventually } from './eventually';
 import { createFakeActivities, type FakeCall, type FakeOptions } from './fake-activities';
 
 /**
@@ -230,29 +231,8 @@ export async function fakeWorker(
   });
 }
 
-/** Polls `probe` until it returns something other than undefined or false; fails naming `what`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 15_000, everyMs = 10 }: { timeoutMs?: number; everyMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** How long a driver waits for the rollback to reach a point (fakes answer in milliseconds). */
+const WAIT_MS = 15_000;
 
 export type RollbackHandle = WorkflowHandle<typeof rollbackWorkflow>;
 
@@ -321,20 +301,28 @@ export async function runRollback(input: RollbackInput, opts: RunOptions = {}): 
               const record = await handle.query(progressQuery);
               return holds(record) && record;
             },
-            { everyMs: 50 },
+            WAIT_MS,
+            50,
           ),
         noticeDelivered: async (type, nth = 1) => {
-          await eventually(`notice ${nth} of type ${type}`, () => {
-            const notices = calls.flatMap((c) =>
-              c.activity === 'sendNotification' && c.input.event.type === type ? [c.workflowId] : [],
-            );
-            return new Set(notices).size >= nth;
-          });
+          await eventually(
+            `notice ${nth} of type ${type}`,
+            () => {
+              const notices = calls.flatMap((c) =>
+                c.activity === 'sendNotification' && c.input.event.type === type ? [c.workflowId] : [],
+              );
+              return new Set(notices).size >= nth;
+            },
+            WAIT_MS,
+            10,
+          );
         },
         called: async (activity, nth = 1) => {
           await eventually(
             `call ${nth} of ${activity}`,
             () => calls.filter((c) => c.activity === activity).length >= nth,
+            WAIT_MS,
+            10,
           );
         },
       });

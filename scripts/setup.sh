@@ -34,4 +34,6 @@ if [ "${1:-}" = "--tests" ]; then
   bash scripts/install-python-tool.sh test-server >/dev/null
   # OpenSSH's server, for the SSH runner's tests (unpacked into .tools when the machine has none)
   bash scripts/install-sshd.sh >/dev/null
+  # The Unix user the SSH tests log in as (a second user, when run as root)
+  bash scripts/test-deploy-user.sh >/dev/null
 fi

@@ -1,24 +1,42 @@
-import type { Runner } from '../runner/types';
-import { localRunner } from '../runner/local';
+import { hostLabel, type HostSpec } from '../model';
+import { LOCAL_HOST } from '../runner/local-host';
+import type { Host } from '../runner/types';
 import { awsClients, type AwsClients } from './ecs/aws';
 
 /**
  * What activities need from the world, built once by the worker (and by the drill), so tests can
- * pass fakes of their own and a new kind of host is one new runner.
+ * pass fakes of their own and a new kind of host is one new branch of `onHost`.
  */
 export interface ActivityDeps {
-  /** Where a target's commands run: this host today; the seam an SSH runner fills. */
-  runnerFor(host?: string): Runner;
+  /**
+   * Opens the target's host for one activity attempt and closes it after: this machine (no host,
+   * or a host whose own worker runs the step), or one SSH connection.
+   */
+  onHost<T>(on: HostSpec | undefined, work: (host: Host) => Promise<T>): Promise<T>;
   /** The worker's environment: notification URLs named by `urlEnv` are read from here. */
   env: Readonly<Record<string, string | undefined>>;
   /** AWS SDK clients, made per call so the credential chain is read when an activity runs. */
   aws: AwsClients;
 }
 
+export { LOCAL_HOST } from '../runner/local-host';
+
+export function openHost(env: Readonly<Record<string, string | undefined>>) {
+  return async <T>(on: HostSpec | undefined, work: (host: Host) => Promise<T>): Promise<T> => {
+    // A step sent to a host's own worker runs there, on that worker's machine.
+    if (!on || 'worker' in on) return work(LOCAL_HOST);
+    const { SshRunner } = await import('../runner/ssh');
+    return new SshRunner(on.ssh, env).withSession((session) =>
+      work({ runner: session, files: session.files(), local: false, label: hostLabel(on) }),
+    );
+  };
+}
+
 export function defaultDeps(overrides: Partial<ActivityDeps> = {}): ActivityDeps {
+  const env = overrides.env ?? process.env;
   return {
-    runnerFor: () => localRunner,
-    env: process.env,
+    onHost: openHost(env),
+    env,
     aws: awsClients,
     ...overrides,
   };

@@ -1,8 +1,7 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join } from 'node:path/posix';
+import type { HostSpec } from '../model';
 import { localFiles } from '../runner/local-files';
-import type { Runner } from '../runner/types';
+import type { Host } from '../runner/types';
 import { done, permanent, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 import { isTracked } from './git';
@@ -24,8 +23,6 @@ export interface BackupManifest extends Record<string, unknown> {
 
 const MANIFEST = 'manifest.json';
 
-export const sha256File = (file: string): Promise<string> => localFiles.sha256(file);
-
 /** Write through a temporary file and rename, so a crash never leaves a half-written file. */
 export const writeFileAtomic = (file: string, data: Buffer | string, mode = 0o600): Promise<void> =>
   localFiles.writeAtomic(file, data, mode);
@@ -35,31 +32,35 @@ export const writeFileAtomic = (file: string, data: Buffer | string, mode = 0o60
  * backup (a retry, or a worker that crashed after backing up), it is kept as it is: taking it
  * again could capture a state the rollback itself had already changed.
  */
-async function backupFiles(input: {
-  path: string;
-  files: string[];
-  backupPath: string;
-}): Promise<StepResult<BackupManifest>> {
+async function backupFiles(
+  input: {
+    path: string;
+    files: string[];
+    backupPath: string;
+  },
+  { files: fs }: Host,
+): Promise<StepResult<BackupManifest>> {
   const manifestFile = join(input.backupPath, MANIFEST);
-  if (existsSync(manifestFile)) {
-    const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+  if (await fs.stat(manifestFile)) {
+    const manifest = JSON.parse((await fs.read(manifestFile)).toString('utf8')) as BackupManifest;
     return done(`backup already taken at ${input.backupPath} (${manifest.files.length} files)`, manifest);
   }
-  await mkdir(input.backupPath, { recursive: true, mode: 0o700 });
+  await fs.mkdir(input.backupPath, 0o700);
   const files: BackedUpFile[] = [];
   for (const file of input.files) {
     const src = join(input.path, file);
-    if (!existsSync(src)) {
+    const st = await fs.stat(src);
+    if (!st) {
       files.push({ file, sha256: null, size: null, mode: null });
       continue;
     }
     const dest = join(input.backupPath, 'files', file);
-    await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-    const st = await stat(src);
+    await fs.mkdir(dirname(dest), 0o700);
     // Owner-only, whatever the original's mode: a backup holds what .env holds. The original's mode
-    // is kept in the manifest, and a restore writes the file back with it.
-    await writeFileAtomic(dest, await readFile(src), 0o600);
-    files.push({ file, sha256: await sha256File(dest), size: st.size, mode: st.mode & 0o777 });
+    // is kept in the manifest, and a restore writes the file back with it. The write checks the
+    // copy's sha256 on the host.
+    await fs.writeAtomic(dest, await fs.read(src), 0o600);
+    files.push({ file, sha256: await fs.sha256(dest), size: st.size, mode: st.mode & 0o777 });
   }
   const manifest: BackupManifest = {
     backupPath: input.backupPath,
@@ -68,7 +69,7 @@ async function backupFiles(input: {
     files,
   };
   // The manifest is written last: its presence means the backup is complete.
-  await writeFileAtomic(manifestFile, JSON.stringify(manifest, null, 2), 0o600);
+  await fs.writeAtomic(manifestFile, JSON.stringify(manifest, null, 2), 0o600);
   const present = files.filter((f) => f.sha256);
   return done(
     `backed up ${present.map((f) => f.file).join(', ') || 'nothing'} to ${input.backupPath}`,
@@ -91,21 +92,22 @@ async function restoreConfigFiles(
     releaseConfigPath?: string;
     untrackedOnly?: boolean;
   },
-  runner: Runner,
+  host: Host,
 ): Promise<StepResult<{ restored: string[]; unchanged: string[]; kept: string[] }>> {
+  const fs = host.files;
   const manifestFile = join(input.backupPath, MANIFEST);
-  if (!existsSync(manifestFile)) {
+  if (!(await fs.stat(manifestFile))) {
     throw permanent(
       `no backup at ${input.backupPath} (manifest.json missing); cannot restore config files`,
       'BackupMissing',
     );
   }
-  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+  const manifest = JSON.parse((await fs.read(manifestFile)).toString('utf8')) as BackupManifest;
   const restored: string[] = [];
   const unchanged: string[] = [];
   const kept: string[] = [];
   for (const file of input.files) {
-    if (input.untrackedOnly && (await isTracked(input.path, file, runner))) {
+    if (input.untrackedOnly && (await isTracked(input.path, file, host.runner))) {
       kept.push(file);
       continue;
     }
@@ -113,13 +115,13 @@ async function restoreConfigFiles(
     const entry = manifest.files.find((f) => f.file === file);
     let source: string | null = null;
     let expected: string | null = null;
-    if (fromRelease && existsSync(fromRelease)) {
+    if (fromRelease && (await fs.stat(fromRelease))) {
       source = fromRelease;
-      expected = await sha256File(fromRelease);
+      expected = await fs.sha256(fromRelease);
     } else if (entry?.sha256) {
       source = join(input.backupPath, 'files', file);
       expected = entry.sha256;
-      const actual = await sha256File(source);
+      const actual = await fs.sha256(source);
       if (actual !== expected) {
         throw permanent(
           `backup of ${file} at ${source} does not match its recorded checksum; refusing to restore it`,
@@ -129,13 +131,13 @@ async function restoreConfigFiles(
     }
     if (!source || !expected) continue; // the file did not exist before the rollback
     const dest = join(input.path, file);
-    if (existsSync(dest) && (await sha256File(dest)) === expected) {
+    if ((await fs.stat(dest)) && (await fs.sha256(dest)) === expected) {
       unchanged.push(file);
       continue;
     }
     const mode = entry?.mode ?? 0o600;
-    await mkdir(dirname(dest), { recursive: true });
-    await writeFileAtomic(dest, await readFile(source), mode);
+    await fs.mkdir(dirname(dest), 0o755);
+    await fs.writeAtomic(dest, await fs.read(source), mode);
     restored.push(file);
   }
   const parts = [
@@ -151,15 +153,18 @@ async function restoreConfigFiles(
  * with the file's mode kept. Idempotent: a file that already says so is not touched. Only the flag
  * names and values (from the config) are reported; the rest of the file is never read out.
  */
-async function setEnvFlags(input: {
-  path: string;
-  envFile: string;
-  flags: Record<string, string>;
-}): Promise<StepResult<{ changed: string[] }>> {
+async function setEnvFlags(
+  input: {
+    path: string;
+    envFile: string;
+    flags: Record<string, string>;
+  },
+  { files: fs }: Host,
+): Promise<StepResult<{ changed: string[] }>> {
   const file = join(input.path, input.envFile);
-  const exists = existsSync(file);
-  const text = exists ? await readFile(file, 'utf8') : '';
-  const mode = exists ? (await stat(file)).mode & 0o777 : 0o600;
+  const st = await fs.stat(file);
+  const text = st ? (await fs.read(file)).toString('utf8') : '';
+  const mode = st ? st.mode & 0o777 : 0o600;
   const lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   const changed: string[] = [];
   for (const [key, value] of Object.entries(input.flags)) {
@@ -177,17 +182,20 @@ async function setEnvFlags(input: {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   if (changed.length === 0) return done(`${input.envFile} already has ${flags}`, { changed });
-  await writeFileAtomic(file, lines.join('\n') + '\n', mode);
+  await fs.writeAtomic(file, lines.join('\n') + '\n', mode);
   return done(`set ${flags} in ${input.envFile}`, { changed });
 }
 
 export type RestoreInput = Parameters<typeof restoreConfigFiles>[0];
 
 /** Backups and restores of a target's config files, and the env flags of partial rollbacks. */
-export function fileActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+export function fileActivities(deps: Pick<ActivityDeps, 'onHost'>) {
   return {
-    backupFiles,
-    restoreConfigFiles: (input: RestoreInput) => restoreConfigFiles(input, deps.runnerFor()),
-    setEnvFlags,
+    backupFiles: (input: Parameters<typeof backupFiles>[0], on?: HostSpec) =>
+      deps.onHost(on, (host) => backupFiles(input, host)),
+    restoreConfigFiles: (input: RestoreInput, on?: HostSpec) =>
+      deps.onHost(on, (host) => restoreConfigFiles(input, host)),
+    setEnvFlags: (input: Parameters<typeof setEnvFlags>[0], on?: HostSpec) =>
+      deps.onHost(on, (host) => setEnvFlags(input, host)),
   };
 }

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { tail, type Runner } from '../runner/types';
+import { join } from 'node:path/posix';
+import type { HostSpec } from '../model';
+import { tail, type Host, type HostFiles, type Runner } from '../runner/types';
 import { done, permanent, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
@@ -16,9 +15,11 @@ async function gitOk(runner: Runner, path: string, args: string[]): Promise<stri
   return r.stdout.trim();
 }
 
-async function packageVersion(path: string): Promise<string | null> {
+async function packageVersion(path: string, files: HostFiles): Promise<string | null> {
   try {
-    const pkg = JSON.parse(await readFile(join(path, 'package.json'), 'utf8')) as { version?: unknown };
+    const pkg = JSON.parse((await files.read(join(path, 'package.json'))).toString('utf8')) as {
+      version?: unknown;
+    };
     return typeof pkg.version === 'string' ? pkg.version : null;
   } catch {
     return null;
@@ -35,13 +36,13 @@ export interface DeploymentInfo extends Record<string, unknown> {
 /** What is deployed now: the commit, its exact tag if any, and package.json's version. */
 export async function inspectGitDeployment(
   input: { path: string },
-  runner: Runner,
+  { runner, files }: Host,
 ): Promise<StepResult<DeploymentInfo>> {
   const commit = await gitOk(runner, input.path, ['rev-parse', 'HEAD']);
   const tagRun = await git(runner, input.path, ['describe', '--tags', '--exact-match', 'HEAD']);
   const tag = tagRun.exitCode === 0 ? tagRun.stdout.trim() : null;
   const status = await gitOk(runner, input.path, ['status', '--porcelain', '--untracked-files=no']);
-  const version = tag ?? (await packageVersion(input.path)) ?? commit.slice(0, 12);
+  const version = tag ?? (await packageVersion(input.path, files)) ?? commit.slice(0, 12);
   return done(`deployed: ${version} (${commit.slice(0, 12)})${status ? ', with local changes' : ''}`, {
     commit,
     tag,
@@ -117,7 +118,7 @@ export async function checkoutRef(
     discardLocalChanges?: boolean;
     backupPath?: string;
   },
-  runner: Runner,
+  { runner, files }: Host,
 ): Promise<StepResult<{ commit: string; previous: string; discarded: string[] }>> {
   const { path, remote, ref } = input;
   const commit = await fetchAndResolve(path, remote, ref, input.fetch !== false, runner);
@@ -133,12 +134,11 @@ export async function checkoutRef(
   if (input.discardLocalChanges && changed.length > 0) {
     if (input.backupPath) {
       const patch = join(input.backupPath, 'local-changes.patch');
-      if (!existsSync(patch)) {
+      if (!(await files.stat(patch))) {
         const diff = await gitOk(runner, path, ['diff', 'HEAD', '--binary']);
-        await mkdir(input.backupPath, { recursive: true, mode: 0o700 });
+        await files.mkdir(input.backupPath, 0o700);
         // Atomic: a crash mid-write must not leave a truncated patch that a retry then trusts.
-        await writeFile(`${patch}.tmp`, diff + '\n', { mode: 0o600 });
-        await rename(`${patch}.tmp`, patch);
+        await files.writeAtomic(patch, diff + '\n', 0o600);
       }
     }
     args.splice(1, 0, '--force');
@@ -167,10 +167,13 @@ export async function isTracked(path: string, file: string, runner: Runner): Pro
 }
 
 /** The git activities, running git where the target lives. */
-export function gitActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+export function gitActivities(deps: Pick<ActivityDeps, 'onHost'>) {
   return {
-    inspectGitDeployment: (input: { path: string }) => inspectGitDeployment(input, deps.runnerFor()),
-    resolveGitRef: (input: ResolveInput) => resolveGitRef(input, deps.runnerFor()),
-    checkoutRef: (input: Parameters<typeof checkoutRef>[0]) => checkoutRef(input, deps.runnerFor()),
+    inspectGitDeployment: (input: { path: string }, on?: HostSpec) =>
+      deps.onHost(on, (host) => inspectGitDeployment(input, host)),
+    resolveGitRef: (input: ResolveInput, on?: HostSpec) =>
+      deps.onHost(on, (host) => resolveGitRef(input, host.runner)),
+    checkoutRef: (input: Parameters<typeof checkoutRef>[0], on?: HostSpec) =>
+      deps.onHost(on, (host) => checkoutRef(input, host)),
   };
 }

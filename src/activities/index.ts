@@ -3,7 +3,7 @@ import { ecsActivities } from './ecs';
 import { fileActivities } from './files';
 import { gitActivities } from './git';
 import { checkLatency, checkMcp, checkHealth } from './validate';
-import { markLogOffsets, scanLogs } from './logs';
+import { logActivities } from './logs';
 import { notifyActivities } from './notify';
 import { npmActivities } from './npm';
 import { appendRollbackLog, recordIncident } from './report';
@@ -28,8 +28,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     checkMcp,
     checkLatency,
     ...notifyActivities(deps),
-    markLogOffsets,
-    scanLogs,
+    ...logActivities(deps),
     ...ecsActivities(deps),
     ...revertActivities(deps),
   };

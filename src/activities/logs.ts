@@ -1,8 +1,10 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path/posix';
+import type { HostSpec } from '../model';
+import { LOCAL_HOST } from '../runner/local-host';
+import type { Host, HostFiles } from '../runner/types';
 import { done, heartbeat, permanent, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
 import { envFileSecrets, redact } from './redact';
 
 /**
@@ -25,9 +27,17 @@ export function pm2LogFiles(name: string, pm2Home?: string): string[] {
   return [join(home, 'logs', `${base}-out.log`), join(home, 'logs', `${base}-error.log`)];
 }
 
-export function resolveLogFiles(source: LogSource): string[] {
+/** The log files a source names, on its host (pm2's default home is the host user's ~/.pm2). */
+async function resolveLogFiles(source: LogSource, host: Host): Promise<string[]> {
   const files = (source.files ?? []).map((f) => (isAbsolute(f) || !source.cwd ? f : join(source.cwd, f)));
-  if (source.pm2) files.push(...pm2LogFiles(source.pm2.name, source.pm2.pm2Home));
+  if (source.pm2) {
+    let pm2Home = source.pm2.pm2Home;
+    if (!pm2Home && !host.local) {
+      const home = (await host.runner.run(['printenv', 'HOME'], { timeoutMs: 10_000 })).stdout.trim();
+      if (home.startsWith('/')) pm2Home = join(home, '.pm2');
+    }
+    files.push(...pm2LogFiles(source.pm2.name, pm2Home));
+  }
   return [...new Set(files)];
 }
 
@@ -39,19 +49,20 @@ export interface LogOffsets extends Record<string, unknown> {
 }
 
 /** Records how long each log file is now: the start of the window. */
-export async function markLogOffsets(input: LogSource): Promise<StepResult<LogOffsets>> {
-  const files = resolveLogFiles(input);
+export async function markLogOffsets(
+  input: LogSource,
+  host: Host = LOCAL_HOST,
+): Promise<StepResult<LogOffsets>> {
+  const files = await resolveLogFiles(input, host);
   if (files.length === 0)
     throw permanent('the error-log window names no log files (give files, or pm2)', 'BadInput');
   const offsets: Record<string, number> = {};
+  const absent: string[] = [];
   for (const file of files) {
-    try {
-      offsets[file] = (await stat(file)).size;
-    } catch {
-      offsets[file] = 0;
-    }
+    const st = await host.files.stat(file);
+    offsets[file] = st?.size ?? 0;
+    if (!st) absent.push(file);
   }
-  const absent = files.filter((f) => !existsSync(f));
   return done(
     `window opens at ${files.map((f) => `${f}:${offsets[f]}`).join(', ')}${absent.length ? ` (not there yet: ${absent.length})` : ''}`,
     { files, offsets, markedAt: new Date().toISOString() },
@@ -81,27 +92,17 @@ export interface ScanLogsInput {
 
 const MAX_LINE = 300;
 
+const CHUNK = 1024 * 1024;
+
 /** Counts newlines in the first `end` bytes, to give matches real line numbers. */
-async function countLines(file: string, end: number): Promise<number> {
-  if (end <= 0) return 0;
+async function countLines(fs: HostFiles, file: string, end: number): Promise<number> {
   let n = 0;
-  for await (const chunk of createReadStream(file, { start: 0, end: end - 1 })) {
-    const buf = chunk as Buffer;
+  for (let at = 0; at < end; at += CHUNK) {
+    const buf = await fs.readRange(file, at, Math.min(end, at + CHUNK));
     for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+    if (buf.length === 0) break;
   }
   return n;
-}
-
-async function readFrom(file: string, start: number, end: number): Promise<string> {
-  if (end <= start) return '';
-  const fh = await open(file, 'r');
-  try {
-    const buf = Buffer.alloc(end - start);
-    await fh.read(buf, 0, buf.length, start);
-    return buf.toString('utf8');
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
@@ -111,6 +112,7 @@ async function readFrom(file: string, start: number, end: number): Promise<strin
  */
 export async function scanLogs(
   input: ScanLogsInput,
+  host: Host = LOCAL_HOST,
 ): Promise<StepResult<{ scanned: { file: string; from: number; bytes: number }[]; matches: number }>> {
   if (!input.patterns?.length) throw permanent('the error-log scan needs at least one pattern', 'BadInput');
   let regexes: RegExp[];
@@ -121,21 +123,18 @@ export async function scanLogs(
   }
   const secrets = await envFileSecrets(
     (input.redactEnvFiles ?? ['.env']).map((f) => (isAbsolute(f) || !input.cwd ? f : join(input.cwd, f))),
+    host.files,
   );
   const matches: LogMatch[] = [];
   const scanned: { file: string; from: number; bytes: number }[] = [];
   let total = 0;
   for (const file of input.files) {
     heartbeat(file);
-    let size: number;
-    try {
-      size = (await stat(file)).size;
-    } catch {
-      continue; // never written: nothing in the window
-    }
+    const size = (await host.files.stat(file))?.size;
+    if (size === undefined) continue; // never written: nothing in the window
     const mark = input.offsets[file] ?? 0;
     const from = size < mark ? 0 : mark;
-    const text = await readFrom(file, from, size);
+    const text = (await host.files.readRange(file, from, size)).toString('utf8');
     scanned.push({ file, from, bytes: size - from });
     if (!text) continue;
     const lines = text.split('\n');
@@ -147,7 +146,7 @@ export async function scanLogs(
       if (!hit) continue;
       total++;
       if (matches.length >= (input.maxMatches ?? 20)) continue;
-      firstLine ??= (await countLines(file, from)) + 1;
+      firstLine ??= (await countLines(host.files, file, from)) + 1;
       const clean = redact(line, secrets);
       matches.push({
         file,
@@ -172,4 +171,13 @@ export async function scanLogs(
     `no error lines in the window: ${bytes} new bytes in ${scanned.length} of ${input.files.length} log files`,
     { scanned, matches: 0 },
   );
+}
+
+/** The error-log window, on the target's host. */
+export function logActivities(deps: Pick<ActivityDeps, 'onHost'>) {
+  return {
+    markLogOffsets: (input: LogSource, on?: HostSpec) =>
+      deps.onHost(on, (host) => markLogOffsets(input, host)),
+    scanLogs: (input: ScanLogsInput, on?: HostSpec) => deps.onHost(on, (host) => scanLogs(input, host)),
+  };
 }

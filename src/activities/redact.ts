@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { localFiles } from '../runner/local-files';
+import type { HostFiles } from '../runner/types';
 
 /**
  * Text an activity copies from the host into a result or an error (a server's stderr, log lines)
@@ -9,12 +10,12 @@ import { readFile } from 'node:fs/promises';
 const MIN_SECRET_LENGTH = 4; // shorter values (`1`, `true`, `eu`) would mask ordinary words
 
 /** The values of KEY=VALUE lines (dotenv syntax) in these files; missing files are skipped. */
-export async function envFileSecrets(files: string[]): Promise<string[]> {
+export async function envFileSecrets(files: string[], fs: HostFiles = localFiles): Promise<string[]> {
   const values = new Set<string>();
   for (const file of files) {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = (await fs.read(file)).toString('utf8');
     } catch {
       continue;
     }

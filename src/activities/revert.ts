@@ -1,7 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { tail, type Runner, type RunResult } from '../runner/types';
+import { join } from 'node:path/posix';
+import type { HostSpec } from '../model';
+import { tail, type Host, type Runner, type RunResult } from '../runner/types';
 import { cancellationSignal, done, heartbeat, permanent, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
@@ -81,9 +80,9 @@ export function scrubUrlCredentials(text: string): string {
  * Reverts `commits` on `branch` of a repository and pushes; already reverted: nothing to do.
  * Error messages enter the workflow history, so credentials in remote URLs are scrubbed first.
  */
-async function revertAndPush(input: RevertInput, runner: Runner): Promise<StepResult<RevertResult>> {
+async function revertAndPush(input: RevertInput, host: Host): Promise<StepResult<RevertResult>> {
   try {
-    return await revertAndPushUnscrubbed(input, runner);
+    return await revertAndPushUnscrubbed(input, host.runner);
   } catch (err) {
     if (err instanceof Error) err.message = scrubUrlCredentials(err.message);
     throw err;
@@ -124,7 +123,11 @@ async function revertAndPushUnscrubbed(
     remoteUrl = r.stdout.trim();
   }
 
-  const dir = await mkdtemp(join(tmpdir(), 'rollback-revert-'));
+  // The throwaway clone lives where the command runs (this host, or the target's SSH host).
+  const made = await runner.run(['mktemp', '-d', '-t', 'rollback-revert-XXXXXXXX'], { timeoutMs: 30_000 });
+  const dir = made.stdout.trim();
+  if (made.exitCode !== 0 || !dir.startsWith('/'))
+    throw new Error(`cannot make a temporary folder for the revert: ${tail(made.stderr, 3)}`);
   try {
     const clone = await runner.run(
       [
@@ -276,11 +279,14 @@ async function revertAndPushUnscrubbed(
       }
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await runner.run(['rm', '-rf', '--', dir], { timeoutMs: 60_000 });
   }
 }
 
 /** Complete rollbacks: revert the offending commits and push, in a throwaway clone. */
-export function revertActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
-  return { revertAndPush: (input: RevertInput) => revertAndPush(input, deps.runnerFor()) };
+export function revertActivities(deps: Pick<ActivityDeps, 'onHost'>) {
+  return {
+    revertAndPush: (input: RevertInput, on?: HostSpec) =>
+      deps.onHost(on, (host) => revertAndPush(input, host)),
+  };
 }

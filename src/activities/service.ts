@@ -1,6 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import type { ServiceConfig } from '../targets/kinds/git';
-import { tail, type Runner } from '../runner/types';
+import type { HostSpec } from '../model';
+import { tail, type Host } from '../runner/types';
 import { done, heartbeat, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
@@ -27,42 +28,49 @@ interface Pm2Proc {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** pm2 from our own dependencies, so the host needs no global install. */
-function pm2Argv(args: string[]): string[] {
-  return [process.execPath, require.resolve('pm2/bin/pm2'), ...args];
+/**
+ * How pm2 runs: `service.pm2Command` when the config gives one; else on the worker's own machine
+ * pm2 from our own dependencies (no global install needed), and on another host its `pm2`.
+ */
+function pm2Argv(service: Pm2Service, host: Host, args: string[]): string[] {
+  if (service.pm2Command) return [...service.pm2Command, ...args];
+  return host.local ? [process.execPath, require.resolve('pm2/bin/pm2'), ...args] : ['pm2', ...args];
 }
 
 function pm2Env(service: Pm2Service): Record<string, string> {
   return service.pm2Home ? { PM2_HOME: service.pm2Home } : {};
 }
 
-/** The service gets its configured env, not the worker's (which may hold the worker's own credentials). */
-function serviceEnv(service: Pm2Service): Record<string, string> {
+/**
+ * The service gets its configured env, not the worker's (which may hold the worker's own
+ * credentials). On another host, that host's own HOME, PATH and USER are kept by the SSH runner.
+ */
+function serviceEnv(service: Pm2Service, host: Host): Record<string, string> {
   return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/',
+    ...(host.local ? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/' } : {}),
     ...pm2Env(service),
     ...service.env,
   };
 }
 
-async function pm2(service: Pm2Service, args: string[], runner: Runner) {
-  return runner.run(pm2Argv(args), { env: pm2Env(service), timeoutMs: 60_000 });
+async function pm2(service: Pm2Service, args: string[], host: Host) {
+  return host.runner.run(pm2Argv(service, host, args), { env: pm2Env(service), timeoutMs: 60_000 });
 }
 
-async function pm2Find(service: Pm2Service, runner: Runner): Promise<Pm2Proc | undefined> {
-  const r = await pm2(service, ['jlist'], runner);
+async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undefined> {
+  const r = await pm2(service, ['jlist'], host);
   if (r.exitCode !== 0) throw new Error(`pm2 jlist failed: ${tail(r.stderr, 5)}`);
-  // pm2 may print daemon start-up lines before the JSON.
-  const json = r.stdout.slice(r.stdout.indexOf('['));
+  // pm2 may print daemon start-up lines ("[PM2] Spawning…", a banner) before the JSON array.
+  const at = r.stdout.search(/^\[(?:\]|\{)/m);
+  const json = at >= 0 ? r.stdout.slice(at) : '';
   const list = JSON.parse(json || '[]') as Pm2Proc[];
   return list.find((p) => p.name === service.name);
 }
 
-async function stopPm2(service: Pm2Service, runner: Runner): Promise<StepResult> {
+async function stopPm2(service: Pm2Service, host: Host): Promise<StepResult> {
   // `pm2 stop` is its own check: it succeeds on a stopped process and names an unknown one, so
   // one call (each pm2 call is a Node start-up) covers every state.
-  const r = await pm2(service, ['stop', service.name], runner);
+  const r = await pm2(service, ['stop', service.name], host);
   if (r.exitCode === 0) return done(`pm2 process ${service.name} stopped`, { before: 'known' });
   if (/not found/i.test(r.stderr + r.stdout)) {
     return done(`pm2 process ${service.name} is not registered: nothing to stop`, { before: 'absent' });
@@ -74,11 +82,11 @@ async function stopPm2(service: Pm2Service, runner: Runner): Promise<StepResult>
  * A process that dies at start shows as online for a moment. Like pm2's own min_uptime, a start
  * counts once the current instance has stayed up for the grace period with no restart.
  */
-async function waitUntilStable(service: Pm2Service, baseRestarts: number, runner: Runner): Promise<void> {
+async function waitUntilStable(service: Pm2Service, baseRestarts: number, host: Host): Promise<void> {
   const graceMs = service.startGraceSeconds * 1000;
   const deadline = Date.now() + graceMs + 30_000;
   for (;;) {
-    const p = await pm2Find(service, runner);
+    const p = await pm2Find(service, host);
     heartbeat();
     const status = p?.pm2_env?.status ?? 'absent';
     const restarts = Math.max(0, (p?.pm2_env?.restart_time ?? 0) - baseRestarts);
@@ -99,12 +107,12 @@ async function waitUntilStable(service: Pm2Service, baseRestarts: number, runner
   }
 }
 
-async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promise<StepResult> {
-  const proc = await pm2Find(service, runner);
+async function startPm2(service: Pm2Service, cwd: string, host: Host): Promise<StepResult> {
+  const proc = await pm2Find(service, host);
   const before = proc?.pm2_env?.status ?? 'absent';
   if (before === 'online') {
     // pm2 restarts a crashing process forever, so "online" alone proves nothing: it must stay up.
-    await waitUntilStable(service, proc?.pm2_env?.restart_time ?? 0, runner);
+    await waitUntilStable(service, proc?.pm2_env?.restart_time ?? 0, host);
     return done(`pm2 process ${service.name} already online`, { before });
   }
   const script = isAbsolute(service.script) ? service.script : join(cwd, service.script);
@@ -114,7 +122,7 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
     proc?.pm2_env?.pm_exec_path === script &&
     proc.pm2_env.pm_cwd === cwd &&
     JSON.stringify(proc.pm2_env.args ?? []) === JSON.stringify(service.args);
-  if (proc && !registered) await pm2(service, ['delete', service.name], runner);
+  if (proc && !registered) await pm2(service, ['delete', service.name], host);
   const args = registered
     ? ['restart', service.name, '--update-env']
     : [
@@ -127,8 +135,8 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
         '--time',
         ...(service.args.length ? ['--', ...service.args] : []),
       ];
-  const r = await runner.run(pm2Argv(args), {
-    env: serviceEnv(service),
+  const r = await host.runner.run(pm2Argv(service, host, args), {
+    env: serviceEnv(service, host),
     replaceEnv: true,
     timeoutMs: 60_000,
   });
@@ -137,19 +145,19 @@ async function startPm2(service: Pm2Service, cwd: string, runner: Runner): Promi
       `pm2 ${args[0]} ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`,
       'ServiceStartFailed',
     );
-  await waitUntilStable(service, registered ? (proc?.pm2_env?.restart_time ?? 0) + 1 : 0, runner); // `restart` counts one
+  await waitUntilStable(service, registered ? (proc?.pm2_env?.restart_time ?? 0) + 1 : 0, host); // `restart` counts one
   return done(`started pm2 process ${service.name} from ${script}`, { before });
 }
 
 type CommandService = Extract<ServiceConfig, { manager: 'command' }>;
 
-async function commandStatus(service: CommandService, cwd: string, runner: Runner) {
-  const r = await runner.run(service.status, { cwd: service.cwd ?? cwd, timeoutMs: 30_000 });
+async function commandStatus(service: CommandService, cwd: string, host: Host) {
+  const r = await host.runner.run(service.status, { cwd: service.cwd ?? cwd, timeoutMs: 30_000 });
   return r.exitCode === 0;
 }
 
-async function runCommand(argv: string[], cwd: string, runner: Runner, what: 'start' | 'stop') {
-  const r = await runner.run(argv, { cwd, timeoutMs: 120_000 });
+async function runCommand(argv: string[], cwd: string, host: Host, what: 'start' | 'stop') {
+  const r = await host.runner.run(argv, { cwd, timeoutMs: 120_000 });
   if (r.exitCode !== 0)
     throw retryable(
       `${what} command ${argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 5)}`,
@@ -158,28 +166,28 @@ async function runCommand(argv: string[], cwd: string, runner: Runner, what: 'st
 }
 
 /** Stops the service. Stopping a stopped (or unknown) service succeeds. */
-async function stopService(input: ServiceInput, runner: Runner): Promise<StepResult> {
+async function stopService(input: ServiceInput, host: Host): Promise<StepResult> {
   const { service, cwd } = input;
-  if (service.manager === 'pm2') return stopPm2(service, runner);
-  if (!(await commandStatus(service, cwd, runner)))
+  if (service.manager === 'pm2') return stopPm2(service, host);
+  if (!(await commandStatus(service, cwd, host)))
     return done('service already stopped', { before: 'stopped' });
-  await runCommand(service.stop, service.cwd ?? cwd, runner, 'stop');
-  if (await commandStatus(service, cwd, runner))
+  await runCommand(service.stop, service.cwd ?? cwd, host, 'stop');
+  if (await commandStatus(service, cwd, host))
     throw retryable('service still running after its stop command', 'ServiceStopFailed');
   return done('stopped the service', { before: 'running' });
 }
 
 /** Starts the service. Starting a running service succeeds without restarting it. */
-async function startService(input: ServiceInput, runner: Runner): Promise<StepResult> {
+async function startService(input: ServiceInput, host: Host): Promise<StepResult> {
   const { service, cwd } = input;
-  if (service.manager === 'pm2') return startPm2(service, cwd, runner);
-  if (await commandStatus(service, cwd, runner)) {
-    await holdsRunning(service, cwd, runner);
+  if (service.manager === 'pm2') return startPm2(service, cwd, host);
+  if (await commandStatus(service, cwd, host)) {
+    await holdsRunning(service, cwd, host);
     return done('service already running', { before: 'running' });
   }
-  await runCommand(service.start, service.cwd ?? cwd, runner, 'start');
+  await runCommand(service.start, service.cwd ?? cwd, host, 'start');
   for (let i = 0; ; i++) {
-    if (await commandStatus(service, cwd, runner)) break;
+    if (await commandStatus(service, cwd, host)) break;
     if (i >= 20)
       throw retryable(
         'service status command does not report it running 5 s after its start command',
@@ -187,7 +195,7 @@ async function startService(input: ServiceInput, runner: Runner): Promise<StepRe
       );
     await sleep(250);
   }
-  await holdsRunning(service, cwd, runner);
+  await holdsRunning(service, cwd, host);
   return done(`started the service (running for ${service.startGraceSeconds} s)`, { before: 'stopped' });
 }
 
@@ -195,11 +203,11 @@ async function startService(input: ServiceInput, runner: Runner): Promise<StepRe
  * A release that dies at once is running for a moment. Like pm2's min_uptime, a start counts
  * only once `status` has kept reporting it running for the grace period.
  */
-async function holdsRunning(service: CommandService, cwd: string, runner: Runner): Promise<void> {
+async function holdsRunning(service: CommandService, cwd: string, host: Host): Promise<void> {
   const until = Date.now() + service.startGraceSeconds * 1000;
   while (Date.now() < until) {
     await sleep(Math.min(200, Math.max(0, until - Date.now())));
-    if (!(await commandStatus(service, cwd, runner))) {
+    if (!(await commandStatus(service, cwd, host))) {
       throw retryable(
         `the service stopped again within ${service.startGraceSeconds} s of its start (status command ${service.status.join(' ')} exits non-zero); see its logs`,
         'ServiceStartFailed',
@@ -209,13 +217,13 @@ async function holdsRunning(service: CommandService, cwd: string, runner: Runner
 }
 
 /** Restarts the service so it re-reads its configuration (a partial rollback's flags). */
-async function restartService(input: ServiceInput, runner: Runner): Promise<StepResult> {
+async function restartService(input: ServiceInput, host: Host): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') {
-    const proc = await pm2Find(service, runner);
-    if (!proc) return startPm2(service, cwd, runner);
-    const r = await runner.run(pm2Argv(['restart', service.name, '--update-env']), {
-      env: serviceEnv(service),
+    const proc = await pm2Find(service, host);
+    if (!proc) return startPm2(service, cwd, host);
+    const r = await host.runner.run(pm2Argv(service, host, ['restart', service.name, '--update-env']), {
+      env: serviceEnv(service, host),
       replaceEnv: true,
       timeoutMs: 60_000,
     });
@@ -224,19 +232,21 @@ async function restartService(input: ServiceInput, runner: Runner): Promise<Step
         `pm2 restart ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`,
         'ServiceStartFailed',
       );
-    await waitUntilStable(service, (proc.pm2_env?.restart_time ?? 0) + 1, runner);
+    await waitUntilStable(service, (proc.pm2_env?.restart_time ?? 0) + 1, host);
     return done(`restarted pm2 process ${service.name}`, { before: proc.pm2_env?.status ?? 'unknown' });
   }
-  await stopService(input, runner);
-  await startService(input, runner);
+  await stopService(input, host);
+  await startService(input, host);
   return done('restarted the service (stop, then start)', { before: 'unknown' });
 }
 
 /** Stop, start and restart the target's service through its manager (pm2 or commands). */
-export function serviceActivities(deps: Pick<ActivityDeps, 'runnerFor'>) {
+export function serviceActivities(deps: Pick<ActivityDeps, 'onHost'>) {
   return {
-    stopService: (input: ServiceInput) => stopService(input, deps.runnerFor()),
-    startService: (input: ServiceInput) => startService(input, deps.runnerFor()),
-    restartService: (input: ServiceInput) => restartService(input, deps.runnerFor()),
+    stopService: (input: ServiceInput, on?: HostSpec) => deps.onHost(on, (host) => stopService(input, host)),
+    startService: (input: ServiceInput, on?: HostSpec) =>
+      deps.onHost(on, (host) => startService(input, host)),
+    restartService: (input: ServiceInput, on?: HostSpec) =>
+      deps.onHost(on, (host) => restartService(input, host)),
   };
 }

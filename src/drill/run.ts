@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActivities, defaultDeps, type Activities, type ActivityDeps } from '../activities';
+import { LOCAL_HOST } from '../runner/local-host';
 import type { McpCheckInput } from '../activities/validate';
 import { webUiBase, type RollbackClient } from '../client';
 import type { Plan, RollbackRecord, RollbackRequest } from '../model';
@@ -196,7 +197,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const ctx = {
     target: drill.target,
     activities,
-    runner: deps.runnerFor(),
+    runner: LOCAL_HOST.runner,
     toVersion: plan.toVersion,
     baselineHealthy,
     options: { badVersion: opts.badVersion, entry: opts.entry },

@@ -32,6 +32,11 @@ export function resolveDrillTarget(explicit: string | undefined, name: string): 
       `target "${name}": drills need a git-deployed target (deploy.type git), not ${target.deploy.type}`,
     );
   }
+  if (target.host) {
+    throw new ConfigError(
+      `target "${name}" runs on another host: drills break and check a sandbox on the worker's own machine; drill a local sandbox copy`,
+    );
+  }
   if (!target.sandbox) {
     throw new ConfigError(
       `target "${name}" is not a sandbox: a drill breaks its target on purpose, so it runs only on a sandbox copy. ` +

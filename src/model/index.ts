@@ -10,3 +10,4 @@ export * from './failures';
 export * from './env-files';
 export * from './search-attributes';
 export * from './text';
+export * from './hosts';

@@ -1,3 +1,4 @@
+import type { HostSpec } from './hosts';
 import type { Activities } from '../activities';
 import type { Decision, RollbackKind } from './kinds';
 
@@ -71,7 +72,13 @@ type InputOf<F> = F extends (input: infer I) => Promise<unknown> ? I : never;
  * retry class. A union over every activity, so the compiler pairs each name with its own input.
  */
 export type ActivityCall<Acts extends ActivityMap = Activities> = {
-  [A in keyof Acts & string]: { activity: A; input: Refable<InputOf<Acts[A]>>; retry: RetryClass };
+  [A in keyof Acts & string]: {
+    activity: A;
+    input: Refable<InputOf<Acts[A]>>;
+    retry: RetryClass;
+    /** Where it runs, when not where the orchestrator's worker runs: an SSH host or a host's worker. */
+    on?: HostSpec;
+  };
 }[keyof Acts & string];
 
 interface StepCommon {

@@ -5,6 +5,17 @@ import type { HostFiles } from './types';
 /** The files of this host. */
 export const localFiles: HostFiles = {
   read: (path) => readFile(path),
+  async readRange(path, start, end) {
+    const buf = Buffer.alloc(Math.max(0, end - start));
+    if (buf.length === 0) return buf;
+    const file = await open(path, 'r');
+    try {
+      const { bytesRead } = await file.read(buf, 0, buf.length, start);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  },
   async stat(path) {
     try {
       const st = await stat(path);

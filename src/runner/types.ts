@@ -33,6 +33,8 @@ export function tail(text: string, lines = 15): string {
 /** What a step needs of a host's files: the same calls on this host and, over SFTP, on another. */
 export interface HostFiles {
   read(path: string): Promise<Buffer>;
+  /** Bytes [start, end) of a file (a log's new part), without reading the rest. */
+  readRange(path: string, start: number, end: number): Promise<Buffer>;
   /** Size and permission bits; undefined when nothing is there. */
   stat(path: string): Promise<{ size: number; mode: number } | undefined>;
   /**
@@ -45,4 +47,17 @@ export interface HostFiles {
   /** The hex sha256 of a file, computed on the host. */
   sha256(path: string): Promise<string>;
   remove(path: string): Promise<void>;
+}
+
+/**
+ * A target's host as one activity attempt sees it: its commands and its files. On the worker's own
+ * machine, or over one SSH connection opened for the attempt and closed after it.
+ */
+export interface Host {
+  runner: Runner;
+  files: HostFiles;
+  /** The worker's own machine (its environment, home folder and bundled pm2 apply). */
+  local: boolean;
+  /** For messages: `local`, or `user@host:port`. */
+  label: string;
 }

@@ -13,6 +13,8 @@ import {
 import {
   STEP_MARK,
   WAIT_ACTIVITY,
+  hostQueue,
+  type HostSpec,
   type ActivityCall,
   type PlanStep,
   type RetryClass,
@@ -65,11 +67,23 @@ async function durableWait(title: string, input: { seconds: number }): Promise<S
   return { summary: `waited ${seconds} s`, attempt: 1, data: { seconds } };
 }
 
-type AnyActivity = (input: unknown) => Promise<StepResult>;
+type AnyActivity = (input: unknown, on?: HostSpec) => Promise<StepResult>;
 
-function call(activity: string, retry: RetryClass, summary: string, input: unknown): Promise<StepResult> {
-  const acts = proxyActivities<Record<string, AnyActivity>>({ ...RETRY_CLASSES[retry], summary });
-  return acts[activity]!(input);
+/**
+ * Schedules one activity. A host with its own worker gets the call on that host's task queue (it
+ * waits there while no worker polls it); an SSH host travels as the activity's second argument, so
+ * the orchestrator's worker opens the connection.
+ */
+function call(
+  activity: string,
+  retry: RetryClass,
+  summary: string,
+  input: unknown,
+  on?: HostSpec,
+): Promise<StepResult> {
+  const queue = on && 'worker' in on ? { taskQueue: hostQueue(on.worker) } : {};
+  const acts = proxyActivities<Record<string, AnyActivity>>({ ...RETRY_CLASSES[retry], summary, ...queue });
+  return on && 'ssh' in on ? acts[activity]!(input, on) : acts[activity]!(input);
 }
 
 /** Replaces `{ $ref: "step.field" }` values with earlier steps' result data. */
@@ -133,7 +147,7 @@ function renderDetails(record: RollbackRecord): string {
 
 interface RegisteredUndo {
   stepId: string;
-  calls: { activity: string; retry: RetryClass; input: unknown }[];
+  calls: { activity: string; retry: RetryClass; input: unknown; on?: HostSpec }[];
 }
 
 /**
@@ -179,6 +193,7 @@ export class StepRunner {
             activity: u.activity,
             retry: u.retry ?? legacyUndoRetry(u.activity),
             input: resolveRefs(u.input, this.results),
+            ...(u.on ? { on: u.on } : {}),
           })),
         });
       }
@@ -186,7 +201,7 @@ export class StepRunner {
       const result =
         step.activity === WAIT_ACTIVITY
           ? await durableWait(step.title, input as { seconds: number })
-          : await call(step.activity, step.retry, step.title, input);
+          : await call(step.activity, step.retry, step.title, input, step.on);
       this.results.set(step.id, result);
       p.state = 'succeeded';
       p.attempts = result.attempt;
@@ -225,7 +240,7 @@ export class StepRunner {
           };
           this.record.undos.push(entry);
           try {
-            const r = await call(c.activity, c.retry, `Undo ${undo.stepId}: ${c.activity}`, c.input);
+            const r = await call(c.activity, c.retry, `Undo ${undo.stepId}: ${c.activity}`, c.input, c.on);
             entry.state = 'succeeded';
             entry.summary = r.summary;
           } catch (err) {

@@ -51,6 +51,8 @@ export interface SandboxOptions {
   configure?: (target: Record<string, any>, config: Record<string, any>) => void;
   /** pm2 (default), or the `command` manager driving test/fixtures/service-ctl.sh. */
   manager?: 'pm2' | 'command';
+  /** Where the sandbox's folder is made (default: the run's scratch folder). */
+  parentDir?: string;
 }
 
 /** Runs the project's pm2 against a sandbox's own daemon. */
@@ -90,7 +92,7 @@ export function scratchRoot(): string {
  * Everything it starts is stopped again if it fails half way; else by `cleanup()`.
  */
 export async function createSandbox(opts: SandboxOptions): Promise<Sandbox> {
-  const root = mkdtempSync(join(scratchRoot(), `rb-${opts.name}-`));
+  const root = mkdtempSync(join(opts.parentDir ?? scratchRoot(), `rb-${opts.name}-`));
   const cleanup = new Cleanup();
   cleanup.add(`remove ${root}`, () => rmSync(root, { recursive: true, force: true }));
   let reservation: PortReservation | undefined;

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
@@ -20,6 +20,10 @@ export interface TestSshd {
   dir: string;
   /** Runs a command on the host with OpenSSH's own client (to check what the runner did). */
   ssh(command: string): string;
+  /** The listening sshd's pid (each connection is served by a child of it). */
+  pid: number;
+  /** What sshd logged so far (LogLevel VERBOSE: logins, and each session's command). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -38,8 +42,11 @@ function keygen(file: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rollback-test', '-f', file]);
 }
 
-/** `extraConfig`: more sshd_config lines (e.g. a ForceCommand that prints login noise). */
-export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
+/**
+ * `extraConfig`: more sshd_config lines (e.g. a ForceCommand that prints login noise); `user`: the
+ * login (default: the user running the tests).
+ */
+export async function startSshd(extraConfig: string[] = [], user = userInfo().username): Promise<TestSshd> {
   const cleanup = new Cleanup();
   try {
     const tools = sshdTools();
@@ -47,7 +54,9 @@ export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
     cleanup.add('the sshd folder', () => rmSync(dir, { recursive: true, force: true }));
     keygen(join(dir, 'host_key'));
     keygen(join(dir, 'client_key'));
-    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+    writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')), { mode: 0o644 });
+    // sshd reads authorized_keys as the login user, who may not be the user running the tests.
+    chmodSync(dir, 0o755);
     const fingerprint = execFileSync('ssh-keygen', ['-lf', join(dir, 'host_key.pub')], {
       encoding: 'utf8',
     }).split(' ')[1]!;
@@ -63,7 +72,7 @@ export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
     const host: SshHost = {
       host: '127.0.0.1',
       port,
-      user: userInfo().username,
+      user,
       identityFile: join(dir, 'client_key'),
       hostKeySha256: fingerprint,
     };
@@ -88,11 +97,22 @@ export async function startSshd(extraConfig: string[] = []): Promise<TestSshd> {
         ],
         { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
       );
-    return { host, fingerprint, knownHosts, dir, ssh, stop: () => cleanup.run() };
+    return {
+      host,
+      fingerprint,
+      knownHosts,
+      dir,
+      ssh,
+      pid: child.pid!,
+      log: () => logs.get(child) ?? '',
+      stop: () => cleanup.run(),
+    };
   } catch (err) {
     return cleanup.abandon(err);
   }
 }
+
+const logs = new WeakMap<ChildProcess, string>();
 
 function launch(
   tools: { sshd: string; sftp: string; libs: string },
@@ -114,6 +134,7 @@ function launch(
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
+      'LogLevel VERBOSE',
       ...(tools.sftp ? [`Subsystem sftp ${tools.sftp}`] : []),
       ...extraConfig,
       '',
@@ -131,6 +152,7 @@ function launch(
     }, 15_000);
     child.stderr!.on('data', (d: Buffer) => {
       log += d.toString();
+      logs.set(child, log);
       if (log.includes('Server listening on')) {
         clearTimeout(timer);
         resolve(child);

@@ -4,7 +4,7 @@ import type { ActivityDeps } from '../deps';
 import { imageFromBuildOutput, VariantError } from './task-definitions';
 
 /** Complete rollbacks of ECS services: build and push the reverted code's image. */
-export function ecsBuildActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'>) {
+export function ecsBuildActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) {
   /**
    * Runs the target's build-and-push command on this host and reads the image it produced from the
    * last line it prints. The reverted commit is passed as ROLLBACK_COMMIT; re-running a build of the
@@ -18,13 +18,16 @@ export function ecsBuildActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'>
     imageTagPattern?: string;
     timeoutSeconds?: number;
   }): Promise<StepResult<{ image: string; tag: string }>> {
-    const r = await deps.runnerFor().run(input.argv, {
-      cwd: input.cwd,
-      env: input.env,
-      timeoutMs: (input.timeoutSeconds ?? 1140) * 1000,
-      onTick: () => heartbeat({ running: input.argv[0] }),
-      signal: cancellationSignal(),
-    });
+    // ECS targets have no host: the build runs where the worker runs.
+    const r = await deps.onHost(undefined, (host) =>
+      host.runner.run(input.argv, {
+        cwd: input.cwd,
+        env: input.env,
+        timeoutMs: (input.timeoutSeconds ?? 1140) * 1000,
+        onTick: () => heartbeat({ running: input.argv[0] }),
+        signal: cancellationSignal(),
+      }),
+    );
     if (r.exitCode !== 0) {
       throw new Error(
         `build command ${input.argv.join(' ')} exited ${r.exitCode}: ${tail(r.stderr || r.stdout, 10)}`,

@@ -6,7 +6,7 @@ import { call, type AwsSettings } from './aws';
 import { evaluateAlarms, evaluateTargetHealth } from './checks';
 
 /** The load balancer's targets and the CloudWatch alarms after an ECS rollback. */
-export function ecsHealthActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'>) {
+export function ecsHealthActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) {
   /** At least `minHealthyShare` of the load balancer's targets are healthy. */
   async function checkTargetGroupHealth(input: {
     aws: AwsSettings;

@@ -7,7 +7,7 @@ import { ecsServiceActivities } from './service';
 export type { AwsSettings } from './aws';
 
 /** The activities of ECS targets, with their AWS clients from the worker's dependencies. Each looks before it acts. */
-export function ecsActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'>) {
+export function ecsActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) {
   return {
     ...ecsServiceActivities(deps),
     ...ecsRevisionActivities(deps),

@@ -27,7 +27,7 @@ export interface RevisionInfo extends Record<string, unknown> {
 }
 
 /** Pick the revision to return to, or register the variant a complete or partial rollback deploys. */
-export function ecsRevisionActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'>) {
+export function ecsRevisionActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) {
   /**
    * The revision an emergency rollback returns to: the one the request names (same family, ACTIVE),
    * else the newest ACTIVE revision older than the current one. Reads only.

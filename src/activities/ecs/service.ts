@@ -51,7 +51,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Inspect an ECS service, point it at a revision, follow the deployment, check it is stable. */
-export function ecsServiceActivities(deps: Pick<ActivityDeps, 'aws' | 'runnerFor'>) {
+export function ecsServiceActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) {
   /** What the service runs now: its task-definition revision and the image of the container we manage. */
   async function inspectEcsService(
     input: EcsServiceRef & { containerName?: string; needContainer?: boolean },

@@ -4,6 +4,7 @@ import type { HostFiles, Runner } from '../types';
 
 /** A host's files over SFTP; checksums are computed on the host with sha256sum. */
 
+const EOF = 1;
 const NO_SUCH_FILE = 2;
 const isMissing = (err: unknown) => (err as { code?: unknown } | undefined)?.code === NO_SUCH_FILE;
 
@@ -36,6 +37,30 @@ export class SftpFiles implements HostFiles {
   async read(path: string): Promise<Buffer> {
     const s = await this.at(path);
     return call<Buffer>((cb) => s.readFile(path, cb));
+  }
+
+  async readRange(path: string, start: number, end: number): Promise<Buffer> {
+    const s = await this.at(path);
+    const buf = Buffer.alloc(Math.max(0, end - start));
+    if (buf.length === 0) return buf;
+    const handle = await call<Buffer>((cb) => s.open(path, 'r', cb));
+    try {
+      let got = 0;
+      // SFTP reads come in chunks (32 KiB with OpenSSH): read until the range is full or the file ends.
+      while (got < buf.length) {
+        const n = await call<number>((cb) =>
+          s.read(handle, buf, got, Math.min(32 * 1024, buf.length - got), start + got, (err, bytes) =>
+            // SFTP answers a read at the end of the file with an EOF status (1), not 0 bytes.
+            (err as { code?: unknown } | undefined)?.code === EOF ? cb(undefined, 0) : cb(err, bytes),
+          ),
+        );
+        if (n <= 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      await call<void>((cb) => s.close(handle, (err) => cb(err, undefined)));
+    }
   }
 
   async stat(path: string): Promise<{ size: number; mode: number } | undefined> {

@@ -1,3 +1,12 @@
+import {
+  HOST_ACTIVITIES,
+  WAIT_ACTIVITY,
+  type ActivityCall,
+  type ActivityMap,
+  type ActivityStep,
+  type HostSpec,
+  type PlanStep,
+} from '../../model';
 import { SAFE_REF } from '../common';
 import { ConfigError } from '../errors';
 
@@ -46,4 +55,29 @@ export function revertLabel(prefix: string, commits: string[]): string {
 
 export function refuseTo(request: { toVersion?: string }, what: string): void {
   if (request.toVersion) throw new ConfigError(`${what}: drop --to`);
+}
+
+/** Whether a call acts on the target's host (its files, processes, logs) rather than over the network. */
+function runsOnHost(call: { activity: string; input: unknown }): boolean {
+  if (HOST_ACTIVITIES.has(call.activity)) return true;
+  // An MCP server checked over stdio is started where it is deployed.
+  return call.activity === 'checkMcp' && (call.input as { transport?: unknown }).transport === 'stdio';
+}
+
+/**
+ * Places every call that acts on the target's host on that host (an SSH host or a host's worker);
+ * a local target's plan is returned as it was, so its plans (and their goldens) do not change.
+ */
+export function placeOnHost<Acts extends ActivityMap>(
+  steps: PlanStep<Acts>[],
+  host: HostSpec | undefined,
+): PlanStep<Acts>[] {
+  if (!host) return steps;
+  const place = <C extends ActivityCall<Acts>>(call: C): C =>
+    runsOnHost(call) ? { ...call, on: host } : call;
+  return steps.map((step): PlanStep<Acts> =>
+    step.activity === WAIT_ACTIVITY
+      ? step
+      : { ...place(step as ActivityStep<Acts>), undo: step.undo.map(place) },
+  );
 }

@@ -10,7 +10,14 @@ import {
 import { ConfigError } from '../../errors';
 import { validationSteps, type ServiceChecks } from '../../validation/steps';
 import type { KindPlan, KindPlanner } from '../kind';
-import { assertSafeCommits, assertSafeVersion, formatFlags, refuseTo, revertLabel } from '../shared';
+import {
+  assertSafeCommits,
+  assertSafeVersion,
+  formatFlags,
+  placeOnHost,
+  refuseTo,
+  revertLabel,
+} from '../shared';
 import type { GitTarget } from './schema';
 
 /** The plans of a git-deployed service's three rollbacks. */
@@ -304,4 +311,16 @@ const partial: KindPlanner<GitTarget> = (target, request): KindPlan => {
   };
 };
 
-export const gitPlanners = { emergency, complete, partial };
+/** Every planner's host steps go where the target lives (`host:`). */
+const onTargetHost =
+  (planner: KindPlanner<GitTarget>): KindPlanner<GitTarget> =>
+  (target, request) => {
+    const plan = planner(target, request);
+    return { ...plan, steps: placeOnHost(plan.steps, target.host) };
+  };
+
+export const gitPlanners = {
+  emergency: onTargetHost(emergency),
+  complete: onTargetHost(complete),
+  partial: onTargetHost(partial),
+};

@@ -5,6 +5,8 @@ import type { GitTarget } from './schema';
 
 /** Read-only checks of what a git target names on this host, run before anything is started. */
 export function gitPreflight(name: string, target: GitTarget): string[] {
+  // Another host's paths and programs are checked there (checkGitHost), not on this machine.
+  if (target.host) return [];
   const problems: string[] = [];
   const path = target.deploy.path;
   if (!existsSync(path)) {

@@ -7,6 +7,7 @@ import {
   gitRemoteName,
   refSchema,
 } from '../../common';
+import { hostSchema } from '../../host';
 import { validationSchema } from '../../validation/schema';
 
 /** A service deployed as a git working copy on a host, built there and run by a process manager. */
@@ -18,6 +19,8 @@ const pm2ServiceSchema = z.strictObject({
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
   pm2Home: absolutePath.optional(),
+  /** How to run pm2 on the host; default: the orchestrator's own pm2 locally, `pm2` on another host. */
+  pm2Command: argvSchema.optional(),
   /** How long a started process must stay up before the start counts (catches crash-at-start). */
   startGraceSeconds: z.number().min(0).max(60).default(1),
 });
@@ -60,9 +63,10 @@ const configPath = z
   .min(1)
   .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path');
 
-export const gitTargetSchema = z.strictObject({
+const gitTargetFields = z.strictObject({
   ...commonTargetFields,
-  host: z.literal('local').default('local'),
+  /** Where the service runs: local (default), { ssh: {...} } or { worker: NAME }. */
+  host: hostSchema,
   deploy: gitDeploySchema,
   service: serviceSchema,
   configFiles: z.array(configPath).default(['.env', 'package.json', 'package-lock.json']),
@@ -72,6 +76,18 @@ export const gitTargetSchema = z.strictObject({
   partial: partialSchema.optional(),
   /** A rehearsal copy: only sandbox targets may be broken on purpose by `rollback drill`. */
   sandbox: z.boolean().default(false),
+});
+
+export const gitTargetSchema = gitTargetFields.superRefine((t, ctx) => {
+  // The stdio check starts the server where it is deployed: over SSH that is not built yet.
+  if (t.host && 'ssh' in t.host && t.validate.mcpStdio) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['validate', 'mcpStdio'],
+      message:
+        'the MCP stdio check cannot run on an SSH host yet: remove it (check the server over HTTP with validate.mcp), or run a worker on the host (host: { worker: NAME })',
+    });
+  }
 });
 
 export type GitTarget = z.infer<typeof gitTargetSchema>;

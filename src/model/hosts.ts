@@ -1,0 +1,57 @@
+/**
+ * Where a target lives, as plans carry it: on the worker's own machine (no `on`), on a host the
+ * worker reaches over SSH, or on a host whose own worker polls a task queue of its own. Only names,
+ * addresses, paths and fingerprints: no password or key material is ever part of a host.
+ */
+
+export interface SshHostSpec {
+  host: string;
+  port: number;
+  user: string;
+  /** A private key file on the worker's machine (its path only). */
+  identityFile?: string;
+  /** Log in with the worker's ssh-agent (SSH_AUTH_SOCK). */
+  agent?: boolean;
+  /** The host key's fingerprint, "SHA256:…" as `ssh-keygen -lf` prints it. */
+  hostKeySha256?: string;
+  /** A known_hosts file on the worker's machine that holds the host's key. */
+  knownHosts?: string;
+  connectTimeoutSeconds?: number;
+}
+
+export type HostSpec = { ssh: SshHostSpec } | { worker: string };
+
+/** The task queue a host's own worker polls (`rollback worker --host NAME`). */
+export const HOST_QUEUE_PREFIX = 'rollback-host-';
+export function hostQueue(worker: string): string {
+  return `${HOST_QUEUE_PREFIX}${worker}`;
+}
+
+/** A host's name for people: `deploy@10.0.0.5:22`, `worker web-1`, or `local`. */
+export function hostLabel(on: HostSpec | undefined): string {
+  if (!on) return 'local';
+  if ('worker' in on) return `worker ${on.worker}`;
+  return `${on.ssh.user}@${on.ssh.host}:${on.ssh.port}`;
+}
+
+/**
+ * The activities that act on the target's host: its working copy, files, processes and logs.
+ * A plan places these on the target's host; every other activity (records, notices, checks over
+ * the network) runs where the orchestrator's worker runs.
+ */
+export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
+  'inspectGitDeployment',
+  'resolveGitRef',
+  'checkoutRef',
+  'backupFiles',
+  'restoreConfigFiles',
+  'setEnvFlags',
+  'runInstall',
+  'runBuild',
+  'stopService',
+  'startService',
+  'restartService',
+  'markLogOffsets',
+  'scanLogs',
+  'revertAndPush',
+]);

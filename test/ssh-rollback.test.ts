@@ -1,0 +1,247 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { GOOD_VERSION } from './rig/fixture-repo';
+import { deployUser } from './rig/deploy-user';
+import { eventually } from './rig/eventually';
+import { rollbackSuite } from './rig/suite';
+import { FIXTURE_TOOLS, health } from './rig/sandbox';
+import { createSshSandbox, type SshSandbox } from './rig/ssh-sandbox';
+import { startSshd, type TestSshd } from './rig/sshd';
+import { listToolsHttp, startRollback } from './rig/rollback';
+import { temporal } from '@temporalio/proto';
+
+/**
+ * Rollbacks of a service on "another host": a real OpenSSH server on 127.0.0.1, the deployment in
+ * the home of its login (rbdeploy, created by scripts/test-deploy-user.sh; not the user running the
+ * worker), owned by that login and run under its own pm2. Every host step goes through the SSH
+ * runner: git, npm ci, pm2, backups and restores over SFTP, the pid file of the install.
+ */
+
+const suite = rollbackSuite('ssh');
+let sshd: TestSshd;
+const user = deployUser();
+
+beforeAll(async () => {
+  sshd = await startSshd([], user.name);
+  suite.defer('sshd', () => sshd.stop());
+});
+
+async function sandbox(name: string, opts: Partial<Parameters<typeof createSshSandbox>[0]> = {}) {
+  const sb = await createSshSandbox({ name, sshd, ...opts });
+  suite.defer(`ssh sandbox ${name}`, () => sb.cleanup());
+  return sb;
+}
+
+/** The whole history as bytes, payloads included (the canary must be in none of them). */
+async function historyText(workflowId: string): Promise<string> {
+  const history = await suite.client.client.workflow.getHandle(workflowId).fetchHistory();
+  return Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
+}
+
+function asUser(sb: SshSandbox, argv: string[]): string {
+  return sb.user.run(argv).trim();
+}
+
+function pm2Online(sb: SshSandbox): string {
+  const out = sb.pm2AsUser(['jlist']);
+  const list = JSON.parse(out.slice(out.search(/^\[(?:\]|\{)/m))) as {
+    name: string;
+    pm2_env: { status: string };
+  }[];
+  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pm2_env.status ?? 'absent';
+}
+
+/** Files under `dir` not owned by the login (none, when every change was made as that user). */
+function notOwnedByUser(dir: string): string[] {
+  return execFileSync('find', [dir, '!', '-user', String(user.uid)], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+}
+
+function readTree(dir: string): string {
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir)
+    .map((name) => {
+      const p = join(dir, name);
+      return statSync(p).isDirectory() ? readTree(p) : readFileSync(p, 'utf8');
+    })
+    .join('\n');
+}
+
+/** Pids of the processes serving sshd's connections (not the listener, not the commands they run). */
+function sshdSessionPids(): number[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const row of rows.filter((r) => r.ppid === parent && r.args.startsWith('sshd:'))) {
+      found.push(row.pid);
+      walk(row.pid);
+    }
+  };
+  walk(sshd.pid);
+  return found;
+}
+
+async function expectHealthyGood(sb: SshSandbox) {
+  expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: GOOD_VERSION });
+  expect(await listToolsHttp(sb.port)).toHaveLength(FIXTURE_TOOLS);
+  expect(pm2Online(sb)).toBe('online');
+}
+
+test('the rig logs in as another Unix user than the worker', () => {
+  // Without root the rig cannot make a second user; then this says so instead of passing quietly.
+  expect(user.separate).toBe(true);
+  expect(sshd.ssh('id -un').trim()).toBe(user.name);
+  expect(user.name).not.toBe(execFileSync('id', ['-un'], { encoding: 'utf8' }).trim());
+});
+
+test('an emergency rollback over SSH ends healthy, as the login, with .env byte-identical and no secret anywhere', async () => {
+  const sb = await sandbox('ssh-em', { badMode: 'tools-missing' });
+  const envBefore = readFileSync(join(sb.deployPath, '.env'));
+  const sessionsBefore = (sshd.log().match(/Starting session: command/g) ?? []).length;
+  const started = await startRollback(suite.client, sb);
+  const result = await suite.client.result(started.workflowId, started.runId);
+  expect(result.error).toBeUndefined();
+  const record = result.record!;
+  expect(record.status).toBe('succeeded');
+  expect(record.fromVersion).toBe('v1.20.2');
+  expect(record.steps.every((s) => s.state === 'succeeded')).toBe(true);
+  // The host steps ran over SSH: the plan put them there, and sshd served their commands.
+  for (const step of started.plan.steps.filter((s) =>
+    ['inspect', 'checkout', 'install', 'start'].includes(s.id),
+  )) {
+    expect(step.activity !== 'wait' && step.on).toEqual({
+      ssh: expect.objectContaining({ user: user.name }),
+    });
+  }
+  expect((sshd.log().match(/Starting session: command/g) ?? []).length).toBeGreaterThan(sessionsBefore + 10);
+
+  await expectHealthyGood(sb);
+  expect(asUser(sb, ['git', '-C', sb.deployPath, 'describe', '--tags'])).toBe(`v${GOOD_VERSION}`);
+  // Every file of the deployment, the backups and pm2's home belong to the login, not to root.
+  expect(notOwnedByUser(sb.root).filter((f) => !f.startsWith(sb.reportsDir))).toEqual([]);
+  expect(readFileSync(join(sb.deployPath, '.env')).equals(envBefore)).toBe(true);
+  // The backup on the host is owner-only and checked: the manifest's sha256 matches the copy.
+  const backupEnv = join(started.plan.backupPath, 'files', '.env');
+  expect(statSync(backupEnv).mode & 0o777).toBe(0o600);
+  expect(statSync(backupEnv).uid).toBe(user.uid);
+
+  const history = await historyText(started.workflowId);
+  expect(history).not.toContain(sb.secret);
+  expect(readTree(sb.reportsDir)).not.toContain(sb.secret);
+  expect(readTree(sb.reportsDir)).toContain('v1.20.2 → v1.11.4 (succeeded)');
+});
+
+test('a partial rollback over SSH sets the flag in the remote .env and restarts the service there', async () => {
+  const sb = await sandbox('ssh-partial', {
+    badMode: 'none',
+    configure: (t) => {
+      t.partial = { flags: { QURATOR: 'false' } };
+    },
+  });
+  const pidBefore = asUser(sb, [...sb.pm2, 'pid', `lightdash-${sb.target}`]);
+  const started = await startRollback(suite.client, sb, { kind: 'partial' });
+  const result = await suite.client.result(started.workflowId, started.runId);
+  expect(result.error).toBeUndefined();
+  expect(result.record!.status).toBe('succeeded');
+  const env = readFileSync(join(sb.deployPath, '.env'), 'utf8');
+  expect(env).toContain('QURATOR=false');
+  expect(env).toContain(`LIGHTDASH_API_KEY=${sb.secret}`);
+  expect(statSync(join(sb.deployPath, '.env')).uid).toBe(user.uid);
+  expect(asUser(sb, [...sb.pm2, 'pid', `lightdash-${sb.target}`])).not.toBe(pidBefore);
+  expect(pm2Online(sb)).toBe('online');
+  expect(await historyText(started.workflowId)).not.toContain(sb.secret);
+});
+
+test('a complete rollback over SSH reverts on the host, pushes as the login and redeploys the reverted head', async () => {
+  const sb = await sandbox('ssh-complete', {
+    configure: (t) => {
+      t.approval = { required: { complete: false } };
+      t.validate.health.expectVersion = false;
+    },
+  });
+  const badCommit = asUser(sb, ['git', '-C', sb.remote, 'rev-parse', 'v1.20.2^{commit}']);
+  const started = await startRollback(suite.client, sb, { kind: 'complete', commits: [badCommit] });
+  const result = await suite.client.result(started.workflowId, started.runId);
+  expect(result.error).toBeUndefined();
+  expect(result.record!.status).toBe('succeeded');
+  const remoteHead = asUser(sb, ['git', '-C', sb.remote, 'rev-parse', 'main']);
+  expect(asUser(sb, ['git', '-C', sb.remote, 'log', '-1', '--format=%B', 'main'])).toContain(
+    started.request.rollbackId,
+  );
+  expect(asUser(sb, ['git', '-C', sb.deployPath, 'rev-parse', 'HEAD'])).toBe(remoteHead);
+  expect(notOwnedByUser(sb.remote)).toEqual([]);
+  await expectHealthyGood(sb);
+});
+
+test('a wrong pinned host key: refused before any command, naming both fingerprints; nothing changed', async () => {
+  const other = `SHA256:${Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')}`;
+  const sb = await sandbox('ssh-badkey', { ssh: { hostKeySha256: other } });
+  const envBefore = readFileSync(join(sb.deployPath, '.env'));
+  const logBefore = sshd.log().length;
+  const started = await startRollback(suite.client, sb);
+  const result = await suite.client.result(started.workflowId, started.runId);
+  const record = result.record!;
+  expect(record.status).not.toBe('succeeded');
+  const inspect = record.steps.find((s) => s.id === 'inspect')!;
+  expect(inspect.state).toBe('failed');
+  expect(inspect.attempts).toBe(1); // not retried: someone must look
+  expect(inspect.errorType).toBe('SshHostKeyMismatch');
+  expect(inspect.lastError).toContain(sshd.fingerprint);
+  expect(inspect.lastError).toContain(other);
+  expect(record.steps.filter((s) => s.state === 'succeeded').map((s) => s.id)).toEqual([]);
+  // sshd saw connections that never logged in, and no command.
+  const log = sshd.log().slice(logBefore);
+  expect(log).not.toMatch(/Accepted publickey|Starting session/);
+  expect(readFileSync(join(sb.deployPath, '.env')).equals(envBefore)).toBe(true);
+  expect(asUser(sb, ['git', '-C', sb.deployPath, 'describe', '--tags'])).toBe('v1.20.2');
+  expect(existsSync(started.plan.backupPath)).toBe(false);
+});
+
+test('the SSH session killed during the install: the retry ends the orphan first, one install at a time, nothing done twice', async () => {
+  // The install sleeps first, so the test can cut the connection while it runs.
+  const sb = await sandbox('ssh-drop', {
+    install: ['sh', '-c', 'sleep 4; exec npm ci --offline --no-audit --no-fund'],
+  });
+  const pidFile = join(sb.deployPath, '.rollback-install.pid');
+  let most = 0;
+  const installs = () =>
+    execFileSync('ps', ['-u', String(user.uid), '-o', 'args='], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('sleep 4; exec npm ci') || /^npm ci\b/.test(l)).length;
+  const sampler = setInterval(() => (most = Math.max(most, installs())), 100);
+  try {
+    const started = await startRollback(suite.client, sb);
+    const orphan = await eventually(
+      'the install to start on the host',
+      () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : 0),
+      60_000,
+    );
+    // The connection's sshd processes (the listening sshd's descendants named "sshd: …": the
+    // privileged monitor and the user's session process) die; the install they started does not.
+    const killed = sshdSessionPids();
+    expect(killed.length).toBeGreaterThan(0);
+    for (const pid of killed) process.kill(pid, 'SIGKILL');
+    const result = await suite.client.result(started.workflowId, started.runId);
+    expect(result.error).toBeUndefined();
+    const record = result.record!;
+    expect(record.status).toBe('succeeded');
+    const install = record.steps.find((s) => s.id === 'install')!;
+    expect(install.attempts).toBe(2);
+    expect(install.summary).toContain(`killed orphaned install ${orphan} first`);
+    for (const id of ['inspect', 'resolve', 'backup', 'stop', 'checkout']) {
+      expect(record.steps.find((s) => s.id === id)!.attempts).toBe(1);
+    }
+    expect(() => process.kill(orphan, 0)).toThrow();
+    expect(existsSync(pidFile)).toBe(false);
+  } finally {
+    clearInterval(sampler);
+  }
+  expect(most).toBe(1);
+  await expectHealthyGood(sb);
+});

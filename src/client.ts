@@ -264,14 +264,20 @@ export class RollbackClient {
 
   /**
    * Whether a worker polls the task queue for workflow tasks (nobody would run a rollback there
-   * otherwise). The server lists a poller for minutes after its worker went away; a live worker
+   * otherwise), or for activity tasks (a host's own worker). The server lists a poller for minutes after its worker went away; a live worker
    * polls again at least every minute or so, so a poll older than two minutes is not counted.
    */
-  async workerPresence(taskQueue: string = this.taskQueue): Promise<WorkerPresence> {
+  async workerPresence(
+    taskQueue: string = this.taskQueue,
+    tasks: 'workflow' | 'activity' = 'workflow',
+  ): Promise<WorkerPresence> {
     const { pollers } = await this.connection.workflowService.describeTaskQueue({
       namespace: this.namespace,
       taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      taskQueueType:
+        tasks === 'workflow'
+          ? temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+          : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     });
     const ages = (pollers ?? []).map((p) =>
       p.lastAccessTime?.seconds ? (Date.now() - Number(p.lastAccessTime.seconds) * 1000) / 1000 : 0,

@@ -2,17 +2,29 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
 import { connectionSettings, type ConnectionFlags } from './client';
-import { DEFAULT_TASK_QUEUE } from './model';
+import { DEFAULT_TASK_QUEUE, HOST_ACTIVITIES, hostQueue } from './model';
 import { channelName, type NotifyChannel } from './notifications/channels';
 
 export { DEFAULT_TASK_QUEUE } from './model';
 
 export interface WorkerSettings extends ConnectionFlags {
   taskQueue?: string;
+  /**
+   * A host's own worker (`rollback worker --host NAME`): polls `rollback-host-NAME` and runs only
+   * the steps that act on this host (no workflows, no notices, no reports).
+   */
+  host?: string;
   /** A prebuilt workflow bundle (tests and `rollback dev` build it once); else bundled at start. */
   workflowBundlePath?: string;
   /** The activities to register; default: every activity, with the worker's own dependencies. */
   activities?: object;
+}
+
+/** The activities a host's own worker runs: the host steps, and the MCP check over stdio. */
+export function hostActivities(all: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(all).filter(([name]) => HOST_ACTIVITIES.has(name) || name === 'checkMcp'),
+  );
 }
 
 export function taskQueueFor(explicit?: string): string {
@@ -26,19 +38,23 @@ export async function createWorker(
   const { address, namespace, tls, apiKey, metadata } = connectionSettings(settings);
   const connection = await NativeConnection.connect({ address, tls, apiKey, metadata });
   const bundlePath = settings.workflowBundlePath ?? process.env.ROLLBACK_WORKFLOW_BUNDLE;
+  const all = settings.activities ?? createActivities(defaultDeps());
   const options: WorkerOptions = {
     connection,
     namespace,
-    taskQueue: taskQueueFor(settings.taskQueue),
-    activities: settings.activities ?? createActivities(defaultDeps()),
+    taskQueue: settings.host ? hostQueue(settings.host) : taskQueueFor(settings.taskQueue),
+    activities: settings.host ? hostActivities(all) : all,
     interceptors: { activity: [() => ({ inbound: new AttemptTaggingInterceptor() })] },
     // Heartbeats reach the server within a second, so the steps' short heartbeat timeouts find a
     // dead worker in seconds; a workflow task stranded on a dead worker's sticky queue moves on fast.
     maxHeartbeatThrottleInterval: '1s',
     stickyQueueScheduleToStartTimeout: '3s',
-    ...(bundlePath
-      ? { workflowBundle: { codePath: bundlePath } }
-      : { workflowsPath: require.resolve('./workflows') }),
+    // A host's worker runs activities only: the workflows stay with the orchestrator's workers.
+    ...(settings.host
+      ? {}
+      : bundlePath
+        ? { workflowBundle: { codePath: bundlePath } }
+        : { workflowsPath: require.resolve('./workflows') }),
   };
   const worker = await Worker.create(options);
   return { worker, close: () => connection.close() };

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { GOOD_VERSION } from './rig/fixture-repo';
 import { deployUser } from './rig/deploy-user';
@@ -8,7 +9,7 @@ import { rollbackSuite } from './rig/suite';
 import { FIXTURE_TOOLS, health } from './rig/sandbox';
 import { createSshSandbox, type SshSandbox } from './rig/ssh-sandbox';
 import { startSshd, type TestSshd } from './rig/sshd';
-import { listToolsHttp, startRollback } from './rig/rollback';
+import { listToolsHttp, runCli, startRollback } from './rig/rollback';
 import { temporal } from '@temporalio/proto';
 
 /**
@@ -144,7 +145,8 @@ test('a partial rollback over SSH sets the flag in the remote .env and restarts 
       t.partial = { flags: { QURATOR: 'false' } };
     },
   });
-  const pidBefore = asUser(sb, [...sb.pm2, 'pid', `lightdash-${sb.target}`]);
+  const pidBefore = sb.pm2AsUser(['pid', `lightdash-${sb.target}`]).trim();
+  expect(pidBefore).toMatch(/^[1-9]\d*$/);
   const started = await startRollback(suite.client, sb, { kind: 'partial' });
   const result = await suite.client.result(started.workflowId, started.runId);
   expect(result.error).toBeUndefined();
@@ -153,7 +155,8 @@ test('a partial rollback over SSH sets the flag in the remote .env and restarts 
   expect(env).toContain('QURATOR=false');
   expect(env).toContain(`LIGHTDASH_API_KEY=${sb.secret}`);
   expect(statSync(join(sb.deployPath, '.env')).uid).toBe(user.uid);
-  expect(asUser(sb, [...sb.pm2, 'pid', `lightdash-${sb.target}`])).not.toBe(pidBefore);
+  expect(sb.pm2AsUser(['pid', `lightdash-${sb.target}`]).trim()).toMatch(/^[1-9]\d*$/);
+  expect(sb.pm2AsUser(['pid', `lightdash-${sb.target}`]).trim()).not.toBe(pidBefore);
   expect(pm2Online(sb)).toBe('online');
   expect(await historyText(started.workflowId)).not.toContain(sb.secret);
 });
@@ -244,4 +247,109 @@ test('the SSH session killed during the install: the retry ends the orphan first
   }
   expect(most).toBe(1);
   await expectHealthyGood(sb);
+});
+
+describe('checking SSH hosts before anything starts', () => {
+  let sb: SshSandbox;
+  beforeAll(async () => {
+    sb = await sandbox('ssh-check', { badMode: 'none' });
+  });
+
+  /** A copy of the sandbox's config with the target edited. */
+  function variant(label: string, edit: (target: Record<string, any>) => void): string {
+    const config = parse(readFileSync(sb.configFile, 'utf8')) as { targets: Record<string, any> };
+    edit(config.targets[sb.target]);
+    const file = join(sb.root, `rollback-${label}.yaml`);
+    writeFileSync(file, stringify(config));
+    return file;
+  }
+
+  test('config check logs in and reports the host ready', async () => {
+    const r = await runCli(['--config', sb.configFile, 'config', 'check', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      hosts: { target: string; host: string; reachable: boolean; checked: string[] }[];
+    };
+    expect(out.hosts).toEqual([
+      expect.objectContaining({
+        target: sb.target,
+        host: `${user.name}@127.0.0.1:${sshd.host.port}`,
+        reachable: true,
+      }),
+    ]);
+    expect(out.hosts[0]!.checked.join('\n')).toMatch(
+      /host key matches[\s\S]*git working copy[\s\S]*every program/,
+    );
+  });
+
+  const other = `SHA256:${Buffer.alloc(32, 9).toString('base64').replace(/=+$/, '')}`;
+  const cases: [string, (t: Record<string, any>) => void, RegExp][] = [
+    ['unreachable', (t) => (t.host.ssh.port = 1), /cannot reach .*127\.0\.0\.1:1/],
+    [
+      'refused-key',
+      (t) => (t.host.ssh.hostKeySha256 = other),
+      new RegExp(`is SHA256:.*but the config pins ${other.replace(/[+/]/g, '\\$&')}`),
+    ],
+    [
+      'wrong-user',
+      (t) => (t.host.ssh.user = 'nosuchuser'),
+      /nosuchuser@127\.0\.0\.1.*refused the worker's key/,
+    ],
+    [
+      'no-rights',
+      (t) => (t.deploy.path = '/root/srv/app'),
+      /deploy\.path \/root\/srv\/app is not a git working copy the login rbdeploy can read|deploy\.path \/root\/srv\/app is not a git working copy/,
+    ],
+  ];
+
+  test.each(cases)(
+    '%s: config check and start name the host and the problem; start exits 2 and starts nothing',
+    async (label, edit, message) => {
+      const file = variant(label, edit);
+      const check = await runCli(['--config', file, 'config', 'check']);
+      expect(check.code).toBe(2);
+      expect(check.stderr).toMatch(message);
+      expect(check.stderr).toContain(`target "${sb.target}" on `);
+      const sessions = (sshd.log().match(/Starting session: command/g) ?? []).length;
+      const start = await runCli([
+        '--config',
+        file,
+        'start',
+        'emergency',
+        '--target',
+        sb.target,
+        '--reason',
+        'bad release',
+        '--task-queue',
+        suite.taskQueue,
+      ]);
+      expect(start.code).toBe(2);
+      expect(start.stderr).toMatch(message);
+      expect(start.stderr).toContain('nothing was started');
+      await expect(
+        suite.client.client.workflow.getHandle(`rollback-${sb.target}`).describe(),
+      ).rejects.toThrow(/not found/i);
+      if (label !== 'no-rights') {
+        // Refused at the door: no command ran on the host.
+        expect((sshd.log().match(/Starting session: command/g) ?? []).length).toBe(sessions);
+      }
+    },
+  );
+
+  test('a host that is both ssh and worker is refused when the config loads', async () => {
+    const file = variant('both', (t) => (t.host.worker = 'web-1'));
+    const r = await runCli(['--config', file, 'config', 'check']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('host');
+    expect(r.stderr).toContain('either over ssh or through its own worker, not both');
+  });
+
+  test('a password in the ssh section is refused by name', async () => {
+    const file = variant('password', (t) => (t.host.ssh.password = 'hunter2'));
+    const r = await runCli(['--config', file, 'config', 'check']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('password is not accepted in the config');
+    expect(r.stderr).not.toContain('hunter2');
+  });
 });

@@ -3,6 +3,7 @@ import type { Plan, RollbackKind, RollbackRequest } from '../model';
 import { ROLLBACK_KINDS } from '../model/kinds';
 import { oneLine } from '../model/text';
 import { ConfigError } from '../targets/errors';
+import { lazy } from './lazy';
 import { checkTargetPaths, getTarget, loadConfig } from '../targets/load';
 import { planRollback } from '../targets/plan';
 import { connectionSettings, webUiBase } from '../temporal/connection';
@@ -39,7 +40,7 @@ export function preparePlan(
   global: GlobalOpts,
   kindArg: string,
   opts: PlanOptions,
-): { request: RollbackRequest; plan: Plan } {
+): { request: RollbackRequest; plan: Plan; target: ReturnType<typeof getTarget> } {
   const kind = parseKind(kindArg);
   const loaded = loadConfig(global.config);
   const target = getTarget(loaded, opts.target);
@@ -60,5 +61,17 @@ export function preparePlan(
   const plan = planRollback(target, request, loaded.config);
   const problems = checkTargetPaths(opts.target, target);
   if (problems.length) throw new ConfigError(problems.join('\n'));
-  return { request, plan };
+  return { request, plan, target };
+}
+
+/**
+ * Asks a target's SSH host, before anything starts, whether the rollback can run there: a host that
+ * does not answer, shows another key, refuses the login or lacks the deploy path ends here (exit 2).
+ */
+export async function checkRemoteHost(name: string, target: { host?: unknown; deploy: { type: string } }) {
+  const host = target.host as { ssh?: unknown } | undefined;
+  if (!host?.ssh || target.deploy.type !== 'git') return;
+  const { checkGitHost } = lazy.hostCheck();
+  const check = await checkGitHost(name, target as never);
+  if (check.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
 }

@@ -21,6 +21,9 @@ export interface SshHostSpec {
 
 export type HostSpec = { ssh: SshHostSpec } | { worker: string };
 
+/** A host worker's name (config `host: { worker: NAME }`, `rollback worker --host NAME`). */
+export const HOST_WORKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
 /** The task queue a host's own worker polls (`rollback worker --host NAME`). */
 export const HOST_QUEUE_PREFIX = 'rollback-host-';
 export function hostQueue(worker: string): string {
@@ -55,3 +58,14 @@ export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
   'scanLogs',
   'revertAndPush',
 ]);
+
+/** The host workers a plan's calls (steps and undos) are sent to. */
+export function hostWorkersOf(plan: { steps: { on?: HostSpec; undo?: { on?: HostSpec }[] }[] }): string[] {
+  const names = new Set<string>();
+  for (const step of plan.steps) {
+    for (const call of [step, ...(step.undo ?? [])]) {
+      if (call.on && 'worker' in call.on) names.add(call.on.worker);
+    }
+  }
+  return [...names];
+}

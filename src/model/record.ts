@@ -1,6 +1,8 @@
 /** The workflow's own record: the progress query returns it and the reports are built from it. */
 import type { Decision, RollbackKind } from './kinds';
 import type { Plan, PlanStep, RollbackRequest, StepRole } from './plan';
+import { WAIT_ACTIVITY } from './plan';
+import { hostLabel } from './hosts';
 
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -29,6 +31,10 @@ export interface StepProgress {
   lastError?: string;
   /** The failure's type (FAILURES), when the step failed with one of ours. */
   errorType?: string;
+  /** Where the step runs, when not on the orchestrator's worker: `user@host:port`, `worker NAME`. */
+  host?: string;
+  /** The host worker whose task queue the step waits on (host: { worker: NAME }). */
+  worker?: string;
 }
 
 export interface UndoProgress {
@@ -141,6 +147,9 @@ export function pendingRecord(
       role: s.role,
       state: 'pending',
       attempts: 0,
+      ...(s.activity !== WAIT_ACTIVITY && s.on
+        ? { host: hostLabel(s.on), ...('worker' in s.on ? { worker: s.on.worker } : {}) }
+        : {}),
     })),
     undos: [],
     approvals: [],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { HostSpec } from '../model';
+import { HOST_WORKER_NAME, type HostSpec } from '../model';
 import { absolutePath } from './common';
 
 /**
@@ -17,10 +17,7 @@ const SECRET_FIELDS = ['password', 'passphrase', 'privateKey', 'key', 'secret'];
 
 export const workerName = z
   .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
-    'must be a host worker name (letters, digits, . _ -), like web-1',
-  );
+  .regex(HOST_WORKER_NAME, 'must be a host worker name (letters, digits, . _ -), like web-1');
 
 const sshFields = z
   .strictObject({

@@ -140,7 +140,11 @@ function renderDetails(record: RollbackRecord): string {
     '',
     ...record.steps.map(
       (s) =>
-        `${STEP_MARK[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}`,
+        `${STEP_MARK[s.state]} ${s.title}${s.attempts > 1 ? ` (${s.attempts} attempts)` : ''}${s.summary ? ` — ${s.summary}` : ''}${s.lastError && s.state === 'failed' ? ` — ${s.lastError}` : ''}${
+          s.state === 'running' && s.worker
+            ? ` — on the worker of ${s.worker} (waiting for the worker on ${s.worker} while none polls ${hostQueue(s.worker)})`
+            : ''
+        }`,
     ),
   ].join('\n');
 }

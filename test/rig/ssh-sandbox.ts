@@ -20,6 +20,28 @@ export interface SshSandbox extends Sandbox {
 export async function createSshSandbox(
   opts: SandboxOptions & { sshd: TestSshd; ssh?: Record<string, unknown> },
 ): Promise<SshSandbox> {
+  return createUserSandbox({
+    ...opts,
+    host: {
+      ssh: {
+        host: opts.sshd.host.host,
+        port: opts.sshd.host.port,
+        user: opts.sshd.host.user,
+        identityFile: opts.sshd.host.identityFile,
+        hostKeySha256: opts.sshd.fingerprint,
+        ...opts.ssh,
+      },
+    },
+  });
+}
+
+/**
+ * The same deployment, owned by the deploy user, reached through `host` (an SSH login, or a host
+ * worker that runs as that user). The stdio MCP check is left out (not supported over SSH).
+ */
+export async function createUserSandbox(
+  opts: SandboxOptions & { host: Record<string, unknown> },
+): Promise<SshSandbox> {
   const user = deployUser();
   const pm2 = user.pm2.length ? user.pm2 : [process.execPath, require.resolve('pm2/bin/pm2')];
   const sb = await createSandbox({
@@ -27,16 +49,7 @@ export async function createSshSandbox(
     parentDir: user.home,
     startBad: false,
     configure: (target, config) => {
-      target.host = {
-        ssh: {
-          host: opts.sshd.host.host,
-          port: opts.sshd.host.port,
-          user: opts.sshd.host.user,
-          identityFile: opts.sshd.host.identityFile,
-          hostKeySha256: opts.sshd.fingerprint,
-          ...opts.ssh,
-        },
-      };
+      target.host = opts.host;
       if (target.service.manager === 'pm2') target.service.pm2Command = pm2;
       delete target.validate.mcpStdio;
       opts.configure?.(target, config);

@@ -15,6 +15,36 @@ export async function spawnWorkerProcess(address: string, taskQueue: string): Pr
     env: { ...process.env, TEMPORAL_ADDRESS: address, ROLLBACK_TASK_QUEUE: taskQueue },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  return untilPolling(child, address, taskQueue);
+}
+
+/**
+ * `rollback worker --host NAME` in a process of its own, in `cwd`, as `user` when given (setpriv
+ * keeps the pid, so the poller's identity is this process). Resolves once it polls its host queue.
+ */
+export async function spawnHostWorker(
+  address: string,
+  name: string,
+  opts: { cwd: string; user?: { uid: number; gid: number; home: string } },
+): Promise<ChildProcess> {
+  const node = [process.execPath, '-r', require.resolve('tsx/cjs'), join(ROOT, 'src', 'cli', 'main.ts')];
+  const argv = [...node, '--address', address, 'worker', '--host', name];
+  const full = opts.user
+    ? ['setpriv', `--reuid=${opts.user.uid}`, `--regid=${opts.user.gid}`, '--clear-groups', '--', ...argv]
+    : argv;
+  const child = spawn(full[0]!, full.slice(1), {
+    cwd: opts.cwd,
+    env: {
+      ...process.env,
+      ...(opts.user ? { HOME: opts.user.home, USER: undefined, LOGNAME: undefined } : {}),
+      ROLLBACK_CONFIG: undefined,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return untilPolling(child, address, `rollback-host-${name}`);
+}
+
+async function untilPolling(child: ChildProcess, address: string, taskQueue: string): Promise<ChildProcess> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const connection = await Connection.connect({ address });

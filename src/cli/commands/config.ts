@@ -10,17 +10,32 @@ export function registerConfig(program: Command, ctx: CliContext): void {
   config
     .command('check')
     .description('validate the config and check the paths it names; changes nothing')
+    .option('--skip-hosts', "do not log in to the targets' SSH hosts")
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean; skipHosts?: boolean }) => {
       const { checkTargetPaths, loadConfig } = lazy.config();
       const loaded = loadConfig(ctx.globals().config);
       const problems = Object.entries(loaded.config.targets).flatMap(([name, t]) =>
         checkTargetPaths(name, t),
       );
+      // Every SSH host is asked, one connection each, read-only.
+      const { checkGitHost } = lazy.hostCheck();
+      const { isGitTarget } = lazy.gitKind();
+      const hosts = opts.skipHosts
+        ? []
+        : await Promise.all(
+            Object.entries(loaded.config.targets)
+              .filter(([, t]) => isGitTarget(t) && t.host && 'ssh' in t.host)
+              .map(([name, t]) => checkGitHost(name, t as never)),
+          );
+      problems.push(...hosts.flatMap((h) => h.problems));
       if (problems.length)
         throw new ConfigError(`${loaded.file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
       const names = Object.keys(loaded.config.targets);
-      const human = `${loaded.file}: ok, ${names.length} target${names.length > 1 ? 's' : ''}: ${names.join(', ')}`;
-      emit(ctx.io, opts.json, human, { file: loaded.file, ok: true, targets: names });
+      const human = [
+        `${loaded.file}: ok, ${names.length} target${names.length > 1 ? 's' : ''}: ${names.join(', ')}`,
+        ...hosts.map((h) => `  ${h.target} on ${h.host}: ${h.checked.join('; ')}`),
+      ].join('\n');
+      emit(ctx.io, opts.json, human, { file: loaded.file, ok: true, targets: names, hosts });
     });
 }

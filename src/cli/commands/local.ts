@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { HOST_QUEUE_PREFIX, HOST_WORKER_NAME, hostQueue } from '../../model/hosts';
 import { DEFAULT_TASK_QUEUE } from '../../model/kinds';
+import { usage } from '../errors';
 import { emit } from '../output';
 import type { CliContext } from '../session';
 import { lazy } from '../lazy';
@@ -29,7 +31,17 @@ export function registerLocal(program: Command, ctx: CliContext): void {
     .command('worker')
     .description('run a worker that executes rollbacks on this host')
     .option('--task-queue <name>', `task queue (default: $ROLLBACK_TASK_QUEUE or ${DEFAULT_TASK_QUEUE})`)
-    .action(async (opts: { taskQueue?: string }) => {
+    .option(
+      '--host <name>',
+      `run the steps of targets with host: { worker: NAME } on this machine (polls ${HOST_QUEUE_PREFIX}NAME)`,
+    )
+    .action(async (opts: { taskQueue?: string; host?: string }) => {
+      if (opts.host !== undefined) {
+        if (opts.taskQueue)
+          throw usage('give --host or --task-queue, not both: a host worker polls its own queue');
+        if (!HOST_WORKER_NAME.test(opts.host))
+          throw usage(`--host "${opts.host}" is not a host worker name: letters, digits, . _ -, like web-1`);
+      }
       // Loaded on demand: the worker SDK is heavy and most commands never need it.
       const { createWorker, taskQueueFor } = lazy.worker();
       const { address, namespace, profile } = ctx.globals();
@@ -38,9 +50,16 @@ export function registerLocal(program: Command, ctx: CliContext): void {
         namespace,
         profile,
         taskQueue: opts.taskQueue,
+        host: opts.host,
       });
-      ctx.io.stderr(`worker polling task queue ${taskQueueFor(opts.taskQueue)}\n`);
-      for (const line of notificationGaps(ctx.globals().config)) ctx.io.stderr(`warning: ${line}\n`);
+      const queue = opts.host ? hostQueue(opts.host) : taskQueueFor(opts.taskQueue);
+      ctx.io.stderr(
+        opts.host
+          ? `host worker ${opts.host} polling task queue ${queue} (the steps of targets with host: { worker: ${opts.host} })\n`
+          : `worker polling task queue ${queue}\n`,
+      );
+      if (!opts.host)
+        for (const line of notificationGaps(ctx.globals().config)) ctx.io.stderr(`warning: ${line}\n`);
       await worker.run();
       await close();
     });

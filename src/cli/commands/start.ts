@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { RollbackClient } from '../../client';
+import { hostQueue, hostWorkersOf } from '../../model/hosts';
 import { ROLLBACK_KINDS } from '../../model/kinds';
+import type { Plan } from '../../model/plan';
 import { oneLine } from '../../model/text';
 import type { PreflightResult } from '../../workflows/messages';
 import { usage } from '../errors';
@@ -33,6 +35,19 @@ async function requireWorker(client: RollbackClient, target: string): Promise<vo
     `no worker polls task queue "${client.taskQueue}" (namespace ${client.namespace} at ${client.address}): nothing would run this rollback of ${target}, so it was not started; ` +
       `${startWorkerHint(client.taskQueue)}, or check --task-queue / ROLLBACK_TASK_QUEUE for a typo`,
   );
+}
+
+/** A rollback with steps for a host's own worker: refused while no worker polls that host's queue. */
+async function requireHostWorkers(client: RollbackClient, target: string, plan: Plan): Promise<void> {
+  for (const name of hostWorkersOf(plan)) {
+    const queue = hostQueue(name);
+    const { polling } = await client.workerPresence(queue, 'activity');
+    if (polling) continue;
+    throw usage(
+      `no worker for host ${name} polls task queue "${queue}": the steps of ${target} on ${name} would wait, so the rollback was not started; ` +
+        `start one on that host: rollback worker --host ${name}`,
+    );
+  }
 }
 
 function announce(
@@ -72,12 +87,14 @@ export function registerStart(program: Command, ctx: CliContext): void {
       if (!opts.reason.trim()) throw usage('--reason must not be empty: say why you are rolling back');
       checkPeopleText(opts);
       const requestedBy = actingAs(opts.as);
-      const { preparePlan } = lazy.planning();
-      const { request, plan } = preparePlan(ctx.globals(), kind, { ...opts, requestedBy });
+      const { preparePlan, checkRemoteHost } = lazy.planning();
+      const { request, plan, target } = preparePlan(ctx.globals(), kind, { ...opts, requestedBy });
+      await checkRemoteHost(opts.target, target);
       await withClient(
         ctx,
         async (client) => {
           await requireWorker(client, opts.target);
+          await requireHostWorkers(client, opts.target, plan);
           // Returns once the read-only checks passed; a request they refuse ends here with exit 2.
           const started = await client.startChecked(request, plan);
           const head = { ...started, rollbackId: request.rollbackId };

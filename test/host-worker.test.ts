@@ -6,8 +6,8 @@ import { GOOD_VERSION } from './rig/fixture-repo';
 import { deployUser } from './rig/deploy-user';
 import { eventually } from './rig/eventually';
 import { rollbackSuite } from './rig/suite';
-import { health } from './rig/sandbox';
-import { createUserSandbox, type SshSandbox } from './rig/ssh-sandbox';
+import { health, type Sandbox, type SandboxOptions } from './rig/sandbox';
+import { createUserSandbox } from './rig/ssh-sandbox';
 import { ROOT, runCli, startRollback } from './rig/rollback';
 import { killHard, spawnHostWorker } from './rig/worker-process';
 
@@ -22,6 +22,7 @@ const user = deployUser();
 /** Whether the deploy user can run this checkout's CLI (a clone under a private folder it cannot). */
 const userCanRun =
   user.separate &&
+  process.env.ROLLBACK_TEST_HOST_WORKER_AS_SELF !== '1' &&
   spawnSync('setpriv', [
     `--reuid=${user.uid}`,
     `--regid=${user.gid}`,
@@ -49,16 +50,14 @@ async function hostWorker(name: string): Promise<ChildProcess> {
   return w;
 }
 
-async function sandbox(
-  name: string,
-  worker: string,
-  opts: Partial<Parameters<typeof createUserSandbox>[0]> = {},
-) {
-  const sb = await createUserSandbox({ name, host: { worker }, ...opts });
-  // A worker that cannot act as the deploy user works on files of its own user.
-  if (!userCanRun) spawnSync('chown', ['-R', `${process.getuid!()}:${process.getgid!()}`, sb.root]);
-  suite.defer(`host sandbox ${name}`, () => sb.cleanup());
-  return sb;
+/** Owned by the deploy user when its worker runs as that user; else an ordinary sandbox of ours. */
+async function sandbox(name: string, worker: string, opts: Partial<SandboxOptions> = {}): Promise<Sandbox> {
+  if (userCanRun) {
+    const sb = await createUserSandbox({ name, host: { worker }, ...opts });
+    suite.defer(`host sandbox ${name}`, () => sb.cleanup());
+    return sb;
+  }
+  return suite.sandbox({ name, ...opts, configure: (t) => (t.host = { worker }) });
 }
 
 const workerName = (base: string) => `${base}-${randomBytes(3).toString('hex')}`;
@@ -88,7 +87,7 @@ test('no worker polls the host queue: start exits 2 and starts nothing', async (
 
 test('the host worker runs the host steps; while none polls, status says it waits; killed mid-install and restarted, the rollback finishes', async () => {
   const name = workerName('web');
-  const sb: SshSandbox = await sandbox('hw-run', name, {
+  const sb = await sandbox('hw-run', name, {
     install: ['sh', '-c', 'sleep 4; exec npm ci --offline --no-audit --no-fund'],
   });
   const envBefore = readFileSync(join(sb.deployPath, '.env'));

@@ -2,7 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
 import { connectionSettings, type ConnectionFlags } from './client';
-import { DEFAULT_TASK_QUEUE, HOST_ACTIVITIES, hostQueue } from './model';
+import { DEFAULT_TASK_QUEUE, HOST_WORKER_ACTIVITIES, hostQueue } from './model';
 import { channelName, type NotifyChannel } from './notifications/channels';
 
 export { DEFAULT_TASK_QUEUE } from './model';
@@ -22,9 +22,7 @@ export interface WorkerSettings extends ConnectionFlags {
 
 /** The activities a host's own worker runs: the host steps, and the MCP check over stdio. */
 export function hostActivities(all: object): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(all).filter(([name]) => HOST_ACTIVITIES.has(name) || name === 'checkMcp'),
-  );
+  return Object.fromEntries(Object.entries(all).filter(([name]) => HOST_WORKER_ACTIVITIES.has(name)));
 }
 
 export function taskQueueFor(explicit?: string): string {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
+import { parsePm2List } from '../src/activities/service';
 import { GOOD_VERSION } from './rig/fixture-repo';
 import { deployUser } from './rig/deploy-user';
 import { eventually } from './rig/eventually';
@@ -45,12 +46,10 @@ function asUser(sb: SshSandbox, argv: string[]): string {
 }
 
 function pm2Online(sb: SshSandbox): string {
-  const out = sb.pm2AsUser(['jlist']);
-  const list = JSON.parse(out.slice(out.search(/^\[(?:\]|\{)/m))) as {
-    name: string;
-    pm2_env: { status: string };
-  }[];
-  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pm2_env.status ?? 'absent';
+  return (
+    parsePm2List(sb.pm2AsUser(['jlist'])).find((p) => p.name === `lightdash-${sb.target}`)?.pm2_env?.status ??
+    'absent'
+  );
 }
 
 /** Files under `dir` not owned by the login (none, when every change was made as that user). */

@@ -19,8 +19,6 @@ export interface ActivityDeps {
   aws: AwsClients;
 }
 
-export { LOCAL_HOST } from '../runner/local-host';
-
 export function openHost(env: Readonly<Record<string, string | undefined>>) {
   return async <T>(on: HostSpec | undefined, work: (host: Host) => Promise<T>): Promise<T> => {
     // A step sent to a host's own worker runs there, on that worker's machine.

@@ -13,7 +13,7 @@ export interface ServiceInput {
   cwd: string;
 }
 
-interface Pm2Proc {
+export interface Pm2Proc {
   name: string;
   pid: number;
   pm2_env?: {
@@ -57,14 +57,16 @@ async function pm2(service: Pm2Service, args: string[], host: Host) {
   return host.runner.run(pm2Argv(service, host, args), { env: pm2Env(service), timeoutMs: 60_000 });
 }
 
+/** The processes `pm2 jlist` printed; pm2 may print daemon start-up lines ("[PM2] Spawning…", a banner) first. */
+export function parsePm2List(stdout: string): Pm2Proc[] {
+  const at = stdout.search(/^\[(?:\]|\{)/m);
+  return JSON.parse(at >= 0 ? stdout.slice(at) : '[]') as Pm2Proc[];
+}
+
 async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undefined> {
   const r = await pm2(service, ['jlist'], host);
   if (r.exitCode !== 0) throw new Error(`pm2 jlist failed: ${tail(r.stderr, 5)}`);
-  // pm2 may print daemon start-up lines ("[PM2] Spawning…", a banner) before the JSON array.
-  const at = r.stdout.search(/^\[(?:\]|\{)/m);
-  const json = at >= 0 ? r.stdout.slice(at) : '';
-  const list = JSON.parse(json || '[]') as Pm2Proc[];
-  return list.find((p) => p.name === service.name);
+  return parsePm2List(r.stdout).find((p) => p.name === service.name);
 }
 
 async function stopPm2(service: Pm2Service, host: Host): Promise<StepResult> {

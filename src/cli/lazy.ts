@@ -25,6 +25,5 @@ export const lazy = {
   drillScenarios: () => require('../drill/scenarios') as typeof import('../drill/scenarios'),
   drillTarget: () => require('../drill/target') as typeof import('../drill/target'),
   hostCheck: () => require('../targets/host-check') as typeof import('../targets/host-check'),
-  gitKind: () => require('../targets/kinds/git') as typeof import('../targets/kinds/git'),
   drillRun: () => require('../drill/run') as typeof import('../drill/run'),
 };

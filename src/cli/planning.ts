@@ -68,10 +68,7 @@ export function preparePlan(
  * Asks a target's SSH host, before anything starts, whether the rollback can run there: a host that
  * does not answer, shows another key, refuses the login or lacks the deploy path ends here (exit 2).
  */
-export async function checkRemoteHost(name: string, target: { host?: unknown; deploy: { type: string } }) {
-  const host = target.host as { ssh?: unknown } | undefined;
-  if (!host?.ssh || target.deploy.type !== 'git') return;
-  const { checkGitHost } = lazy.hostCheck();
-  const check = await checkGitHost(name, target as never);
-  if (check.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
+export async function checkRemoteHost(name: string, target: ReturnType<typeof getTarget>) {
+  const check = await lazy.hostCheck().checkTargetHost(name, target);
+  if (check?.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
 }

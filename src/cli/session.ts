@@ -1,5 +1,6 @@
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { RollbackClient } from '../client';
+import { hostQueue } from '../model/hosts';
 import { usage } from './errors';
 import { unknownRollback, type RollbackRef } from './ids';
 import type { GlobalOpts } from './options';
@@ -52,4 +53,13 @@ export function requireRunning(desc: WorkflowExecutionDescription, what: string)
 /** How to get a worker onto a task queue, for messages. */
 export function startWorkerHint(taskQueue: string): string {
   return `start one with "rollback worker --task-queue ${taskQueue}" (or "rollback dev" for a local server and worker)`;
+}
+
+/** The host workers among `names` that no worker polls now (their steps would wait on their queue). */
+export async function missingHostWorkers(client: RollbackClient, names: Iterable<string>): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of new Set(names)) {
+    if (!(await client.workerPresence(hostQueue(name), 'activity')).polling) missing.push(name);
+  }
+  return missing;
 }

@@ -14,7 +14,7 @@ export interface SshHostSpec {
   agent?: boolean;
   /** The host key's fingerprint, "SHA256:…" as `ssh-keygen -lf` prints it. */
   hostKeySha256?: string;
-  /** A known_hosts file on the worker's machine that holds the host's key. */
+  /** A known_hosts file on the worker's machine that holds the host's key (plain or hashed names). */
   knownHosts?: string;
   connectTimeoutSeconds?: number;
 }
@@ -58,6 +58,18 @@ export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
   'scanLogs',
   'revertAndPush',
 ]);
+
+/** The MCP check runs on the host when it starts the server there (stdio), else over the network. */
+const STDIO_CHECK = 'checkMcp';
+
+/** Whether a call acts on the target's host (its files, processes, logs) rather than over the network. */
+export function runsOnHost(call: { activity: string; input: unknown }): boolean {
+  if (HOST_ACTIVITIES.has(call.activity)) return true;
+  return call.activity === STDIO_CHECK && (call.input as { transport?: unknown }).transport === 'stdio';
+}
+
+/** What a host's own worker registers: every activity a plan may send to its queue. */
+export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([...HOST_ACTIVITIES, STDIO_CHECK]);
 
 /** The host workers a plan's calls (steps and undos) are sent to. */
 export function hostWorkersOf(plan: { steps: { on?: HostSpec; undo?: { on?: HostSpec }[] }[] }): string[] {

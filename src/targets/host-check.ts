@@ -2,7 +2,8 @@ import { dirname } from 'node:path/posix';
 import { openHost } from '../activities/deps';
 import { hostLabel } from '../model';
 import type { Host } from '../runner/types';
-import type { GitTarget } from './kinds/git';
+import { isGitTarget, type GitTarget } from './kinds/git';
+import type { BaseTarget } from './kinds';
 
 /**
  * What `rollback config check` and `rollback start` ask an SSH host, read-only, over one connection:
@@ -40,23 +41,25 @@ function programs(target: GitTarget): [string, string, string | undefined][] {
   return list;
 }
 
-export async function checkGitHost(
+/** The check of a target's SSH host; undefined for a target that has none (nothing to log in to). */
+export async function checkTargetHost(
   name: string,
-  target: GitTarget,
+  target: BaseTarget,
   env: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<HostCheck> {
-  const label = hostLabel(target.host);
+): Promise<HostCheck | undefined> {
+  if (!isGitTarget(target) || !target.host || !('ssh' in target.host)) return undefined;
+  const on = target.host;
+  const label = hostLabel(on);
   const result: HostCheck = { target: name, host: label, reachable: false, problems: [], checked: [] };
-  if (!target.host || !('ssh' in target.host)) return result;
   const problem = (text: string) => result.problems.push(`target "${name}" on ${label}: ${text}`);
   try {
-    await openHost(env)(target.host, async (host) => {
+    await openHost(env)(on, async (host) => {
       result.reachable = true;
       result.checked.push('reachable, host key matches the pin, login accepted');
       const path = target.deploy.path;
       if (!(await ok(host, ['test', '-d', `${path}/.git`]))) {
         problem(
-          `deploy.path ${path} is not a git working copy the login ${target.host && 'ssh' in target.host ? target.host.ssh.user : ''} can read; deploy it there or fix the path`,
+          `deploy.path ${path} is not a git working copy the login ${on.ssh.user} can read; deploy it there or fix the path`,
         );
         return;
       }

@@ -15,7 +15,7 @@ const IPV6 = /^[0-9A-Fa-f:.]{2,45}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 const SECRET_FIELDS = ['password', 'passphrase', 'privateKey', 'key', 'secret'];
 
-export const workerName = z
+const workerName = z
   .string()
   .regex(HOST_WORKER_NAME, 'must be a host worker name (letters, digits, . _ -), like web-1');
 
@@ -102,5 +102,3 @@ export const hostSchema = z
     if (h.ssh) return { ssh: h.ssh };
     return { worker: h.worker! };
   });
-
-export type HostConfig = z.infer<typeof hostSchema>;

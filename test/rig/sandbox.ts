@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { pm2LogFiles } from '../../src/activities/logs';
+import { parsePm2List } from '../../src/activities/service';
 import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
 import { Cleanup } from './cleanup';
 import { eventually } from './eventually';
@@ -66,17 +67,12 @@ export function pm2(pm2Home: string, args: string[], env: Record<string, string>
 /** The pid of the sandbox's service under pm2 (0 when absent): a restart changes it. */
 export function pm2Pid(sb: { pm2Home: string; target: string }): number {
   const r = pm2(sb.pm2Home, ['jlist']);
-  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')) || '[]') as { name: string; pid: number }[];
-  return list.find((p) => p.name === `lightdash-${sb.target}`)?.pid ?? 0;
+  return parsePm2List(r.stdout).find((p) => p.name === `lightdash-${sb.target}`)?.pid ?? 0;
 }
 
 export function pm2Status(pm2Home: string, name: string): string {
   const r = pm2(pm2Home, ['jlist']);
-  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')) || '[]') as {
-    name: string;
-    pm2_env: { status: string };
-  }[];
-  return list.find((p) => p.name === name)?.pm2_env.status ?? 'absent';
+  return parsePm2List(r.stdout).find((p) => p.name === name)?.pm2_env?.status ?? 'absent';
 }
 
 /** Where sandboxes live: under the run's folder (swept by globalTeardown), else the temp folder. */

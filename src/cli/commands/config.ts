@@ -19,15 +19,14 @@ export function registerConfig(program: Command, ctx: CliContext): void {
         checkTargetPaths(name, t),
       );
       // Every SSH host is asked, one connection each, read-only.
-      const { checkGitHost } = lazy.hostCheck();
-      const { isGitTarget } = lazy.gitKind();
+      const { checkTargetHost } = lazy.hostCheck();
       const hosts = opts.skipHosts
         ? []
-        : await Promise.all(
-            Object.entries(loaded.config.targets)
-              .filter(([, t]) => isGitTarget(t) && t.host && 'ssh' in t.host)
-              .map(([name, t]) => checkGitHost(name, t as never)),
-          );
+        : (
+            await Promise.all(
+              Object.entries(loaded.config.targets).map(([name, t]) => checkTargetHost(name, t)),
+            )
+          ).filter((h) => h !== undefined);
       problems.push(...hosts.flatMap((h) => h.problems));
       if (problems.length)
         throw new ConfigError(`${loaded.file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -8,7 +8,7 @@ import type { PreflightResult } from '../../workflows/messages';
 import { usage } from '../errors';
 import { emit, type CliIo } from '../output';
 import { actingAs, checkPeopleText } from '../people';
-import { startWorkerHint, withClient, type CliContext } from '../session';
+import { missingHostWorkers, startWorkerHint, withClient, type CliContext } from '../session';
 import { lazy } from '../lazy';
 
 interface StartOptions {
@@ -39,15 +39,12 @@ async function requireWorker(client: RollbackClient, target: string): Promise<vo
 
 /** A rollback with steps for a host's own worker: refused while no worker polls that host's queue. */
 async function requireHostWorkers(client: RollbackClient, target: string, plan: Plan): Promise<void> {
-  for (const name of hostWorkersOf(plan)) {
-    const queue = hostQueue(name);
-    const { polling } = await client.workerPresence(queue, 'activity');
-    if (polling) continue;
-    throw usage(
-      `no worker for host ${name} polls task queue "${queue}": the steps of ${target} on ${name} would wait, so the rollback was not started; ` +
-        `start one on that host: rollback worker --host ${name}`,
-    );
-  }
+  const [name] = await missingHostWorkers(client, hostWorkersOf(plan));
+  if (name === undefined) return;
+  throw usage(
+    `no worker for host ${name} polls task queue "${hostQueue(name)}": the steps of ${target} on ${name} would wait, so the rollback was not started; ` +
+      `start one on that host: rollback worker --host ${name}`,
+  );
 }
 
 function announce(

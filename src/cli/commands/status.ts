@@ -1,22 +1,10 @@
 import type { Command } from 'commander';
-import type { RollbackClient } from '../../client';
 import { hostQueue } from '../../model/hosts';
-import type { RollbackRecord } from '../../model/record';
 import { EXIT } from '../errors';
 import { parseRollbackId } from '../ids';
 import { emit } from '../output';
-import { findRollback, withClient, type CliContext } from '../session';
+import { findRollback, missingHostWorkers, withClient, type CliContext } from '../session';
 import { lazy } from '../lazy';
-
-/** Host workers a running step waits for, because none polls their queue now. */
-async function missingHostWorkers(client: RollbackClient, record: RollbackRecord): Promise<string[]> {
-  const names = new Set(record.steps.filter((s) => s.state === 'running' && s.worker).map((s) => s.worker!));
-  const missing: string[] = [];
-  for (const name of names) {
-    if (!(await client.workerPresence(hostQueue(name), 'activity')).polling) missing.push(name);
-  }
-  return missing;
-}
 
 /**
  * `rollback status ID`: each step's state, attempts, timing and last error, and each notice's
@@ -40,7 +28,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         const { formatNotices } = lazy.notices();
         const view = await readRollback(client, desc, { notices: true });
         const webUrl = client.webUrl(view.workflowId, view.runId);
-        const waitingFor = await missingHostWorkers(client, view.record);
+        // A running step of a host worker that none polls for waits for it.
+        const waitingFor = await missingHostWorkers(
+          client,
+          view.record.steps.filter((s) => s.state === 'running' && s.worker).map((s) => s.worker!),
+        );
         const human = [
           formatRecord(view.record),
           ...waitingFor.map(

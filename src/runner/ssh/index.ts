@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { SshHostSpec } from '../../model/hosts';
 import type { HostFiles, RunOptions, RunResult, Runner } from '../types';
 import { PID_MARKER, remoteCommand } from './command';
 import { SftpFiles } from './files';
@@ -29,20 +30,8 @@ export { fingerprintOf, pinnedKeys } from './host-keys';
  *   setsid); a timeout or a cancellation kills the whole group through a second channel.
  */
 
-export interface SshHost {
-  host: string;
-  port: number;
-  user: string;
-  /** A private key file on the worker's machine (read when connecting, never copied anywhere). */
-  identityFile?: string;
-  /** Use the worker's ssh-agent (SSH_AUTH_SOCK) instead of a key file. */
-  agent?: boolean;
-  /** The host key's fingerprint as `ssh-keygen -lf` prints it: "SHA256:…". */
-  hostKeySha256?: string;
-  /** A known_hosts file holding the host's key (plain or hashed host names). */
-  knownHosts?: string;
-  connectTimeoutSeconds?: number;
-}
+/** Where and how to log in: the plan's SSH host (key file read when connecting, never copied). */
+export type SshHost = SshHostSpec;
 
 const MAX_CAPTURE = 1024 * 1024;
 /** After a kill, how long the channel may stay open before this side closes it. */

@@ -1,5 +1,5 @@
 import {
-  HOST_ACTIVITIES,
+  runsOnHost,
   WAIT_ACTIVITY,
   type ActivityCall,
   type ActivityMap,
@@ -55,13 +55,6 @@ export function revertLabel(prefix: string, commits: string[]): string {
 
 export function refuseTo(request: { toVersion?: string }, what: string): void {
   if (request.toVersion) throw new ConfigError(`${what}: drop --to`);
-}
-
-/** Whether a call acts on the target's host (its files, processes, logs) rather than over the network. */
-function runsOnHost(call: { activity: string; input: unknown }): boolean {
-  if (HOST_ACTIVITIES.has(call.activity)) return true;
-  // An MCP server checked over stdio is started where it is deployed.
-  return call.activity === 'checkMcp' && (call.input as { transport?: unknown }).transport === 'stdio';
 }
 
 /**

@@ -18,7 +18,8 @@ export default tseslint.config(
   },
   {
     // Workflow code must be deterministic: no Node built-ins, no I/O libraries. Only the workflow
-    // SDK, the shared model and files beside it; anything else (activities, zod schemas) type-only.
+    // SDK, the shared model and files beside it, and @noble's pure-JS hashes and curves (signed
+    // approvals are verified in the Update validators); anything else (activities, zod) type-only.
     files: ['src/workflows/**/*.ts', 'src/model/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
@@ -26,7 +27,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?!@temporalio/(workflow|common)$|\\./|\\.\\./model$).+',
+              regex: '^(?!@temporalio/(workflow|common)$|@noble/(curves|hashes)/|\\./|\\.\\./model$).+',
               message:
                 'workflow code runs in a deterministic sandbox: import @temporalio/workflow, @temporalio/common, ../model or files beside it; anything else with `import type`',
               allowTypeImports: true,

@@ -39,7 +39,9 @@ if (!path) {
 require(path)
   .main(args)
   .then(
-    (code) => process.exit(code),
+    // Exit once stdout has taken everything: a piped stdout is written asynchronously, and exiting
+    // at once cut long output (a JSON report, the config schema) at 64 KiB.
+    (code) => process.stdout.write('', () => process.exit(code)),
     (err) => {
       console.error(err);
       process.exit(1);

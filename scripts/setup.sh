@@ -36,4 +36,10 @@ if [ "${1:-}" = "--tests" ]; then
   bash scripts/install-sshd.sh >/dev/null
   # The Unix user the SSH tests log in as (a second user, when run as root)
   bash scripts/test-deploy-user.sh >/dev/null
+  # Verdaccio, the local npm registry the npm-package tests publish the fixture to
+  bash scripts/install-verdaccio.sh >/dev/null
+  # nginx, the proxy the blue-green tests switch (unpacked into .tools when the machine has none)
+  bash scripts/install-nginx.sh >/dev/null
+  # podman, the container engine (Docker Engine API) the container tests roll back on
+  bash scripts/install-podman.sh >/dev/null
 fi

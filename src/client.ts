@@ -28,6 +28,7 @@ import {
   rejectSignal,
   rejectUpdate,
   type MessageResult,
+  type Signed,
   type PreflightResult,
 } from './workflows/messages';
 import { DEFAULT_TASK_QUEUE, FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './model';
@@ -337,33 +338,25 @@ export class RollbackClient {
   async act(
     workflowId: string,
     action: 'approve' | 'reject' | 'decide',
-    input: { by: string; comment?: string; decision?: Decision; stepId?: string },
+    input: { by: string; comment?: string; decision?: Decision; stepId?: string } & Signed,
     viaSignal = false,
   ): Promise<MessageResult | null> {
     const handle = this.client.workflow.getHandle(workflowId);
+    const signed = {
+      ...(input.signature ? { signature: input.signature, nonce: input.nonce } : {}),
+      ...(input.channel ? { channel: input.channel } : {}),
+    };
+    const approval = { by: input.by, comment: input.comment, ...signed };
+    const decision = { ...approval, decision: input.decision!, stepId: input.stepId };
     if (viaSignal) {
-      if (action === 'decide')
-        await handle.signal(decideSignal, {
-          by: input.by,
-          decision: input.decision!,
-          comment: input.comment,
-          stepId: input.stepId,
-        });
-      else
-        await handle.signal(action === 'approve' ? approveSignal : rejectSignal, {
-          by: input.by,
-          comment: input.comment,
-        });
+      if (action === 'decide') await handle.signal(decideSignal, decision);
+      else await handle.signal(action === 'approve' ? approveSignal : rejectSignal, approval);
       return null;
     }
     try {
-      if (action === 'decide') {
-        return await handle.executeUpdate(decideUpdate, {
-          args: [{ by: input.by, decision: input.decision!, comment: input.comment, stepId: input.stepId }],
-        });
-      }
+      if (action === 'decide') return await handle.executeUpdate(decideUpdate, { args: [decision] });
       return await handle.executeUpdate(action === 'approve' ? approveUpdate : rejectUpdate, {
-        args: [{ by: input.by, comment: input.comment }],
+        args: [approval],
       });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new RefusedError(err.cause?.message ?? err.message);

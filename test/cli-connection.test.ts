@@ -8,6 +8,7 @@ import { connectionSettings } from '../src/temporal/connection';
 import { RollbackClient } from '../src/client';
 import { ConfigError } from '../src/targets/errors';
 import { createWorker } from '../src/worker';
+import { eventually } from './rig/eventually';
 import { runCli } from './rig/rollback';
 import { installTestRuntime, testTaskQueue } from './rig/temporal';
 
@@ -243,7 +244,11 @@ describe('TLS with a client certificate and a private CA, through a TLS front fo
       };
       const client = await RollbackClient.connect({ profile: 'secure', taskQueue });
       try {
-        expect((await client.workerPresence()).polling).toBe(true);
+        // The worker's first poll may take a moment to reach the server through the TLS front.
+        await eventually(
+          'the worker to poll through the TLS front',
+          async () => (await client.workerPresence()).polling,
+        );
       } finally {
         await client.close();
       }

@@ -279,3 +279,27 @@ describe('start-up', () => {
     }
   });
 });
+
+describe('rollback config schema', () => {
+  test('prints the whole JSON Schema (past 64 KiB of piped output): a target is one of the kinds, told by deploy.type', async () => {
+    const r = await runCli(['config', 'schema']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(65_536);
+    const schema = JSON.parse(r.stdout) as {
+      $schema: string;
+      properties: {
+        targets: {
+          additionalProperties: {
+            anyOf: { properties: { deploy: { properties: { type: { const: string } } } } }[];
+          };
+        };
+      };
+    };
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(
+      schema.properties.targets.additionalProperties.anyOf.map(
+        (k) => k.properties.deploy.properties.type.const,
+      ),
+    ).toEqual(['git', 'npm-package', 'blue-green', 'container', 'ecs']);
+  });
+});

@@ -1,6 +1,7 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GOOD_VERSION } from './rig/fixture-repo';
 import { deployUser } from './rig/deploy-user';
@@ -62,6 +63,19 @@ async function sandbox(name: string, worker: string, opts: Partial<SandboxOption
 
 const workerName = (base: string) => `${base}-${randomBytes(3).toString('hex')}`;
 
+/** Where the CLI records host checks in these tests (not the home folder of whoever runs them). */
+const stateEnv = { ROLLBACK_STATE_DIR: mkdtempSync(join(tmpdir(), 'rollback-state-')) };
+afterAll(() => rmSync(stateEnv.ROLLBACK_STATE_DIR, { recursive: true, force: true }));
+
+interface HostsView {
+  hosts: { host: string; via: string; state: string; targets: string[]; lastCheckedAt?: string }[];
+}
+async function hostsView(configFile: string): Promise<HostsView['hosts']> {
+  const r = await runCli(['--config', configFile, 'hosts', '--json'], stateEnv);
+  expect(r.code).toBe(0);
+  return (JSON.parse(r.stdout) as HostsView).hosts;
+}
+
 test('no worker polls the host queue: start exits 2 and starts nothing', async () => {
   const name = workerName('web-none');
   const sb = await sandbox('hw-none', name);
@@ -83,12 +97,32 @@ test('no worker polls the host queue: start exits 2 and starts nothing', async (
   await expect(suite.client.client.workflow.getHandle(`rollback-${sb.target}`).describe()).rejects.toThrow(
     /not found/i,
   );
+
+  // config check asks Temporal about the host's queue, and rollback hosts shows what it found.
+  expect(await hostsView(sb.configFile)).toEqual([
+    expect.objectContaining({ host: `worker ${name}`, via: 'worker', state: 'unchecked' }),
+  ]);
+  const check = await runCli(['--config', sb.configFile, 'config', 'check'], stateEnv);
+  expect(check.code).toBe(2);
+  expect(check.stderr).toContain(
+    `target "${sb.target}" on worker ${name}: no worker polls rollback-host-${name}`,
+  );
+  expect(await hostsView(sb.configFile)).toEqual([
+    expect.objectContaining({ host: `worker ${name}`, state: 'problem', lastCheckedAt: expect.any(String) }),
+  ]);
+  const text = await runCli(['--config', sb.configFile, 'hosts'], stateEnv);
+  expect(text.stdout).toMatch(
+    new RegExp(`worker ${name}\\s+worker\\s+problem\\s+\\d+ s ago\\s+${sb.target}`),
+  );
+  expect(text.stdout).toContain(`✘ target "${sb.target}" on worker ${name}: no worker polls`);
 });
 
 test('the host worker runs the host steps; while none polls, status says it waits; killed mid-install and restarted, the rollback finishes', async () => {
   const name = workerName('web');
   const sb = await sandbox('hw-run', name, {
     install: ['sh', '-c', 'sleep 4; exec npm ci --offline --no-audit --no-fund'],
+    // The health check runs on the host too: its worker takes it from the host's queue.
+    configure: (t) => (t.validate.health.from = 'host'),
   });
   const envBefore = readFileSync(join(sb.deployPath, '.env'));
   // Started through the client (the CLI would refuse it): the first host step waits on the queue.
@@ -123,7 +157,9 @@ test('the host worker runs the host steps; while none polls, status says it wait
   for (const id of ['inspect', 'resolve', 'backup', 'stop', 'checkout']) {
     expect(record.steps.find((s) => s.id === id)!.attempts).toBe(1);
   }
-  expect(record.steps.find((s) => s.id === 'install')!.host).toBe(`worker ${name}`);
+  for (const id of ['install', 'validate-health', 'validate-mcp-stdio'])
+    expect(record.steps.find((s) => s.id === id)!.host).toBe(`worker ${name}`);
+  expect(record.steps.find((s) => s.id === 'validate-mcp-http')!.host).toBeUndefined();
   expect((await health(sb.port)).body).toMatchObject({ status: 'healthy', version: GOOD_VERSION });
   expect(readFileSync(join(sb.deployPath, '.env')).equals(envBefore)).toBe(true);
   // The host worker acted as the deploy user (when the rig could run it as one).
@@ -133,4 +169,14 @@ test('the host worker runs the host steps; while none polls, status says it wait
   expect(readFileSync(join(sb.reportsDir, 'rollback-log.md'), 'utf8')).toContain(
     'v1.20.2 → v1.11.4 (succeeded)',
   );
+
+  // With its worker polling, config check finds the host ready, and hosts --check says so.
+  const check = await runCli(['--config', sb.configFile, 'config', 'check', '--json'], stateEnv);
+  expect(check.code).toBe(0);
+  expect(JSON.parse(check.stdout)).toMatchObject({
+    hosts: [{ target: sb.target, host: `worker ${name}`, via: 'worker', reachable: true }],
+  });
+  const now = await runCli(['--config', sb.configFile, 'hosts', '--check'], stateEnv);
+  expect(now.code).toBe(0);
+  expect(now.stdout).toMatch(new RegExp(`worker ${name}\\s+worker\\s+ready`));
 });

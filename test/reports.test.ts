@@ -244,9 +244,20 @@ describe('reports of a rollback that met an approval, a retry, a decision and an
     const out = join(sb.root, 'rebuilt');
     const md = await report(['report', workflowId, '--format', 'md', '--out', out]);
     expect(md.stderr).toBe(`reports written to ${out}\n`);
-    for (const f of ['incident.md', 'rollback-log-entry.md', 'analysis.md', 'record.json']) {
+    for (const f of ['incident.md', 'rollback-log-entry.md', 'analysis.md', 'timeline.svg', 'record.json']) {
       expect(existsSync(join(out, f))).toBe(true);
     }
+    // The timeline the rollback wrote at its end, rebuilt the same: one bar per step that ran.
+    const timeline = readFileSync(join(sb.reportsDir, record.rollbackId, 'timeline.svg'), 'utf8');
+    expect(readFileSync(join(out, 'timeline.svg'), 'utf8')).toBe(timeline);
+    expect(timeline).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    const ran = record.steps.filter((s) => s.startedAt && s.id !== 'rollback-log').length;
+    expect(timeline.match(/<rect [^>]*rx="2"/g)).toHaveLength(ran);
+    const opened = await report(['report', workflowId, '--open']);
+    const [svgPath, mdPath] = opened.stdout.trim().split('\n');
+    expect(svgPath).toMatch(/timeline\.svg$/);
+    expect(readFileSync(svgPath!, 'utf8')).toBe(timeline);
+    expect(existsSync(mdPath!)).toBe(true);
     expect(readFileSync(join(out, 'analysis.md'), 'utf8')).toBe(
       readFileSync(join(sb.reportsDir, record.rollbackId, 'analysis.md'), 'utf8'),
     );
@@ -328,6 +339,10 @@ describe('reports of a rollback that failed and was undone', () => {
       `- Start pm2 process lightdash-${sb.target}: pm2 process lightdash-${sb.target} did not stay up`,
     );
     expect(analysis).toContain('Undone, newest first:');
+    // The timeline shows the undos, timed, in their own colour.
+    const timeline = readFileSync(join(sb.reportsDir, request.rollbackId, 'timeline.svg'), 'utf8');
+    expect(timeline).toContain('undo checkout: checkoutRef');
+    expect(timeline.match(/fill="#ef6c00"><title>undo /g)?.length).toBe(record.undos.length);
     expect(analysis).toMatch(
       /- checkoutRef \(undo of Check out v1\.21\.0\): succeeded — checked out [0-9a-f]{40}/,
     );

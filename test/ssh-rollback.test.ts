@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { parsePm2List } from '../src/activities/service';
@@ -12,6 +13,10 @@ import { createSshSandbox, type SshSandbox } from './rig/ssh-sandbox';
 import { startSshd, type TestSshd } from './rig/sshd';
 import { listToolsHttp, runCli, startRollback } from './rig/rollback';
 import { temporal } from '@temporalio/proto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { defaultDeps } from '../src/activities';
+import { validateActivities } from '../src/activities/validate';
 
 /**
  * Rollbacks of a service on "another host": a real OpenSSH server on 127.0.0.1, the deployment in
@@ -101,7 +106,13 @@ test('the rig logs in as another Unix user than the worker', () => {
 });
 
 test('an emergency rollback over SSH ends healthy, as the login, with .env byte-identical and no secret anywhere', async () => {
-  const sb = await sandbox('ssh-em', { badMode: 'tools-missing' });
+  // Every check from the host: HTTP through the SSH connection, the stdio server started there.
+  const sb = await sandbox('ssh-em', {
+    badMode: 'tools-missing',
+    configure: (t) => {
+      for (const check of ['health', 'mcp', 'latency']) t.validate[check].from = 'host';
+    },
+  });
   const envBefore = readFileSync(join(sb.deployPath, '.env'));
   const sessionsBefore = (sshd.log().match(/Starting session: command/g) ?? []).length;
   const started = await startRollback(suite.client, sb);
@@ -120,6 +131,22 @@ test('an emergency rollback over SSH ends healthy, as the login, with .env byte-
     });
   }
   expect((sshd.log().match(/Starting session: command/g) ?? []).length).toBeGreaterThan(sessionsBefore + 10);
+  const checks = ['validate-health', 'validate-mcp-http', 'validate-mcp-stdio', 'validate-latency'];
+  for (const id of checks) {
+    const step = started.plan.steps.find((s) => s.id === id)!;
+    expect(step.activity !== 'wait' && step.on).toEqual({
+      ssh: expect.objectContaining({ user: user.name }),
+    });
+    expect(record.steps.find((s) => s.id === id)!.summary).toContain(`from ${user.name}@127.0.0.1`);
+  }
+  expect(record.steps.find((s) => s.id === 'validate-mcp-stdio')!.summary).toContain(
+    `${FIXTURE_TOOLS} tools over stdio`,
+  );
+  // The stdio server the check started on the host was ended with it.
+  const stdioServers = execFileSync('ps', ['-u', String(user.uid), '-o', 'args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes('server.js --stdio'));
+  expect(stdioServers).toEqual([]);
 
   await expectHealthyGood(sb);
   expect(asUser(sb, ['git', '-C', sb.deployPath, 'describe', '--tags'])).toBe(`v${GOOD_VERSION}`);
@@ -248,7 +275,76 @@ test('the SSH session killed during the install: the retry ends the orphan first
   await expectHealthyGood(sb);
 });
 
+describe('checks from the host', () => {
+  const acts = validateActivities(defaultDeps());
+  const on = () => ({ ssh: { ...sshd.host, hostKeySha256: sshd.fingerprint } });
+  let service: Server;
+  let port: number;
+  let peers: string[];
+
+  beforeAll(async () => {
+    peers = [];
+    service = createServer((req, res) => {
+      peers.push(`${req.socket.remoteAddress}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ status: 'healthy', version: '9.9.9' }));
+    });
+    await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+    port = (service.address() as AddressInfo).port;
+    suite.defer('check service', () => new Promise<void>((r) => service.close(() => r())));
+  });
+
+  test('health and latency from the host go through the SSH connection (sshd refusing to forward fails them, naming the fix)', async () => {
+    const url = `http://127.0.0.1:${port}/health`;
+    const health = await acts.checkHealth(
+      { url, expectedVersion: 'v9.9.9', timeoutSeconds: 5, from: 'host' },
+      on(),
+    );
+    expect(health.summary).toContain(`from ${user.name}@127.0.0.1:${sshd.host.port}`);
+    const latency = await acts.checkLatency({ url, samples: 3, maxAverageMs: 5000, from: 'host' }, on());
+    expect(latency.data.samples).toBe(3);
+
+    // The same checks through an sshd that forwards nothing cannot reach the service.
+    const closed = await startSshd(['AllowTcpForwarding no'], user.name);
+    try {
+      const served = peers.length;
+      const viaClosed = { ssh: { ...closed.host, hostKeySha256: closed.fingerprint } };
+      const err = await acts.checkHealth({ url, timeoutSeconds: 1, from: 'host' }, viaClosed).then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      expect(err).toContain(`did not open a connection to 127.0.0.1:${port}`);
+      expect(err).toContain('AllowTcpForwarding');
+      expect(peers.length).toBe(served);
+    } finally {
+      await closed.stop();
+    }
+  });
+
+  test('a stdio server that cannot start on the host: the message names the host and ends with its stderr', async () => {
+    const err = await acts
+      .checkMcp(
+        {
+          transport: 'stdio',
+          command: ['no-such-mcp-server', '--stdio'],
+          cwd: user.home,
+          timeoutSeconds: 10,
+        },
+        on(),
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+    expect(err).toContain(`stdio: no-such-mcp-server --stdio from ${user.name}@127.0.0.1`);
+    expect(err).toContain('did not start or did not answer initialize');
+    expect(err).toMatch(/no-such-mcp-server.*No such file or directory/);
+  });
+});
+
 describe('checking SSH hosts before anything starts', () => {
+  const stateEnv = { ROLLBACK_STATE_DIR: join(tmpdir(), `rollback-state-${process.pid}`) };
+  afterAll(() => rmSync(stateEnv.ROLLBACK_STATE_DIR, { recursive: true, force: true }));
   let sb: SshSandbox;
   beforeAll(async () => {
     sb = await sandbox('ssh-check', { badMode: 'none' });
@@ -263,8 +359,10 @@ describe('checking SSH hosts before anything starts', () => {
     return file;
   }
 
-  test('config check logs in and reports the host ready', async () => {
-    const r = await runCli(['--config', sb.configFile, 'config', 'check', '--json']);
+  test('config check logs in and reports the host ready; rollback hosts shows that last check', async () => {
+    const before = await runCli(['--config', sb.configFile, 'hosts', '--json'], stateEnv);
+    expect(JSON.parse(before.stdout)).toMatchObject({ hosts: [{ state: 'unchecked', via: 'ssh' }] });
+    const r = await runCli(['--config', sb.configFile, 'config', 'check', '--json'], stateEnv);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as {
@@ -280,6 +378,13 @@ describe('checking SSH hosts before anything starts', () => {
     expect(out.hosts[0]!.checked.join('\n')).toMatch(
       /host key matches[\s\S]*git working copy[\s\S]*every program/,
     );
+    const after = await runCli(['--config', sb.configFile, 'hosts'], stateEnv);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toMatch(
+      new RegExp(
+        `${user.name}@127\\.0\\.0\\.1:${sshd.host.port}\\s+ssh\\s+ready\\s+\\d+ s ago\\s+${sb.target}`,
+      ),
+    );
   });
 
   const other = `SHA256:${Buffer.alloc(32, 9).toString('base64').replace(/=+$/, '')}`;
@@ -294,6 +399,19 @@ describe('checking SSH hosts before anything starts', () => {
       'wrong-user',
       (t) => (t.host.ssh.user = 'nosuchuser'),
       /nosuchuser@127\.0\.0\.1.*refused the worker's key/,
+    ],
+    [
+      'npm-not-installed',
+      (t) => {
+        t.deploy = {
+          type: 'npm-package',
+          package: 'lightdash-mcp',
+          prefix: `${user.home}/no-prefix`,
+          stableVersion: '1.11.4',
+        };
+        t.configFiles = ['.env'];
+      },
+      new RegExp(`lightdash-mcp is not installed in ${user.home}/no-prefix/lib/node_modules/lightdash-mcp`),
     ],
     [
       'no-rights',
@@ -329,7 +447,17 @@ describe('checking SSH hosts before anything starts', () => {
       await expect(
         suite.client.client.workflow.getHandle(`rollback-${sb.target}`).describe(),
       ).rejects.toThrow(/not found/i);
-      if (label !== 'no-rights') {
+      if (label === 'unreachable') {
+        // hosts --check asks again, records the problem and exits 2.
+        const hosts = await runCli(['--config', file, 'hosts', '--check', '--json'], stateEnv);
+        expect(hosts.code).toBe(2);
+        expect(JSON.parse(hosts.stdout)).toMatchObject({ hosts: [{ state: 'problem', via: 'ssh' }] });
+        expect(JSON.parse(hosts.stdout).hosts[0].checks[0].problems[0]).toMatch(/cannot reach/);
+        const human = await runCli(['--config', file, 'hosts', '--check'], stateEnv);
+        expect(human.code).toBe(2);
+        expect(human.stderr).toContain('1 host problem');
+      }
+      if (label !== 'no-rights' && label !== 'npm-not-installed') {
         // Refused at the door: no command ran on the host.
         expect((sshd.log().match(/Starting session: command/g) ?? []).length).toBe(sessions);
       }

@@ -190,5 +190,7 @@ test('an unknown deploy.type names the kinds this registry knows, the throwaway 
       join(dir, 'rollback.yaml'),
       kinds,
     ),
-  ).toThrow(/unknown deploy.type "flagfile"; use one of git, ecs, flag-file/);
+  ).toThrow(
+    /unknown deploy.type "flagfile"; use one of git, npm-package, blue-green, container, ecs, flag-file/,
+  );
 });

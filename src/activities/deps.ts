@@ -23,9 +23,19 @@ export function openHost(env: Readonly<Record<string, string | undefined>>) {
   return async <T>(on: HostSpec | undefined, work: (host: Host) => Promise<T>): Promise<T> => {
     // A step sent to a host's own worker runs there, on that worker's machine.
     if (!on || 'worker' in on) return work(LOCAL_HOST);
-    const { SshRunner } = await import('../runner/ssh');
+    // Loaded on demand (ssh2 is not needed for local targets); `require`, as in cli/lazy.ts, so
+    // tsx and the compiled CLI load the same CommonJS module.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SshRunner } = require('../runner/ssh') as typeof import('../runner/ssh');
     return new SshRunner(on.ssh, env).withSession((session) =>
-      work({ runner: session, files: session.files(), local: false, label: hostLabel(on) }),
+      work({
+        runner: session,
+        files: session.files(),
+        local: false,
+        label: hostLabel(on),
+        fetch: session.fetch(),
+        spawn: (argv, options) => session.spawn(argv, options),
+      }),
     );
   };
 }

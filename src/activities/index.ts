@@ -2,10 +2,13 @@ import { defaultDeps, type ActivityDeps } from './deps';
 import { ecsActivities } from './ecs';
 import { fileActivities } from './files';
 import { gitActivities } from './git';
-import { checkLatency, checkMcp, checkHealth } from './validate';
+import { validateActivities } from './validate';
 import { logActivities } from './logs';
 import { notifyActivities } from './notify';
 import { npmActivities } from './npm';
+import { npmPackageActivities } from './npm-package';
+import { blueGreenActivities } from './blue-green';
+import { containerActivities } from './container';
 import { appendRollbackLog, recordIncident } from './report';
 import { revertActivities } from './revert';
 import { serviceActivities } from './service';
@@ -22,11 +25,12 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     appendRollbackLog,
     ...gitActivities(deps),
     ...npmActivities(deps),
+    ...npmPackageActivities(deps),
+    ...blueGreenActivities(deps),
+    ...containerActivities(deps),
     ...fileActivities(deps),
     ...serviceActivities(deps),
-    checkHealth,
-    checkMcp,
-    checkLatency,
+    ...validateActivities(deps),
     ...notifyActivities(deps),
     ...logActivities(deps),
     ...ecsActivities(deps),

@@ -35,7 +35,8 @@ async function killOrphanedInstall(host: Host, path: string): Promise<number | n
   return pid;
 }
 
-async function runGuarded(
+/** Runs an install or build in `path`, one at a time: a retry first ends an orphan of an earlier attempt. */
+export async function runGuarded(
   verb: 'install' | 'build',
   input: { path: string; argv: string[]; timeoutSeconds?: number },
   host: Host,

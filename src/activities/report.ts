@@ -6,6 +6,7 @@ import { renderAnalysis } from '../reports/analysis';
 import { evaluateSuccessCriteria, summarizeCriteria } from '../reports/criteria';
 import { renderIncident, type IncidentFields } from '../reports/incident';
 import { logMarker, renderLogEntry } from '../reports/log-entry';
+import { renderTimelineSvg } from '../reports/timeline';
 import { done, type StepResult } from './common';
 import { writeFileAtomic } from './files';
 
@@ -24,7 +25,7 @@ export async function recordIncident(input: IncidentInput): Promise<StepResult<{
 
 /**
  * The end-of-rollback reports, from the workflow's record: `ID/record.json`, the post-rollback
- * analysis `ID/analysis.md` (both rewritten identically on retry) and this rollback's entry in
+ * analysis `ID/analysis.md` and its `ID/timeline.svg` (rewritten identically on retry) and this rollback's entry in
  * the target's `rollback-log.md`, appended once: the entry carries a marker, and an entry
  * already in the log is not appended again.
  */
@@ -39,6 +40,7 @@ export async function appendRollbackLog(input: {
   await writeFileAtomic(recordFile, JSON.stringify(record, null, 2), 0o644);
   const analysisFile = join(dir, 'analysis.md');
   await writeFileAtomic(analysisFile, renderAnalysis(record), 0o644);
+  await writeFileAtomic(join(dir, 'timeline.svg'), renderTimelineSvg(record), 0o644);
   const criteria = summarizeCriteria(evaluateSuccessCriteria(record));
   const file = join(input.reportsDir, 'rollback-log.md');
   const marker = logMarker(record.rollbackId);

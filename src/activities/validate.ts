@@ -1,11 +1,22 @@
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path/posix';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { HostSpec } from '../model';
+import { LOCAL_HOST } from '../runner/local-host';
+import type { Host } from '../runner/types';
 import { done, heartbeat, permanent, retryable, type StepResult } from './common';
+import type { ActivityDeps } from './deps';
+import { HostProcessTransport } from './mcp-transport';
 import { envFileSecrets, redact } from './redact';
+
+/**
+ * Where a check runs is the plan's business (`from: host` puts it on the target's host); the
+ * activity takes the host it is given. From a host reached over SSH, HTTP goes through the
+ * connection and the stdio server starts there.
+ */
+export type CheckFrom = 'orchestrator' | 'host';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,18 +36,22 @@ interface HealthBody {
  * Polls the health endpoint until it reports healthy (and the expected version) or the deadline
  * passes. No fixed sleep: a service that comes up in 300 ms is validated in 300 ms.
  */
-export async function checkHealth(input: {
-  url: string;
-  expectedVersion?: string;
-  timeoutSeconds: number;
-}): Promise<StepResult<{ status: string; version: string | null; waitedMs: number }>> {
+export async function checkHealth(
+  input: {
+    url: string;
+    expectedVersion?: string;
+    timeoutSeconds: number;
+    from?: CheckFrom;
+  },
+  host: Host = LOCAL_HOST,
+): Promise<StepResult<{ status: string; version: string | null; waitedMs: number }>> {
   const started = Date.now();
   const deadline = started + input.timeoutSeconds * 1000;
   let last = 'no answer yet';
   for (;;) {
     heartbeat(last);
     try {
-      const res = await fetch(input.url, { signal: AbortSignal.timeout(5000) });
+      const res = await host.fetch(input.url, { signal: AbortSignal.timeout(5000) });
       const text = await res.text();
       let body: HealthBody = {};
       try {
@@ -48,11 +63,14 @@ export async function checkHealth(input: {
         res.ok && (body.status === undefined || body.status === 'healthy' || body.status === 'ok');
       const version = body.version ?? null;
       if (healthy && (!input.expectedVersion || (version && sameVersion(version, input.expectedVersion)))) {
-        return done(`healthy${version ? `, version ${version}` : ''} after ${Date.now() - started} ms`, {
-          status: body.status ?? String(res.status),
-          version,
-          waitedMs: Date.now() - started,
-        });
+        return done(
+          `healthy${version ? `, version ${version}` : ''} after ${Date.now() - started} ms${fromHost(host)}`,
+          {
+            status: body.status ?? String(res.status),
+            version,
+            waitedMs: Date.now() - started,
+          },
+        );
       }
       last = healthy
         ? `healthy but version ${version ?? '(none reported)'}, expected ${input.expectedVersion}`
@@ -62,7 +80,7 @@ export async function checkHealth(input: {
     }
     if (Date.now() >= deadline) {
       throw retryable(
-        `health check ${input.url} failed after ${input.timeoutSeconds} s: ${last}`,
+        `health check ${input.url}${fromHost(host)} failed after ${input.timeoutSeconds} s: ${last}`,
         'HealthCheckFailed',
       );
     }
@@ -88,6 +106,8 @@ export interface McpProbe {
 
 export interface McpCheckInput {
   transport: 'http' | 'stdio';
+  /** http: where the request starts (stdio always starts the server on the target's host). */
+  from?: CheckFrom;
   url?: string;
   /** stdio: argv of the server; a relative program path resolves in `cwd`. */
   command?: string[];
@@ -216,39 +236,38 @@ class TailBuffer {
  * tools it lists (count and names), calls each probe and judges the result's shape, and checks
  * the version it reports. Every problem found is named in one failure message.
  */
-export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpCheckData>> {
+export async function checkMcp(
+  input: McpCheckInput,
+  host: Host = LOCAL_HOST,
+): Promise<StepResult<McpCheckData>> {
   let transport: Transport;
   let where: string;
   let stderr: TailBuffer | undefined;
   let secrets: string[] = [];
   if (input.transport === 'http') {
     if (!input.url) throw permanent('MCP HTTP check needs a url (validate.mcp.url)', 'BadInput');
-    transport = new StreamableHTTPClientTransport(new URL(input.url));
-    where = input.url;
+    transport = new StreamableHTTPClientTransport(new URL(input.url), { fetch: host.fetch });
+    where = `${input.url}${fromHost(host)}`;
   } else {
     const [command, ...args] = input.command ?? [];
     if (!command) throw permanent('MCP stdio check needs a command (validate.mcpStdio.command)', 'BadInput');
     const resolved =
       input.cwd && !isAbsolute(command) && command.includes('/') ? join(input.cwd, command) : command;
-    const stdio = new StdioClientTransport({
-      command: resolved,
-      args,
-      cwd: input.cwd,
-      env: input.env,
-      stderr: 'pipe',
-    });
     const tail = new TailBuffer();
-    stdio.stderr?.on('data', (d: Buffer) => tail.push(d));
     stderr = tail;
-    transport = stdio;
-    where = `stdio: ${[command, ...args].join(' ')}`;
-    // The server's stderr may end up in the failure message (and so in history): mask the
-    // values of its .env, the one place we know secrets live.
+    transport = new HostProcessTransport(
+      () => host.spawn([resolved, ...args], { cwd: input.cwd, env: input.env }),
+      (d) => tail.push(d),
+    );
+    where = `stdio: ${[command, ...args].join(' ')}${fromHost(host)}`;
   }
   // A failure message (the server's stderr, a probe's output) may end up in history: mask the
   // values of the host's env files, the one place we know secrets live. Both transports.
   if (input.cwd)
-    secrets = await envFileSecrets((input.redactEnvFiles ?? ['.env']).map((f) => join(input.cwd!, f)));
+    secrets = await envFileSecrets(
+      (input.redactEnvFiles ?? ['.env']).map((f) => join(input.cwd!, f)),
+      host.files,
+    );
   const timeout = (input.timeoutSeconds ?? 30) * 1000;
   const client = new Client({ name: 'rollback-orchestrator', version: '0.1.0' });
   const probes = [...(input.probe ? [input.probe] : []), ...(input.probes ?? [])];
@@ -292,7 +311,7 @@ export async function checkMcp(input: McpCheckInput): Promise<StepResult<McpChec
     }
     if (problems.length) throw new McpCheckFailed(`MCP check (${where}): ${problems.join('; ')}`);
     const okProbes = probeResults.map((p) => p.tool);
-    const parts = [`${names.length} tools over ${input.transport}`];
+    const parts = [`${names.length} tools over ${input.transport}${fromHost(host)}`];
     if (okProbes.length) parts.push(`probe${okProbes.length > 1 ? 's' : ''} ok: ${okProbes.join(', ')}`);
     if (server?.version) parts.push(`server ${[server.name, server.version].filter(Boolean).join(' ')}`);
     return done(parts.join(', '), {
@@ -335,16 +354,20 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /** Sends N real requests one after another and judges average (and p95) against budgets. */
-export async function checkLatency(input: {
-  url: string;
-  samples: number;
-  maxAverageMs: number;
-  maxP95Ms?: number;
-}): Promise<StepResult<{ averageMs: number; p95Ms: number; maxMs: number; samples: number }>> {
+export async function checkLatency(
+  input: {
+    url: string;
+    samples: number;
+    maxAverageMs: number;
+    maxP95Ms?: number;
+    from?: CheckFrom;
+  },
+  host: Host = LOCAL_HOST,
+): Promise<StepResult<{ averageMs: number; p95Ms: number; maxMs: number; samples: number }>> {
   const times: number[] = [];
   for (let i = 0; i < input.samples; i++) {
     const t0 = performance.now();
-    const res = await fetch(input.url, { signal: AbortSignal.timeout(30_000) });
+    const res = await host.fetch(input.url, { signal: AbortSignal.timeout(30_000) });
     await res.arrayBuffer();
     times.push(performance.now() - t0);
     heartbeat(i);
@@ -354,7 +377,7 @@ export async function checkLatency(input: {
   const averageMs = round(times.reduce((a, b) => a + b, 0) / times.length);
   const p95Ms = round(percentile(sorted, 95));
   const maxMs = round(sorted[sorted.length - 1]!);
-  const line = `average ${averageMs} ms, p95 ${p95Ms} ms, max ${maxMs} ms over ${times.length} requests`;
+  const line = `average ${averageMs} ms, p95 ${p95Ms} ms, max ${maxMs} ms over ${times.length} requests${fromHost(host)}`;
   if (averageMs > input.maxAverageMs)
     throw retryable(
       `latency over budget: ${line} (average budget ${input.maxAverageMs} ms)`,
@@ -364,4 +387,20 @@ export async function checkLatency(input: {
     throw retryable(`latency over budget: ${line} (p95 budget ${input.maxP95Ms} ms)`, 'LatencyOverBudget');
   }
   return done(line, { averageMs, p95Ms, maxMs, samples: times.length });
+}
+
+/** ` from deploy@10.0.0.5:22` when a check ran on a host reached over SSH; nothing otherwise. */
+function fromHost(host: Host): string {
+  return host.local ? '' : ` from ${host.label}`;
+}
+
+/** The checks as activities: on the orchestrator's machine, or on the target's host when the plan says so. */
+export function validateActivities(deps: Pick<ActivityDeps, 'onHost'>) {
+  return {
+    checkHealth: (input: Parameters<typeof checkHealth>[0], on?: HostSpec) =>
+      deps.onHost(on, (host) => checkHealth(input, host)),
+    checkMcp: (input: McpCheckInput, on?: HostSpec) => deps.onHost(on, (host) => checkMcp(input, host)),
+    checkLatency: (input: Parameters<typeof checkLatency>[0], on?: HostSpec) =>
+      deps.onHost(on, (host) => checkLatency(input, host)),
+  };
 }

@@ -10,6 +10,7 @@
 export const lazy = {
   client: () => require('../client') as typeof import('../client'),
   config: () => require('../targets/load') as typeof import('../targets/load'),
+  configSchema: () => require('../targets/schema') as typeof import('../targets/schema'),
   planning: () => require('./planning') as typeof import('./planning'),
   planFormat: () => require('../targets/plan') as typeof import('../targets/plan'),
   follow: () => require('./follow') as typeof import('./follow'),
@@ -26,4 +27,6 @@ export const lazy = {
   drillTarget: () => require('../drill/target') as typeof import('../drill/target'),
   hostCheck: () => require('../targets/host-check') as typeof import('../targets/host-check'),
   drillRun: () => require('../drill/run') as typeof import('../drill/run'),
+  chatops: () => require('../chatops/app') as typeof import('../chatops/app'),
+  connection: () => require('../temporal/connection') as typeof import('../temporal/connection'),
 };

@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { registerActions } from './commands/act';
+import { registerChatOps } from './commands/chatops';
 import { registerCancel } from './commands/cancel';
 import { registerConfig } from './commands/config';
 import { registerDrill } from './commands/drill';
+import { registerHosts } from './commands/hosts';
 import { registerList } from './commands/list';
 import { registerLocal } from './commands/local';
 import { registerPlan } from './commands/plan';
@@ -57,8 +59,10 @@ export function buildProgram(io: CliIo = processIo): Command {
     registerList,
     registerLocal,
     registerConfig,
+    registerHosts,
     registerReport,
     registerDrill,
+    registerChatOps,
   ]) {
     register(program, ctx);
   }
@@ -81,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => process.stdout.write('', () => process.exit(code)),
     (err: unknown) => {
       console.error(err);
       process.exit(1);

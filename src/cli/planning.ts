@@ -8,6 +8,8 @@ import { checkTargetPaths, getTarget, loadConfig } from '../targets/load';
 import { planRollback } from '../targets/plan';
 import { connectionSettings, webUiBase } from '../temporal/connection';
 import type { GlobalOpts } from './options';
+import type { CliIo } from './output';
+import { noteUnrecorded, recordHostChecks } from './state/host-checks';
 
 export interface PlanOptions {
   target: string;
@@ -40,7 +42,7 @@ export function preparePlan(
   global: GlobalOpts,
   kindArg: string,
   opts: PlanOptions,
-): { request: RollbackRequest; plan: Plan; target: ReturnType<typeof getTarget> } {
+): { request: RollbackRequest; plan: Plan; target: ReturnType<typeof getTarget>; configFile: string } {
   const kind = parseKind(kindArg);
   const loaded = loadConfig(global.config);
   const target = getTarget(loaded, opts.target);
@@ -61,14 +63,20 @@ export function preparePlan(
   const plan = planRollback(target, request, loaded.config);
   const problems = checkTargetPaths(opts.target, target);
   if (problems.length) throw new ConfigError(problems.join('\n'));
-  return { request, plan, target };
+  return { request, plan, target, configFile: loaded.file };
 }
 
 /**
  * Asks a target's SSH host, before anything starts, whether the rollback can run there: a host that
  * does not answer, shows another key, refuses the login or lacks the deploy path ends here (exit 2).
  */
-export async function checkRemoteHost(name: string, target: ReturnType<typeof getTarget>) {
+export async function checkRemoteHost(
+  io: CliIo,
+  configFile: string,
+  name: string,
+  target: ReturnType<typeof getTarget>,
+) {
   const check = await lazy.hostCheck().checkTargetHost(name, target);
+  if (check) noteUnrecorded(io, recordHostChecks(configFile, [check]));
   if (check?.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
 }

@@ -17,6 +17,22 @@ export const FAILURES = {
   GitFailed: 'a git command failed on the host',
   InstallFailed: 'the install command (npm ci) failed',
   BuildFailed: 'the build command failed',
+  // npm packages on the host
+  PackageNotInstalled: 'the npm package is not installed under the configured prefix',
+  VersionNotFound: 'the package version is not in the registry',
+  NpmFailed: 'an npm command failed on the host',
+  IntegrityMismatch: 'a package tarball does not match the integrity the registry publishes',
+  // blue-green switches
+  SwitchRefused: 'nginx -t refused the configuration: nothing was switched',
+  UpstreamUnknown: 'the switch does not say which colour is live',
+  SwitchFailed: 'the switch command or the nginx reload failed',
+  // containers (Docker Engine API: Docker or podman)
+  EngineUnreachable: 'the container engine’s API socket does not answer',
+  EngineFailed: 'the container engine refused or failed a request',
+  ContainerNotFound: 'no container of that name on the engine',
+  ContainerConflict: 'a container other than the expected one holds the name',
+  ContainerUnhealthy: 'the new container stopped, restarted or was not healthy in time',
+  ImageNotFound: 'the image is neither on the engine nor in its registry',
   // the service and its checks (retried: a service may come up on a later attempt)
   ServiceStopFailed: 'the service did not stop',
   ServiceStartFailed: 'the service did not start, or did not stay up',

@@ -21,6 +21,12 @@ export interface SshHostSpec {
 
 export type HostSpec = { ssh: SshHostSpec } | { worker: string };
 
+/** Where a loaded target lives, whatever its kind (kinds without `host:`, and `local`, live with the worker). */
+export function targetHost(target: unknown): HostSpec | undefined {
+  const host = (target as { host?: HostSpec }).host;
+  return host && typeof host === 'object' && ('ssh' in host || 'worker' in host) ? host : undefined;
+}
+
 /** A host worker's name (config `host: { worker: NAME }`, `rollback worker --host NAME`). */
 export const HOST_WORKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -57,19 +63,38 @@ export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
   'markLogOffsets',
   'scanLogs',
   'revertAndPush',
+  'inspectNpmPackage',
+  'resolveNpmVersion',
+  'installNpmPackage',
+  'inspectBlueGreen',
+  'switchColour',
+  'stopColour',
+  'inspectContainer',
+  'prepareImage',
+  'stopAndRenameContainer',
+  'restoreKeptContainer',
+  'createStableContainer',
+  'removeRollbackContainer',
+  'waitContainerHealthy',
+  'buildContainerImage',
 ]);
 
-/** The MCP check runs on the host when it starts the server there (stdio), else over the network. */
-const STDIO_CHECK = 'checkMcp';
+/**
+ * The checks that may run on the host: the MCP stdio check always (it starts the server where it
+ * is deployed), health, MCP over HTTP and latency when the config says `from: host`.
+ */
+const HOST_CHECKS: ReadonlySet<string> = new Set(['checkHealth', 'checkMcp', 'checkLatency']);
 
 /** Whether a call acts on the target's host (its files, processes, logs) rather than over the network. */
 export function runsOnHost(call: { activity: string; input: unknown }): boolean {
   if (HOST_ACTIVITIES.has(call.activity)) return true;
-  return call.activity === STDIO_CHECK && (call.input as { transport?: unknown }).transport === 'stdio';
+  if (!HOST_CHECKS.has(call.activity)) return false;
+  const input = call.input as { transport?: unknown; from?: unknown };
+  return input.from === 'host' || (call.activity === 'checkMcp' && input.transport === 'stdio');
 }
 
 /** What a host's own worker registers: every activity a plan may send to its queue. */
-export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([...HOST_ACTIVITIES, STDIO_CHECK]);
+export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([...HOST_ACTIVITIES, ...HOST_CHECKS]);
 
 /** The host workers a plan's calls (steps and undos) are sent to. */
 export function hostWorkersOf(plan: { steps: { on?: HostSpec; undo?: { on?: HostSpec }[] }[] }): string[] {

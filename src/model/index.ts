@@ -11,3 +11,4 @@ export * from './env-files';
 export * from './search-attributes';
 export * from './text';
 export * from './hosts';
+export * from './signatures';

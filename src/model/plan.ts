@@ -1,3 +1,4 @@
+import type { AllowedSigner } from './signatures';
 import type { HostSpec } from './hosts';
 import type { Activities } from '../activities';
 import type { Decision, RollbackKind } from './kinds';
@@ -115,6 +116,9 @@ export interface ApprovalPolicy {
   quorum: number;
   timeoutSeconds?: number;
   onTimeout: 'reject' | 'approve';
+  /** Present only when set: approvals and decisions count only when signed by one of `signers`. */
+  requireSignature?: true;
+  signers?: AllowedSigner[];
 }
 
 export interface FailurePolicy {

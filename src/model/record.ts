@@ -43,6 +43,9 @@ export interface UndoProgress {
   state: 'running' | 'succeeded' | 'failed';
   summary?: string;
   error?: string;
+  /** Absent in records of rollbacks from before undos were timed. */
+  startedAt?: string;
+  finishedAt?: string;
 }
 
 export type RollbackStatus =
@@ -66,6 +69,10 @@ export interface ApprovalEntry {
   comment?: string;
   /** 'timeout' when the configured default decided, not a person. */
   via: 'update' | 'signal' | 'timeout';
+  /** The fingerprint of the SSH key that signed it, when the target requires signatures. */
+  signedBy?: string;
+  /** 'slack' when it came from chat (absent: the CLI or another Temporal client). */
+  channel?: 'slack';
 }
 
 export interface DecisionEntry {
@@ -76,6 +83,8 @@ export interface DecisionEntry {
   comment?: string;
   /** 'policy': the plan decided at once, nobody was asked. */
   via: 'update' | 'signal' | 'timeout' | 'policy';
+  signedBy?: string;
+  channel?: 'slack';
 }
 
 /** Everything people did or tried to do, including refused attempts (from signals). */
@@ -85,6 +94,9 @@ export interface AuditEntry {
   action: 'requested' | 'approve' | 'reject' | 'decide' | 'cancel' | 'escalated' | 'timeout';
   outcome: 'accepted' | 'refused';
   detail?: string;
+  /** The key that signed an accepted action (SHA256:…), when the target requires signatures. */
+  signedBy?: string;
+  channel?: 'slack';
 }
 
 export interface RollbackRecord {

@@ -7,6 +7,7 @@ import {
   type CriterionResult,
 } from './criteria';
 import { cell, md } from './markdown';
+
 import {
   approvalsOf,
   decisionsOf,
@@ -19,6 +20,15 @@ import {
   type DecisionLike,
   type ReportRecord,
 } from './record';
+
+/** ` (from slack, signed by SHA256:…)`: where the action came from and the key that signed it. */
+const signed = (a: { signedBy?: string; channel?: string }) => {
+  const parts = [
+    a.channel ? `from ${md(a.channel)}` : '',
+    a.signedBy ? `signed by ${md(a.signedBy)}` : '',
+  ].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
+};
 
 /**
  * The post-rollback analysis: what happened, how, how long it took, what got in the way, and
@@ -293,7 +303,7 @@ export function renderAnalysis(record: ReportRecord): string {
     ...(a.issues.decisions.length
       ? a.issues.decisions.map(
           (d) =>
-            `- ${md(d.at)}: ${md(d.by)} decided **${md(d.decision)}** on "${md(stepTitle(record, d.stepId))}"${d.via === 'timeout' ? ' (the default, nobody decided in time)' : ''}${d.comment ? ` — ${md(d.comment)}` : ''}`,
+            `- ${md(d.at)}: ${md(d.by)} decided **${md(d.decision)}** on "${md(stepTitle(record, d.stepId))}"${d.via === 'timeout' ? ' (the default, nobody decided in time)' : ''}${signed(d)}${d.comment ? ` — ${md(d.comment)}` : ''}`,
         )
       : ['- none: no step waited for an operator decision']),
     '',
@@ -302,7 +312,7 @@ export function renderAnalysis(record: ReportRecord): string {
     ...(a.issues.approvals.length
       ? a.issues.approvals.map(
           (p) =>
-            `- ${md(p.at)}: ${md(p.by)} **${md(p.decision)}**${p.via === 'timeout' ? ' (the configured default on timeout)' : ''}${p.comment ? ` — ${md(p.comment)}` : ''}`,
+            `- ${md(p.at)}: ${md(p.by)} **${md(p.decision)}**${p.via === 'timeout' ? ' (the configured default on timeout)' : ''}${signed(p)}${p.comment ? ` — ${md(p.comment)}` : ''}`,
         )
       : ['- none: this rollback needed no approval']),
     '',

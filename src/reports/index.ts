@@ -3,11 +3,13 @@ import { evaluateSuccessCriteria, type CriterionResult } from './criteria';
 import { incidentFieldsFromRecord, renderIncident, type IncidentFields } from './incident';
 import { renderLogEntry } from './log-entry';
 import type { ReportRecord } from './record';
+import { renderTimelineSvg } from './timeline';
 
 export { buildAnalysis, renderAnalysis, type Analysis } from './analysis';
 export { evaluateSuccessCriteria, type CriterionResult, type CriterionState } from './criteria';
 export { renderIncident, incidentFieldsFromRecord, type IncidentFields } from './incident';
 export { renderLogEntry, logMarker } from './log-entry';
+export { renderTimelineSvg } from './timeline';
 export type { ReportRecord } from './record';
 
 export interface ReportBundle {
@@ -16,6 +18,8 @@ export interface ReportBundle {
   analysis: string;
   analysisData: Analysis;
   criteria: CriterionResult[];
+  /** timeline.svg: the steps and undos as a Gantt chart. */
+  timeline: string;
 }
 
 /** Every report of one rollback, from its record (and the plan's incident input when known). */
@@ -26,5 +30,6 @@ export function buildReports(record: ReportRecord, incident?: IncidentFields): R
     analysis: renderAnalysis(record),
     analysisData: buildAnalysis(record),
     criteria: evaluateSuccessCriteria(record),
+    timeline: renderTimelineSvg(record),
   };
 }

@@ -47,7 +47,7 @@ export function renderLogEntry(record: ReportRecord): string {
     `- **Resolution**: ${resolution(record)}`,
     ...(approvals.length
       ? [
-          `- **Approvals**: ${approvals.map((a) => `${md(a.decision)} by ${md(a.by)} at ${md(a.at)}`).join('; ')}`,
+          `- **Approvals**: ${approvals.map((a) => `${md(a.decision)} by ${md(a.by)}${a.channel ? ` from ${md(a.channel)}` : ''}${a.signedBy ? ` (signed by ${md(a.signedBy)})` : ''} at ${md(a.at)}`).join('; ')}`,
         ]
       : []),
     ...(decisions.length

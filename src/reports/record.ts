@@ -11,6 +11,9 @@ export interface ApprovalLike {
   decision: string;
   comment?: string;
   via?: string;
+  /** The SSH key that signed it (SHA256:…). */
+  signedBy?: string;
+  channel?: string;
 }
 
 export interface DecisionLike {
@@ -20,6 +23,8 @@ export interface DecisionLike {
   at: string;
   comment?: string;
   via?: string;
+  signedBy?: string;
+  channel?: string;
 }
 
 export type ReportRecord = Omit<RollbackRecord, 'approvals' | 'decisions'> & {

@@ -49,6 +49,23 @@ export interface HostFiles {
   remove(path: string): Promise<void>;
 }
 
+/** A long-running program on a host, with its pipes (an MCP server spoken to over stdio). */
+export interface HostProcess {
+  stdin: NodeJS.WritableStream;
+  stdout: NodeJS.ReadableStream;
+  stderr: NodeJS.ReadableStream;
+  /** Resolves once the program has exited and its output has been read to the end. */
+  exited: Promise<void>;
+  /** Ends its stdin, then ends its process group if it has not exited after a grace period. */
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  /** Added to a minimal environment (HOME, LOGNAME, PATH, SHELL, USER): nothing else leaks in. */
+  env?: Record<string, string>;
+}
+
 /**
  * A target's host as one activity attempt sees it: its commands and its files. On the worker's own
  * machine, or over one SSH connection opened for the attempt and closed after it.
@@ -60,4 +77,31 @@ export interface Host {
   local: boolean;
   /** For messages: `local`, or `user@host:port`. */
   label: string;
+  /** HTTP as the host sees it: `localhost` is the host itself (over SSH, a tunnelled connection). */
+  fetch: typeof fetch;
+  /** Starts a program with pipes; rejects when it cannot start. */
+  spawn(argv: string[], options?: SpawnOptions): Promise<HostProcess>;
+}
+
+/** What a spawned program inherits from its host's environment (as the MCP SDK's stdio client does). */
+export const INHERITED_ENV_VARS = ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER'] as const;
+
+/** Ends a process: stdin closed, then `kill(signal)` after each grace period until it has exited. */
+export async function stopGently(
+  stdin: NodeJS.WritableStream,
+  exited: Promise<void>,
+  kill: (signal: 'TERM' | 'KILL') => void | Promise<void>,
+  graceMs = 2000,
+): Promise<void> {
+  const within = (ms: number) =>
+    Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref()),
+    ]);
+  stdin.end();
+  if (await within(graceMs)) return;
+  await kill('TERM');
+  if (await within(graceMs)) return;
+  await kill('KILL');
+  await within(graceMs);
 }

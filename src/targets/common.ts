@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAllowedSigners } from '../model/signatures';
 import { DECISIONS } from '../model';
 import { notifySchema } from '../notifications/channels';
 
@@ -78,6 +79,22 @@ export const envFlagsSchema = z.record(
   z.string().regex(/^[^\n\r]*$/, 'must be one line'),
 );
 
+/** A service's partial rollback: feature flags set in its env file, then a restart. */
+export const hostPartialSchema = z.strictObject({
+  /** The env file the flags are set in, relative to the deployed folder. */
+  envFile: z.string().default('.env'),
+  flags: envFlagsSchema.refine(
+    (f) => Object.keys(f).length > 0,
+    'name at least one flag, e.g. QURATOR: "false"',
+  ),
+});
+
+/** A config file of a deployed service, relative to its folder. */
+export const configPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path');
+
 export const userName = z
   .string()
   .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be a user name (letters, digits, . _ @ -)');
@@ -86,6 +103,18 @@ const perKind = <T extends z.ZodType>(t: T) =>
   z.strictObject({ emergency: t.optional(), complete: t.optional(), partial: t.optional() });
 
 export const decisionSchema = z.enum(DECISIONS);
+
+/**
+ * allowed_signers lines (`carol ssh-ed25519 AAAA…`, as `ssh-keygen -Y verify` reads them): the public
+ * keys whose signatures count as an approver's, for targets with `approval.requireSignature`.
+ */
+export const allowedSignersSchema = z.array(z.string()).superRefine((lines, ctx) => {
+  try {
+    parseAllowedSigners(lines);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 
 const approvalSchema = z.strictObject({
   /** Which kinds need approval; defaults: complete yes, emergency and partial no. */
@@ -97,6 +126,10 @@ const approvalSchema = z.strictObject({
   /** Escalate (notify) after this long without a decision, then apply onTimeout. */
   timeoutSeconds: z.number().positive().optional(),
   onTimeout: z.enum(['reject', 'approve']).default('reject'),
+  /** Approvals and decisions count only when signed by an allowed signer's SSH key (ssh-keygen -Y sign). */
+  requireSignature: z.boolean().default(false),
+  /** Allowed signers of this target, besides the global `allowedSigners`. */
+  allowedSigners: allowedSignersSchema.default([]),
 });
 
 const onFailureSchema = z.strictObject({
@@ -111,7 +144,14 @@ const onFailureSchema = z.strictObject({
 export const commonTargetFields = {
   description: z.string().optional(),
   reportsDir: absolutePath,
-  approval: approvalSchema.default({ required: {}, approvers: [], quorum: 1, onTimeout: 'reject' }),
+  approval: approvalSchema.default({
+    required: {},
+    approvers: [],
+    quorum: 1,
+    onTimeout: 'reject',
+    requireSignature: false,
+    allowedSigners: [],
+  }),
   onFailure: onFailureSchema.default({ wait: {}, timeoutSeconds: 900, default: {} }),
   notify: notifySchema.optional(),
 };

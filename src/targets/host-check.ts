@@ -1,19 +1,22 @@
-import { dirname } from 'node:path/posix';
 import { openHost } from '../activities/deps';
-import { hostLabel } from '../model';
+import { hostLabel, hostQueue, targetHost } from '../model';
 import type { Host } from '../runner/types';
-import { isGitTarget, type GitTarget } from './kinds/git';
-import type { BaseTarget } from './kinds';
+import { targetKinds, type BaseTarget, type TargetKinds } from './kinds';
+import type { HostProbe } from './kinds/kind';
 
 /**
  * What `rollback config check` and `rollback start` ask an SSH host, read-only, over one connection:
- * that it answers with the pinned key and lets the login in, that the deploy path is a git working
- * copy the login may change, and that the programs the rollback will start are there.
+ * that it answers with the pinned key and lets the login in, then what the target's kind asks (its
+ * folders and the login's rights there, the backup folder, the programs the rollback will start).
  */
 
 export interface HostCheck {
   target: string;
   host: string;
+  /** How the orchestrator reaches it: logging in over SSH, or through the host's own worker. */
+  via: 'ssh' | 'worker';
+  /** When it was asked (ISO time). */
+  at: string;
   reachable: boolean;
   /** Problems, each naming the host and the fix; empty when the host is ready. */
   problems: string[];
@@ -25,70 +28,87 @@ async function ok(host: Host, argv: string[], cwd?: string): Promise<boolean> {
   return (await host.runner.run(argv, { cwd, timeoutMs: 15_000 })).exitCode === 0;
 }
 
-/** The programs a git target starts on its host, with the config field that names each. */
-function programs(target: GitTarget): [string, string, string | undefined][] {
-  const s = target.service;
-  const path = target.deploy.path;
-  const list: [string, string, string | undefined][] = [
-    ['git', 'git', path],
-    ['deploy.install', target.deploy.install[0]!, path],
-  ];
-  if (target.deploy.build) list.push(['deploy.build', target.deploy.build[0]!, path]);
-  if (s.manager === 'pm2') list.push(['service.pm2Command', s.pm2Command?.[0] ?? 'pm2', path]);
-  else
-    for (const verb of ['start', 'stop', 'status'] as const)
-      list.push([`service.${verb}`, s[verb][0]!, s.cwd ?? path]);
-  return list;
-}
-
 /** The check of a target's SSH host; undefined for a target that has none (nothing to log in to). */
 export async function checkTargetHost(
   name: string,
   target: BaseTarget,
   env: Readonly<Record<string, string | undefined>> = process.env,
+  kinds: TargetKinds = targetKinds,
 ): Promise<HostCheck | undefined> {
-  if (!isGitTarget(target) || !target.host || !('ssh' in target.host)) return undefined;
-  const on = target.host;
+  const on = targetHost(target);
+  if (!on || !('ssh' in on)) return undefined;
   const label = hostLabel(on);
-  const result: HostCheck = { target: name, host: label, reachable: false, problems: [], checked: [] };
+  const result: HostCheck = {
+    target: name,
+    host: label,
+    via: 'ssh',
+    at: new Date().toISOString(),
+    reachable: false,
+    problems: [],
+    checked: [],
+  };
   const problem = (text: string) => result.problems.push(`target "${name}" on ${label}: ${text}`);
+  const probes: HostProbe[] = kinds.kindOf(target).hostProbes?.(target, on.ssh.user) ?? [];
   try {
     await openHost(env)(on, async (host) => {
       result.reachable = true;
       result.checked.push('reachable, host key matches the pin, login accepted');
-      const path = target.deploy.path;
-      if (!(await ok(host, ['test', '-d', `${path}/.git`]))) {
-        problem(
-          `deploy.path ${path} is not a git working copy the login ${on.ssh.user} can read; deploy it there or fix the path`,
-        );
-        return;
-      }
-      result.checked.push(`${path} is a git working copy`);
-      if (!(await ok(host, ['test', '-w', path]))) {
-        problem(`the login cannot write deploy.path ${path}; log in as the user who owns it`);
-      }
-      // The backup folder, or the nearest folder above it that exists, must take the login's writes.
-      const probe = [
-        'sh',
-        '-c',
-        'd=$1; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; test -d "$d" -a -w "$d"',
-        'sh',
-      ];
-      if (!(await ok(host, [...probe, target.backupDir]))) {
-        problem(
-          `the login cannot create or write backupDir ${target.backupDir} (nor ${dirname(target.backupDir)}); choose a folder it owns`,
-        );
-      }
-      for (const [field, program, cwd] of programs(target)) {
-        if (await ok(host, ['sh', '-c', 'command -v -- "$1" >/dev/null', 'sh', program], cwd)) continue;
-        problem(
-          `${field}: program "${program}" is not found on the host (PATH of a non-interactive login); install it or give its absolute path`,
-        );
+      for (const probe of probes) {
+        if (await ok(host, probe.argv, probe.cwd)) {
+          if (probe.ok) result.checked.push(probe.ok);
+          continue;
+        }
+        problem(probe.problem);
+        if (probe.fatal) return;
       }
       if (result.problems.length === 0) result.checked.push('every program the rollback starts is there');
     });
   } catch (err) {
     problem((err as Error).message);
+  }
+  return result;
+}
+
+/** A target's host worker, when it has one (its steps go to that worker's task queue). */
+export function hostWorkerOf(target: BaseTarget): string | undefined {
+  const on = targetHost(target);
+  return on && 'worker' in on ? on.worker : undefined;
+}
+
+/**
+ * The check of a target's host worker: whether a worker polls the host's task queue now.
+ * `presence` asks Temporal (it may throw: the server is down, which is a problem too).
+ */
+export async function checkTargetWorker(
+  name: string,
+  worker: string,
+  presence: (queue: string) => Promise<{ polling: boolean; lastPollSecondsAgo?: number }>,
+): Promise<HostCheck> {
+  const queue = hostQueue(worker);
+  const label = hostLabel({ worker });
+  const result: HostCheck = {
+    target: name,
+    host: label,
+    via: 'worker',
+    at: new Date().toISOString(),
+    reachable: false,
+    problems: [],
+    checked: [],
+  };
+  try {
+    const seen = await presence(queue);
+    if (seen.polling) {
+      result.reachable = true;
+      result.checked.push(`a worker polls ${queue} (last poll ${seen.lastPollSecondsAgo ?? 0} s ago)`);
+    } else {
+      result.problems.push(
+        `target "${name}" on ${label}: no worker polls ${queue}${seen.lastPollSecondsAgo !== undefined ? ` (last poll ${seen.lastPollSecondsAgo} s ago)` : ''}; start one on the host with "rollback worker --host ${worker}"`,
+      );
+    }
+  } catch (err) {
+    result.problems.push(
+      `target "${name}" on ${label}: cannot ask Temporal whether a worker polls ${queue}: ${(err as Error).message}`,
+    );
   }
   return result;
 }

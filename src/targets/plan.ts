@@ -10,6 +10,7 @@ import {
   type RollbackKind,
   type RollbackRequest,
 } from '../model';
+import { parseAllowedSigners } from '../model/signatures';
 import { ConfigError } from './errors';
 import { targetKinds, type BaseTarget, type TargetKinds } from './kinds';
 import type { RollbackConfig } from './schema';
@@ -21,7 +22,7 @@ import type { RollbackConfig } from './schema';
  * and notification policies) is added here.
  */
 
-export type PlanDefaults = Pick<RollbackConfig, 'approvers' | 'notify'>;
+export type PlanDefaults = Pick<RollbackConfig, 'approvers' | 'notify'> & { allowedSigners?: string[] };
 
 /** The first step of every plan: the incident log, written before anything changes. */
 function incidentStep(
@@ -80,6 +81,21 @@ function policies(target: BaseTarget, request: RollbackRequest, defaults: PlanDe
     timeoutSeconds: target.approval.timeoutSeconds,
     onTimeout: target.approval.onTimeout,
   };
+  if (target.approval.requireSignature) {
+    const signers = parseAllowedSigners([
+      ...(defaults.allowedSigners ?? []),
+      ...target.approval.allowedSigners,
+    ]);
+    const unsigned = approvers.filter((a) => !signers.some((s) => s.principals.includes(a)));
+    if (signers.length === 0 || (approval.required && unsigned.length > 0)) {
+      throw new ConfigError(
+        `target "${request.target}" requires signed approvals, but ${signers.length === 0 ? 'no allowed signers are configured' : `${unsigned.join(', ')} ${unsigned.length === 1 ? 'has' : 'have'} no key among the allowed signers`}; ` +
+          "add their public keys as allowed_signers lines (top-level `allowedSigners:` or the target's `approval.allowedSigners`)",
+      );
+    }
+    approval.requireSignature = true;
+    approval.signers = signers;
+  }
   if (approval.required) {
     const eligible = approvers.filter((a) => a !== request.requestedBy);
     if (eligible.length < approval.quorum) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { notifySchema } from '../notifications/channels';
-import { userName } from './common';
+import { allowedSignersSchema, userName } from './common';
 import { targetKinds, type TargetKinds } from './kinds';
 
 /**
@@ -19,12 +19,31 @@ export const targetName = z
     'every JavaScript object already has a property of that name; name the target after its service, like lightdash-mcp',
   );
 
+/** A Slack user id, as Slack shows it under a profile's "Copy member ID": U012ABC or W012ABC. */
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'must be a Slack member id, like U012ABC');
+
+const approverEntry = z.union([userName, z.strictObject({ name: userName, slack: slackUserId.optional() })]);
+
+/** Names and chat identities of people, from the approvers list. */
+function identitiesOf(entries: z.infer<typeof approverEntry>[]) {
+  const names = entries.map((e) => (typeof e === 'string' ? e : e.name));
+  const slack: Record<string, string> = {};
+  for (const e of entries) if (typeof e !== 'string' && e.slack) slack[e.slack] = e.name;
+  return { names, slack };
+}
+
 /** The `rollback.yaml` schema: global approvers and channels, and the targets of every kind. */
-export function configSchema(kinds: TargetKinds = targetKinds) {
+/** The config's top-level fields, targets picked by `deploy.type` (see TargetKinds.targetSchema). */
+function configFields(kinds: TargetKinds) {
   return z.strictObject({
     version: z.literal(1).default(1),
-    /** Who may approve any target's rollbacks. */
-    approvers: z.array(userName).default([]),
+    /**
+     * Who may approve any target's rollbacks: names, or `{ name, slack }` to say which Slack user
+     * a name is (approvals from chat count only for mapped users).
+     */
+    approvers: z.array(approverEntry).default([]),
+    /** Public SSH keys of approvers (allowed_signers lines), for targets that require signed approvals. */
+    allowedSigners: allowedSignersSchema.default([]),
     /** Channels every target notifies, besides its own. */
     notify: notifySchema.optional(),
     targets: z
@@ -33,4 +52,44 @@ export function configSchema(kinds: TargetKinds = targetKinds) {
   });
 }
 
+export function configSchema(kinds: TargetKinds = targetKinds) {
+  return configFields(kinds)
+    .superRefine((c, ctx) => {
+      const seen = new Map<string, string>();
+      for (const e of c.approvers) {
+        if (typeof e === 'string' || !e.slack) continue;
+        const other = seen.get(e.slack);
+        if (other && other !== e.name)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['approvers'],
+            message: `Slack user ${e.slack} is given to both ${other} and ${e.name}; one Slack user is one person`,
+          });
+        seen.set(e.slack, e.name);
+      }
+    })
+    .transform((c) => {
+      const { names, slack } = identitiesOf(c.approvers);
+      /** `identities.slack`: Slack user id → the person's name. */
+      return { ...c, approvers: names, identities: { slack } };
+    });
+}
+
 export type RollbackConfig = z.infer<ReturnType<typeof configSchema>>;
+
+/**
+ * `rollback.yaml` as a JSON Schema (draft 2020-12), from the same zod schemas the loader uses, for
+ * editors (yaml-language-server: `# yaml-language-server: $schema=rollback.schema.json`). A target is
+ * any one of the kinds' schemas, told apart by `deploy.type`. Checks that only code can make (paths
+ * on the host, plans) stay with `rollback config check`.
+ */
+export function configJsonSchema(kinds: TargetKinds = targetKinds): Record<string, unknown> {
+  const schemas = kinds.types.map((t) => kinds.schemaOf(t));
+  const forEditors = configFields(kinds).extend({
+    targets: z.record(targetName, z.union(schemas as [z.ZodType, z.ZodType, ...z.ZodType[]])),
+  });
+  return {
+    ...z.toJSONSchema(forEditors, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }),
+    title: 'rollback-orchestrator config (rollback.yaml)',
+  };
+}

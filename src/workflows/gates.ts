@@ -1,7 +1,9 @@
-import { condition, patched, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   clipped,
   DECISIONS,
+  signedMessage,
+  verifySignature,
   TEXT_LIMITS,
   textProblem,
   type AuditEntry,
@@ -22,6 +24,7 @@ import {
   type ApprovalInput,
   type DecisionInput,
   type MessageResult,
+  type Signed,
 } from './messages';
 
 /** Refused signals kept in the audit trail; past this, a flood of bad signals is only counted. */
@@ -41,6 +44,8 @@ export class Gates {
   /** Set by listen(): whether signals get today's people-text rules (see there). */
   private strictSignals = true;
   private refusedSignals = 0;
+  /** Nonces of accepted signed actions: a signature counts once. */
+  private readonly usedNonces = new Set<string>();
 
   constructor(
     private readonly record: RollbackRecord,
@@ -92,8 +97,23 @@ export class Gates {
     return new Date().toISOString();
   }
 
-  audit(by: string, action: AuditEntry['action'], outcome: AuditEntry['outcome'], detail?: string): void {
-    this.record.audit.push({ at: this.now(), by, action, outcome, detail });
+  audit(
+    by: string,
+    action: AuditEntry['action'],
+    outcome: AuditEntry['outcome'],
+    detail?: string,
+    signedBy?: string,
+    channel?: string,
+  ): void {
+    this.record.audit.push({
+      at: this.now(),
+      by,
+      action,
+      outcome,
+      detail,
+      ...(signedBy ? { signedBy } : {}),
+      ...(channel === 'slack' ? { channel: 'slack' as const } : {}),
+    });
   }
 
   private result(): MessageResult {
@@ -141,7 +161,69 @@ export class Gates {
     }
     if (action === 'approve' && this.approvedBy.has(by))
       return `${by} has already approved; a quorum needs distinct approvers`;
-    return undefined;
+    return this.signatureProblem(input, action);
+  }
+
+  /**
+   * With `requireSignature`: the action must carry an SSH signature, by a key the plan's allowed
+   * signers give to `by`, over exactly this workflow, run, action, step, decision, comment and a
+   * nonce not used before. Pure and deterministic: it runs in the Update validators.
+   */
+  private signatureProblem(
+    input: Signed & { by: string; comment?: string; stepId?: string; decision?: string },
+    action: 'approve' | 'reject' | 'decide',
+  ): string | undefined {
+    return this.verifySigned(input, action).problem;
+  }
+
+  private verifySigned(
+    input: Signed & { by: string; comment?: string; stepId?: string; decision?: string },
+    action: 'approve' | 'reject' | 'decide',
+  ): { problem?: string; fingerprint?: string } {
+    const policy = this.plan.approval;
+    if (!policy.requireSignature) return {};
+    const by = input.by.trim();
+    if (!input.signature || !input.nonce) {
+      return {
+        problem: `${this.plan.target} takes signed ${action === 'decide' ? 'decisions' : 'approvals'} only: sign with your SSH key (rollback ${action} … --sign-with ~/.ssh/id_ed25519)`,
+      };
+    }
+    if (!/^[0-9a-f]{16,64}$/.test(input.nonce)) return { problem: 'the nonce must be 16 to 64 hex digits' };
+    if (this.usedNonces.has(input.nonce))
+      return { problem: 'this signature was used already (a replayed request)' };
+    if (action === 'decide' && !input.stepId) return { problem: 'a signed decision names its step' };
+    const info = workflowInfo();
+    const message = signedMessage({
+      workflowId: info.workflowId,
+      runId: info.runId,
+      action,
+      by,
+      stepId: input.stepId,
+      decision: input.decision,
+      comment: input.comment,
+      nonce: input.nonce,
+      channel: input.channel === 'slack' ? 'slack' : 'cli',
+    });
+    try {
+      const signer = verifySignature(input.signature, message, policy.signers ?? []);
+      if (!signer.principals.includes(by)) {
+        return { problem: `the key ${signer.fingerprint} is ${signer.principals.join(', ')}'s, not ${by}'s` };
+      }
+      return { fingerprint: signer.fingerprint };
+    } catch (err) {
+      return { problem: (err as Error).message };
+    }
+  }
+
+  /** Marks a signed action's nonce used and says which key signed it. */
+  private consumeSignature(
+    input: Signed & { by: string; comment?: string; stepId?: string; decision?: string },
+    action: 'approve' | 'reject' | 'decide',
+  ): string | undefined {
+    if (!this.plan.approval.requireSignature) return undefined;
+    const { fingerprint } = this.verifySigned(input, action);
+    this.usedNonces.add(input.nonce!);
+    return fingerprint;
   }
 
   decisionProblem(input: DecisionInput, strict = true): string | undefined {
@@ -165,11 +247,12 @@ export class Gates {
     if (!this.plan.approval.approvers.includes(by) && by !== this.record.requestedBy) {
       return `${by} may not decide on ${this.plan.target} rollbacks (the requester or approvers: ${approvers})`;
     }
-    return undefined;
+    return this.signatureProblem(input, 'decide');
   }
 
   approve(raw: ApprovalInput, via: 'update' | 'signal'): MessageResult {
     const input = { ...raw, by: raw.by.trim() };
+    const signedBy = this.consumeSignature(input, 'approve');
     this.approvedBy.add(input.by);
     this.record.approvals.push({
       by: input.by,
@@ -177,13 +260,16 @@ export class Gates {
       decision: 'approved',
       comment: input.comment,
       via,
+      ...(signedBy ? { signedBy } : {}),
+      ...(input.channel === 'slack' ? { channel: 'slack' as const } : {}),
     });
-    this.audit(input.by, 'approve', 'accepted', input.comment);
+    this.audit(input.by, 'approve', 'accepted', input.comment, signedBy, input.channel);
     return this.result();
   }
 
   reject(raw: ApprovalInput, via: 'update' | 'signal'): MessageResult {
     const input = { ...raw, by: raw.by.trim() };
+    const signedBy = this.consumeSignature(input, 'reject');
     this.rejected = { by: input.by, comment: input.comment };
     this.record.approvals.push({
       by: input.by,
@@ -191,13 +277,16 @@ export class Gates {
       decision: 'rejected',
       comment: input.comment,
       via,
+      ...(signedBy ? { signedBy } : {}),
+      ...(input.channel === 'slack' ? { channel: 'slack' as const } : {}),
     });
-    this.audit(input.by, 'reject', 'accepted', input.comment);
+    this.audit(input.by, 'reject', 'accepted', input.comment, signedBy, input.channel);
     return this.result();
   }
 
   decide(raw: DecisionInput, via: 'update' | 'signal'): MessageResult {
     const input = { ...raw, by: raw.by.trim() };
+    const signedBy = this.consumeSignature(input, 'decide');
     const stepId = this.record.awaitingDecision?.stepId ?? '?';
     this.pendingDecision = { decision: input.decision, by: input.by };
     this.record.decisions.push({
@@ -207,12 +296,16 @@ export class Gates {
       at: this.now(),
       comment: input.comment,
       via,
+      ...(signedBy ? { signedBy } : {}),
+      ...(input.channel === 'slack' ? { channel: 'slack' as const } : {}),
     });
     this.audit(
       input.by,
       'decide',
       'accepted',
       `${input.decision} on ${stepId}${input.comment ? `: ${input.comment}` : ''}`,
+      signedBy,
+      input.channel,
     );
     return this.result();
   }

@@ -5,12 +5,20 @@ import type { AuditEntry, Decision, RollbackRecord } from '../model';
 export const progressQuery = defineQuery<RollbackRecord>('progress');
 export const auditQuery = defineQuery<AuditEntry[]>('audit');
 
-export interface ApprovalInput {
+/** An SSH signature (ssh-keygen -Y sign) over the action's signedMessage, and its nonce. */
+export interface Signed {
+  signature?: string;
+  nonce?: string;
+  /** Where the person acted; recorded, and covered by the signature when there is one. */
+  channel?: 'cli' | 'slack';
+}
+
+export interface ApprovalInput extends Signed {
   by: string;
   comment?: string;
 }
 
-export interface DecisionInput {
+export interface DecisionInput extends Signed {
   by: string;
   decision: Decision;
   /** The failed step this decision is about; refused if the rollback now waits on another. */

@@ -241,6 +241,7 @@ export class StepRunner {
             stepId: undo.stepId,
             activity: c.activity,
             state: 'running',
+            startedAt: new Date().toISOString(),
           };
           this.record.undos.push(entry);
           try {
@@ -251,6 +252,7 @@ export class StepRunner {
             entry.state = 'failed';
             entry.error = describeError(err);
           }
+          entry.finishedAt = new Date().toISOString();
           this.publish();
         }
       }

@@ -10,6 +10,46 @@ export interface GoldenCase {
 
 export const GOLDEN_CASES: GoldenCase[] = [
   { name: 'git-pm2-emergency', config: 'git-pm2', target: 'lightdash-mcp', request: { kind: 'emergency' } },
+  { name: 'npm-package-emergency', config: 'npm-package', target: 'lightdash-npm', request: { kind: 'emergency' } },
+  { name: 'blue-green-emergency', config: 'blue-green', target: 'lightdash-bg', request: { kind: 'emergency' } },
+  {
+    name: 'blue-green-to-refused',
+    config: 'blue-green',
+    target: 'lightdash-bg',
+    request: { kind: 'emergency', toVersion: 'v1.11.4' },
+  },
+  { name: 'container-emergency', config: 'container', target: 'lightdash-container', request: { kind: 'emergency' } },
+  {
+    name: 'container-complete',
+    config: 'container',
+    target: 'lightdash-container',
+    request: { kind: 'complete', commits: ['3f2a9c1'] },
+  },
+  {
+    name: 'container-partial-refused',
+    config: 'container',
+    target: 'lightdash-container',
+    request: { kind: 'partial' },
+  },
+  {
+    name: 'container-bad-tag-refused',
+    config: 'container',
+    target: 'lightdash-container',
+    request: { kind: 'emergency', toVersion: '1.11.4:latest' },
+  },
+  { name: 'npm-package-partial', config: 'npm-package', target: 'lightdash-npm', request: { kind: 'partial' } },
+  {
+    name: 'npm-package-complete-refused',
+    config: 'npm-package',
+    target: 'lightdash-npm',
+    request: { kind: 'complete', commits: ['3f2a9c1'] },
+  },
+  {
+    name: 'npm-package-range-refused',
+    config: 'npm-package',
+    target: 'lightdash-npm',
+    request: { kind: 'emergency', toVersion: '1.x' },
+  },
   {
     name: 'git-pm2-emergency-to',
     config: 'git-pm2',

@@ -5,6 +5,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { RollbackClient } from '../../src/client';
 import { getTarget, loadConfig } from '../../src/targets/load';
+import { freshFetch } from '../../src/runner/local-host';
 import type { RollbackRecord, RollbackRequest } from '../../src/model';
 import { planRollback } from '../../src/targets/plan';
 import { eventually } from './eventually';
@@ -41,7 +42,9 @@ export async function startRollback(
 /** Independent of the product's own checks: the official MCP client, straight at the service. */
 export async function listToolsHttp(port: number): Promise<string[]> {
   const client = new Client({ name: 'test', version: '0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { fetch: freshFetch }),
+  );
   try {
     return (await client.listTools()).tools.map((t) => t.name);
   } finally {

@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { pm2LogFiles } from '../../src/activities/logs';
 import { parsePm2List } from '../../src/activities/service';
 import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
+import { freshFetch } from '../../src/runner/local-host';
 import { Cleanup } from './cleanup';
 import { eventually } from './eventually';
 import {
@@ -234,7 +235,7 @@ export async function untilListening(what: string, port: number, logs: string[])
 export async function health(
   port: number,
 ): Promise<{ status: number; body: { status?: string; version?: string } }> {
-  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) });
+  const res = await freshFetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: (await res.json()) as { status?: string; version?: string } };
 }
 

@@ -37,7 +37,7 @@ export async function createSshSandbox(
 
 /**
  * The same deployment, owned by the deploy user, reached through `host` (an SSH login, or a host
- * worker that runs as that user). The stdio MCP check is left out (not supported over SSH).
+ * worker that runs as that user). Its stdio MCP check starts the server there, as that user.
  */
 export async function createUserSandbox(
   opts: SandboxOptions & { host: Record<string, unknown> },
@@ -51,7 +51,6 @@ export async function createUserSandbox(
     configure: (target, config) => {
       target.host = opts.host;
       if (target.service.manager === 'pm2') target.service.pm2Command = pm2;
-      delete target.validate.mcpStdio;
       opts.configure?.(target, config);
     },
   });

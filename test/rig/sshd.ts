@@ -6,6 +6,7 @@ import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
 import type { SshHost } from '../../src/runner/ssh';
 import { Cleanup } from './cleanup';
 import { withFreshPort } from './ports';
+import { installedTool, stopChild } from './tools';
 
 /**
  * A real OpenSSH server on 127.0.0.1 and a port of its own, with fresh ed25519 host and client keys
@@ -27,14 +28,8 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-const ROOT = join(__dirname, '..', '..');
-
 function sshdTools(): { sshd: string; sftp: string; libs: string } {
-  const line = execFileSync('bash', [join(ROOT, 'scripts', 'install-sshd.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  const field = (name: string) => new RegExp(`${name}=(\\S*)`).exec(line)?.[1] ?? '';
+  const field = installedTool('install-sshd.sh');
   return { sshd: field('SSHD'), sftp: field('SFTP'), libs: field('LD_LIBRARY_PATH') };
 }
 
@@ -166,13 +161,5 @@ function launch(
           : new Error(`sshd exited (${code}): ${log.trim()}`),
       );
     });
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
   });
 }

@@ -6,6 +6,7 @@ import { usage } from '../errors';
 import { parseRollbackId } from '../ids';
 import { emit } from '../output';
 import { actingAs, checkPeopleText, checkText } from '../people';
+import { signAction } from '../signing';
 import { findRollback, requireRunning, startWorkerHint, withClient, type CliContext } from '../session';
 
 type Action = 'approve' | 'reject' | 'decide';
@@ -16,6 +17,7 @@ interface ActOptions {
   comment?: string;
   signal?: boolean;
   json?: boolean;
+  signWith?: string;
 }
 
 /** An Update is checked by the workflow, on a worker: without one it would wait. A Signal is queued. */
@@ -67,10 +69,22 @@ async function act(
         ? (await client.progress(desc.workflowId, undefined, 5000).catch(() => undefined))?.awaitingDecision
             ?.stepId
         : undefined;
+    const signWith = opts.signWith ?? process.env.ROLLBACK_SIGN_WITH;
+    const signed = signWith
+      ? signAction(signWith, {
+          workflowId: desc.workflowId,
+          runId: desc.runId,
+          action,
+          by,
+          stepId,
+          decision,
+          comment: opts.comment,
+        })
+      : {};
     const res = await client.act(
       desc.workflowId,
       action,
-      { by, comment: opts.comment, decision, stepId },
+      { by, comment: opts.comment, decision, stepId, ...signed },
       !!opts.signal,
     );
     emit(ctx.io, opts.json, describeResult(action, by, desc.workflowId, decision, res), {
@@ -80,6 +94,7 @@ async function act(
       decision,
       result: res,
       viaSignal: !!opts.signal,
+      signed: !!signWith,
     });
   });
 }
@@ -88,6 +103,10 @@ function actor(cmd: Command): Command {
   return cmd
     .option('--as <name>', 'who is acting (default: $ROLLBACK_USER or the OS user)')
     .option('--signal', 'send as a Signal (accepted blindly; a refusal shows only in the audit trail)')
+    .option(
+      '--sign-with <key>',
+      'sign with this SSH key (ssh-keygen -Y sign; a .pub file signs through ssh-agent); default $ROLLBACK_SIGN_WITH',
+    )
     .option('--json', 'machine-readable output');
 }
 

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { oneLine } from '../../model/text';
@@ -12,6 +13,7 @@ interface ReportOptions {
   format: string;
   json?: boolean;
   out?: string;
+  open?: boolean;
 }
 
 /** `rollback report ID [--format md|json] [--out DIR]`: rebuilds a rollback's reports from its record. */
@@ -25,7 +27,14 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .option('--run <runId>', 'a specific run (default: the latest)')
     .option('--format <format>', 'md or json', 'md')
     .option('--json', 'same as --format json')
-    .option('--out <dir>', 'also write incident.md, rollback-log-entry.md, analysis.md and record.json there')
+    .option(
+      '--out <dir>',
+      'also write incident.md, rollback-log-entry.md, analysis.md, timeline.svg and record.json there',
+    )
+    .option(
+      '--open',
+      'write the reports (to --out, or a folder under the temp dir) and print the timeline and analysis paths',
+    )
     .action(async (id: string, opts: ReportOptions) => {
       const format = opts.json ? 'json' : opts.format;
       if (format !== 'md' && format !== 'json')
@@ -40,14 +49,19 @@ export function registerReport(program: Command, ctx: CliContext): void {
           ctx.io.stderr(
             `note: ${loaded.workflowId} is still ${loaded.record.status}; the reports describe it so far\n`,
           );
-        if (opts.out) {
-          const dir = resolve(opts.out);
+        if (opts.out || opts.open) {
+          const dir = resolve(opts.out ?? join(tmpdir(), `rollback-report-${loaded.record.rollbackId}`));
           mkdirSync(dir, { recursive: true });
           writeFileSync(join(dir, 'incident.md'), bundle.incident);
           writeFileSync(join(dir, 'rollback-log-entry.md'), bundle.logEntry);
           writeFileSync(join(dir, 'analysis.md'), bundle.analysis);
+          writeFileSync(join(dir, 'timeline.svg'), bundle.timeline);
           writeFileSync(join(dir, 'record.json'), JSON.stringify(loaded.record, null, 2));
           ctx.io.stderr(`reports written to ${dir}\n`);
+          if (opts.open) {
+            ctx.io.stdout(`${join(dir, 'timeline.svg')}\n${join(dir, 'analysis.md')}\n`);
+            return;
+          }
         }
         ctx.io.stdout(
           format === 'json'

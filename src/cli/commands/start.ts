@@ -85,8 +85,11 @@ export function registerStart(program: Command, ctx: CliContext): void {
       checkPeopleText(opts);
       const requestedBy = actingAs(opts.as);
       const { preparePlan, checkRemoteHost } = lazy.planning();
-      const { request, plan, target } = preparePlan(ctx.globals(), kind, { ...opts, requestedBy });
-      await checkRemoteHost(opts.target, target);
+      const { request, plan, target, configFile } = preparePlan(ctx.globals(), kind, {
+        ...opts,
+        requestedBy,
+      });
+      await checkRemoteHost(ctx.io, configFile, opts.target, target);
       await withClient(
         ctx,
         async (client) => {

@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client, ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { SshHostSpec } from '../../model/hosts';
-import type { HostFiles, RunOptions, RunResult, Runner } from '../types';
+import type { HostFiles, HostProcess, RunOptions, RunResult, Runner, SpawnOptions } from '../types';
 import { PID_MARKER, remoteCommand } from './command';
 import { SftpFiles } from './files';
+import { spawnOverSsh } from './process';
+import { tunnelFetch } from './tunnel';
 import {
   fingerprintOf,
   hostKeyAlgorithms,
@@ -53,7 +55,7 @@ export class SshRunner implements Runner {
     }
   }
 
-  private get where(): string {
+  get where(): string {
     return `${this.target.user}@${this.target.host}:${this.target.port}`;
   }
 
@@ -345,6 +347,16 @@ export class SshSession implements Runner {
         ),
       ));
     return new SftpFiles(sftp, this);
+  }
+
+  /** A program on the host with its pipes (an MCP server over stdio), on a channel of this connection. */
+  spawn(argv: string[], options?: SpawnOptions): Promise<HostProcess> {
+    return spawnOverSsh(this.conn, this.runner.where, argv, options);
+  }
+
+  /** HTTP from the host: requests go through channels sshd connects on the far end. */
+  fetch(): typeof fetch {
+    return tunnelFetch(this.conn, this.runner.where);
   }
 
   end(): void {

@@ -4,6 +4,9 @@ import { oneLine } from '../../model/text';
 import { ConfigError } from '../errors';
 import { ecsKind } from './ecs';
 import { gitKind } from './git';
+import { npmPackageKind } from './npm-package';
+import { blueGreenKind } from './blue-green';
+import { containerKind } from './container';
 import type { BaseTarget, KindPlan, TargetKind } from './kind';
 
 export type { BaseTarget, KindPlan, KindPlanner, TargetKind } from './kind';
@@ -12,7 +15,13 @@ export type { BaseTarget, KindPlan, KindPlanner, TargetKind } from './kind';
  * Every target kind, by `deploy.type`. A new kind is a folder beside git/ and ecs/ and one line
  * here; nothing else branches on `deploy.type`.
  */
-export const BUILTIN_KINDS = { git: gitKind, ecs: ecsKind };
+export const BUILTIN_KINDS = {
+  git: gitKind,
+  'npm-package': npmPackageKind,
+  'blue-green': blueGreenKind,
+  container: containerKind,
+  ecs: ecsKind,
+};
 
 export type DeployType = keyof typeof BUILTIN_KINDS;
 export type TargetConfig = {
@@ -57,6 +66,12 @@ export class TargetKinds {
       }
       return r.data as BaseTarget;
     });
+  }
+
+  /** The schema of one `deploy.type`. */
+  schemaOf(type: string): z.ZodType {
+    if (!Object.hasOwn(this.kinds, type)) throw new ConfigError(`unknown deploy.type "${type}"`);
+    return this.kinds[type]!.schema;
   }
 
   kindOf(target: BaseTarget): TargetKind<BaseTarget, any> {

@@ -24,6 +24,21 @@ export type KindPlanner<Config, Acts extends ActivityMap = Activities> = (
 ) => KindPlan<Acts>;
 
 /**
+ * A read-only question `config check` and `start` ask a target's SSH host before anything runs:
+ * a command that exits 0 when the answer is yes.
+ */
+export interface HostProbe {
+  argv: string[];
+  cwd?: string;
+  /** Said when it exits 0. */
+  ok?: string;
+  /** Said when it does not: what is wrong, and the fix. */
+  problem: string;
+  /** The later probes are pointless when this one fails (no folder: nothing to look for in it). */
+  fatal?: boolean;
+}
+
+/**
  * A target kind (a `deploy.type`): its config schema, its planners and its read-only preflight
  * checks. Adding a kind is a folder beside git/ and ecs/ and one line in the registry.
  */
@@ -33,4 +48,6 @@ export interface TargetKind<Config extends BaseTarget = BaseTarget, Acts extends
   plan: { [K in RollbackKind]: KindPlanner<Config, Acts> };
   /** Problems with what the target names on this host (paths, programs), each saying the fix. */
   preflight(name: string, target: Config): string[];
+  /** What to ask the target's SSH host (its folders, rights, programs); `login` is the SSH user. */
+  hostProbes?(target: Config, login: string): HostProbe[];
 }

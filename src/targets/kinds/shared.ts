@@ -1,3 +1,4 @@
+import { dirname } from 'node:path/posix';
 import {
   runsOnHost,
   WAIT_ACTIVITY,
@@ -6,11 +7,54 @@ import {
   type ActivityStep,
   type HostSpec,
   type PlanStep,
+  type RollbackKind,
 } from '../../model';
 import { SAFE_REF } from '../common';
 import { ConfigError } from '../errors';
+import type { HostProbe, KindPlanner } from './kind';
 
 /** Request checks and labels that more than one kind uses. */
+
+/** A probe that a program the rollback starts is on the host (PATH of a non-interactive login). */
+export function programProbe(field: string, program: string, cwd?: string): HostProbe {
+  return {
+    argv: ['sh', '-c', 'command -v -- "$1" >/dev/null', 'sh', program],
+    cwd,
+    problem: `${field}: program "${program}" is not found on the host (PATH of a non-interactive login); install it or give its absolute path`,
+  };
+}
+
+/** The backup folder, or the nearest folder above it that exists, takes the login's writes. */
+export function backupDirProbe(backupDir: string): HostProbe {
+  return {
+    argv: [
+      'sh',
+      '-c',
+      'd=$1; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; test -d "$d" -a -w "$d"',
+      'sh',
+      backupDir,
+    ],
+    problem: `the login cannot create or write backupDir ${backupDir} (nor ${dirname(backupDir)}); choose a folder it owns`,
+  };
+}
+
+/** The programs of a pm2 or command service, and of the stdio MCP check, as probes. */
+export function serviceProgramProbes(
+  service:
+    | { manager: 'pm2'; pm2Command?: string[] }
+    | { manager: 'command'; start: string[]; stop: string[]; status: string[]; cwd?: string },
+  stdioCommand: string[] | undefined,
+  path: string,
+): HostProbe[] {
+  const probes: HostProbe[] = [];
+  if (service.manager === 'pm2')
+    probes.push(programProbe('service.pm2Command', service.pm2Command?.[0] ?? 'pm2', path));
+  else
+    for (const verb of ['start', 'stop', 'status'] as const)
+      probes.push(programProbe(`service.${verb}`, service[verb][0]!, service.cwd ?? path));
+  if (stdioCommand?.[0]) probes.push(programProbe('validate.mcpStdio.command', stdioCommand[0], path));
+  return probes;
+}
 
 /** `{ QURATOR: 'false' }` → `QURATOR=false`, as titles and version labels show flags. */
 export function formatFlags(flags: Record<string, string>, separator = ', '): string {
@@ -73,4 +117,21 @@ export function placeOnHost<Acts extends ActivityMap>(
       ? step
       : { ...place(step as ActivityStep<Acts>), undo: step.undo.map(place) },
   );
+}
+
+/** A kind's planners with every plan's host steps placed where the target lives (`host:`). */
+export function plannersOnTargetHost<T extends { host?: HostSpec }>(
+  planners: Record<RollbackKind, KindPlanner<T>>,
+): Record<RollbackKind, KindPlanner<T>> {
+  const placed =
+    (planner: KindPlanner<T>): KindPlanner<T> =>
+    (target, request) => {
+      const plan = planner(target, request);
+      return { ...plan, steps: placeOnHost(plan.steps, target.host) };
+    };
+  return {
+    emergency: placed(planners.emergency),
+    complete: placed(planners.complete),
+    partial: placed(planners.partial),
+  };
 }

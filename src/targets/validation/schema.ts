@@ -38,8 +38,15 @@ export const errorLogSchema = z
 
 export type ErrorLogConfig = z.infer<typeof errorLogSchema>;
 
+/**
+ * Where an HTTP check starts: the orchestrator's worker (default), or the target's host (over its
+ * SSH connection, or by its host worker), for a service that listens only on the host's loopback.
+ */
+const fromSchema = z.enum(['orchestrator', 'host']).default('orchestrator');
+
 const healthSchema = z.strictObject({
   url: httpUrl('http://127.0.0.1:8080/health'),
+  from: fromSchema,
   expectVersion: z.boolean().default(true),
   timeoutSeconds: z.number().positive().default(60),
 });
@@ -54,8 +61,13 @@ const mcpCommon = {
   timeoutSeconds: z.number().positive().optional(),
 };
 
-const mcpHttpSchema = z.strictObject({ url: httpUrl('http://127.0.0.1:8080/mcp'), ...mcpCommon });
+const mcpHttpSchema = z.strictObject({
+  url: httpUrl('http://127.0.0.1:8080/mcp'),
+  from: fromSchema,
+  ...mcpCommon,
+});
 
+/** Starts the server where it is deployed: on the target's host (over SSH, or by its host worker). */
 const mcpStdioSchema = z.strictObject({
   command: argvList('["node", "dist/index.js", "--stdio"]').describe(
     'argv of the server in stdio mode; relative paths resolve in the deploy path',
@@ -67,6 +79,7 @@ const mcpStdioSchema = z.strictObject({
 
 const latencySchema = z.strictObject({
   url: httpUrl('http://127.0.0.1:8080/health'),
+  from: fromSchema,
   samples: z.number().int().min(1).max(1000).default(10),
   maxAverageMs: z.number().positive().default(2000),
   maxP95Ms: z.number().positive().optional(),

@@ -137,14 +137,14 @@ function checksOnce(
         : '';
   const expected = (wanted: boolean) => (wanted ? expectedVersion : undefined);
   if (v.health) {
-    const { expectVersion, ...health } = v.health;
+    const { expectVersion, from, ...health } = v.health;
     steps.push({
       id: `validate-health${suffix}`,
       title: `${prefix}Check health${expectVersion ? versionLabel : ''}`,
       role: 'validate',
       activity: 'checkHealth',
       retry: 'validate',
-      input: { ...health, expectedVersion: expected(expectVersion) },
+      input: { ...health, ...fromHost(from), expectedVersion: expected(expectVersion) },
       undo: [],
     });
   }
@@ -153,7 +153,8 @@ function checksOnce(
     ['validate-mcp-stdio', 'stdio', v.mcpStdio],
   ] as const) {
     if (!mcp) continue;
-    const { expectVersion, ...rest } = mcp;
+    const { expectVersion, ...withFrom } = mcp;
+    const { from, ...rest } = { from: undefined, ...withFrom };
     steps.push({
       id: `${id}${suffix}`,
       title: `${prefix}Check MCP tools over ${transport === 'http' ? 'HTTP' : 'stdio'}${mcp.expectedTools !== undefined ? ` (${mcp.expectedTools} expected)` : ''}`,
@@ -165,22 +166,32 @@ function checksOnce(
         cwd: checks.cwd,
         redactEnvFiles: checks.envFiles,
         ...rest,
+        ...fromHost(from),
         expectedVersion: expected(expectVersion),
       },
       undo: [],
     });
   }
   if (v.latency) {
+    const { from, ...latency } = v.latency;
     steps.push({
       id: `validate-latency${suffix}`,
       title: `${prefix}Sample latency (${v.latency.samples} requests, average under ${v.latency.maxAverageMs} ms)`,
       role: 'validate',
       activity: 'checkLatency',
       retry: 'validate',
-      input: { ...v.latency },
+      input: { ...latency, ...fromHost(from) },
       undo: [],
     });
   }
   if (v.errorLog) steps.push(...errorLogWindowSteps(v.errorLog, checks, suffix));
   return steps;
+}
+
+/**
+ * `from: host` stays in the check's input, where `runsOnHost` finds it when the plan is placed;
+ * the default (from the orchestrator) leaves the input as plans have always had it.
+ */
+function fromHost(from: 'orchestrator' | 'host' | undefined): { from?: 'host' } {
+  return from === 'host' ? { from } : {};
 }

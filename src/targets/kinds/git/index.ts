@@ -1,6 +1,6 @@
 import type { BaseTarget, TargetKind } from '../kind';
 import { gitPlanners } from './plan';
-import { gitPreflight } from './preflight';
+import { gitHostProbes, gitPreflight } from './preflight';
 import { gitTargetSchema, type GitTarget } from './schema';
 
 export { serviceChecks } from './plan';
@@ -11,6 +11,7 @@ export const gitKind: TargetKind<GitTarget> = {
   schema: gitTargetSchema,
   plan: gitPlanners,
   preflight: gitPreflight,
+  hostProbes: gitHostProbes,
 };
 
 /** Whether a target is git-deployed (for commands that only git targets support, like drills). */

@@ -1,46 +1,40 @@
 import { join } from 'node:path/posix';
-import {
-  envFilesOf,
-  ref,
-  type ActivityCall,
-  type PlanStep,
-  type RollbackRequest,
-  type StepRef,
-} from '../../../model';
-import { ConfigError } from '../../errors';
+import { ref, type ActivityCall, type PlanStep, type RollbackRequest, type StepRef } from '../../../model';
 import { validationSteps, type ServiceChecks } from '../../validation/steps';
-import type { KindPlan, KindPlanner } from '../kind';
 import {
-  assertSafeCommits,
-  assertSafeVersion,
-  formatFlags,
-  placeOnHost,
-  refuseTo,
-  revertLabel,
-} from '../shared';
+  backupStep,
+  partialPlan,
+  serviceChecks as sharedServiceChecks,
+  startStep,
+  stopStep,
+  type HostService,
+} from '../host-service';
+import type { KindPlan, KindPlanner } from '../kind';
+import { assertSafeCommits, assertSafeVersion, plannersOnTargetHost, refuseTo, revertLabel } from '../shared';
 import type { GitTarget } from './schema';
 
 /** The plans of a git-deployed service's three rollbacks. */
 
-function describeService(target: GitTarget): string {
-  return target.service.manager === 'pm2' ? `pm2 process ${target.service.name}` : 'the service';
+/** The service as the shared host-service steps see it. */
+function hostService(target: GitTarget): HostService {
+  return {
+    service: target.service,
+    path: target.deploy.path,
+    configFiles: target.configFiles,
+    logFiles: target.logFiles,
+    validate: target.validate,
+    partial: target.partial,
+  };
 }
 
 /** What a git target's service checks need: paths, env files, and its pm2 process if any. */
 export function serviceChecks(target: GitTarget): ServiceChecks {
-  const s = target.service;
-  return {
-    validate: target.validate,
-    cwd: target.deploy.path,
-    envFiles: envFilesOf(target.configFiles),
-    ...(s.manager === 'pm2' ? { pm2: { name: s.name, ...(s.pm2Home ? { pm2Home: s.pm2Home } : {}) } } : {}),
-  };
+  return sharedServiceChecks(hostService(target));
 }
 
 function basics(target: GitTarget, request: RollbackRequest) {
   const path = target.deploy.path;
   const backupPath = join(target.backupDir, request.rollbackId);
-  const svc = { service: { ...target.service }, cwd: path };
   const install: ActivityCall = {
     activity: 'runInstall',
     input: { path, argv: target.deploy.install },
@@ -49,7 +43,7 @@ function basics(target: GitTarget, request: RollbackRequest) {
   const build: ActivityCall[] = target.deploy.build
     ? [{ activity: 'runBuild', input: { path, argv: target.deploy.build }, retry: 'install' }]
     : [];
-  return { path, backupPath, svc, install, build, files: target.configFiles };
+  return { path, backupPath, install, build, files: target.configFiles };
 }
 
 /** Look at what runs: the commit, its tag, whether the tree has local changes. Read-only. */
@@ -67,17 +61,8 @@ function inspect(target: GitTarget): PlanStep {
 }
 
 /** Back up the config files (and the partial env file, and the logs) before anything changes. */
-function backup(target: GitTarget, request: RollbackRequest, extraFiles: string[] = []): PlanStep {
-  const { path, backupPath, files } = basics(target, request);
-  return {
-    id: 'backup',
-    title: `Back up ${files.join(', ')}`,
-    role: 'backup',
-    activity: 'backupFiles',
-    retry: 'quick',
-    input: { path, files: [...new Set([...files, ...extraFiles, ...target.logFiles])], backupPath },
-    undo: [],
-  };
+function backup(target: GitTarget, request: RollbackRequest): PlanStep {
+  return backupStep(hostService(target), basics(target, request).backupPath);
 }
 
 /** Stop, check out, install, build, restore the host's config, start: the runbook's redeploy. */
@@ -92,7 +77,7 @@ function redeploy(
     releaseConfig?: { path: string; version: string };
   },
 ): PlanStep[] {
-  const { path, backupPath, svc, install, build, files } = basics(target, request);
+  const { path, backupPath, install, build, files } = basics(target, request);
   const remote = target.deploy.remote;
   const checkoutInput = (at: string | StepRef, fetch: boolean) => ({
     path,
@@ -103,15 +88,7 @@ function redeploy(
     backupPath,
   });
   return [
-    {
-      id: 'stop',
-      title: `Stop ${describeService(target)}`,
-      role: 'stop',
-      activity: 'stopService',
-      retry: 'service',
-      input: svc,
-      undo: [{ activity: 'startService', input: svc, retry: 'service' }],
-    },
+    stopStep(hostService(target)),
     {
       id: 'checkout',
       title: checkout.title,
@@ -168,15 +145,7 @@ function redeploy(
         },
       ],
     },
-    {
-      id: 'start',
-      title: `Start ${describeService(target)}`,
-      role: 'start',
-      activity: 'startService',
-      retry: 'service',
-      input: svc,
-      undo: [{ activity: 'stopService', input: svc, retry: 'service' }],
-    },
+    startStep(hostService(target)),
   ];
 }
 
@@ -263,64 +232,8 @@ const complete: KindPlanner<GitTarget> = (target, request): KindPlan => {
 };
 
 /** Keep the deployed version; set feature flags in the env file and restart. */
-const partial: KindPlanner<GitTarget> = (target, request): KindPlan => {
-  if (!target.partial) {
-    throw new ConfigError(
-      `target "${request.target}" has no \`partial:\` section; add the feature flags a partial rollback sets, e.g. partial: { flags: { QURATOR: "false" } }`,
-    );
-  }
-  refuseTo(request, 'a partial rollback keeps the deployed version');
-  const { path, backupPath, svc } = basics(target, request);
-  const { flags, envFile } = target.partial;
-  return {
-    toVersion: `flags:${formatFlags(flags, ',')}`,
-    backupPath,
-    affected: [path],
-    steps: [
-      inspect(target),
-      // The env file is always backed up: the flags' undo restores it from there.
-      backup(target, request, [envFile]),
-      {
-        id: 'set-flags',
-        title: `Set ${formatFlags(flags)} in ${envFile}`,
-        role: 'change',
-        activity: 'setEnvFlags',
-        retry: 'quick',
-        input: { path, envFile, flags },
-        // The env file comes back byte for byte from the backup, then the service re-reads it.
-        undo: [
-          {
-            activity: 'restoreConfigFiles',
-            input: { path, files: [envFile], backupPath, untrackedOnly: false },
-            retry: 'quick',
-          },
-          { activity: 'restartService', input: svc, retry: 'service' },
-        ],
-      },
-      {
-        id: 'restart',
-        title: `Restart ${describeService(target)} with the new flags`,
-        role: 'start',
-        activity: 'restartService',
-        retry: 'service',
-        input: svc,
-        undo: [],
-      },
-      ...validationSteps(serviceChecks(target), ref('inspect.version')),
-    ],
-  };
-};
+const partial: KindPlanner<GitTarget> = (target, request): KindPlan =>
+  partialPlan(hostService(target), request, basics(target, request).backupPath, inspect(target));
 
 /** Every planner's host steps go where the target lives (`host:`). */
-const onTargetHost =
-  (planner: KindPlanner<GitTarget>): KindPlanner<GitTarget> =>
-  (target, request) => {
-    const plan = planner(target, request);
-    return { ...plan, steps: placeOnHost(plan.steps, target.host) };
-  };
-
-export const gitPlanners = {
-  emergency: onTargetHost(emergency),
-  complete: onTargetHost(complete),
-  partial: onTargetHost(partial),
-};
+export const gitPlanners = plannersOnTargetHost<GitTarget>({ emergency, complete, partial });

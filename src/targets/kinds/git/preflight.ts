@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { programProblem } from '../../preflight';
+import type { HostProbe } from '../kind';
+import { backupDirProbe, programProbe, serviceProgramProbes } from '../shared';
 import type { GitTarget } from './schema';
 
 /** Read-only checks of what a git target names on this host, run before anything is started. */
@@ -43,4 +45,26 @@ export function gitPreflight(name: string, target: GitTarget): string[] {
     if (problem) problems.push(`target "${name}": ${problem}`);
   }
   return problems;
+}
+
+/** What `config check` and `start` ask a git target's SSH host. */
+export function gitHostProbes(target: GitTarget, login: string): HostProbe[] {
+  const path = target.deploy.path;
+  return [
+    {
+      argv: ['test', '-d', `${path}/.git`],
+      ok: `${path} is a git working copy`,
+      problem: `deploy.path ${path} is not a git working copy the login ${login} can read; deploy it there or fix the path`,
+      fatal: true,
+    },
+    {
+      argv: ['test', '-w', path],
+      problem: `the login cannot write deploy.path ${path}; log in as the user who owns it`,
+    },
+    backupDirProbe(target.backupDir),
+    programProbe('git', 'git', path),
+    programProbe('deploy.install', target.deploy.install[0]!, path),
+    ...(target.deploy.build ? [programProbe('deploy.build', target.deploy.build[0]!, path)] : []),
+    ...serviceProgramProbes(target.service, target.validate.mcpStdio?.command, path),
+  ];
 }

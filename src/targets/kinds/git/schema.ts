@@ -3,7 +3,8 @@ import {
   absolutePath,
   argvSchema,
   commonTargetFields,
-  envFlagsSchema,
+  configPath,
+  hostPartialSchema,
   gitRemoteName,
   refSchema,
 } from '../../common';
@@ -49,21 +50,7 @@ const gitDeploySchema = z.strictObject({
   build: argvSchema.optional(),
 });
 
-const partialSchema = z.strictObject({
-  /** The env file the flags are set in, relative to the deploy path. */
-  envFile: z.string().default('.env'),
-  flags: envFlagsSchema.refine(
-    (f) => Object.keys(f).length > 0,
-    'name at least one flag, e.g. QURATOR: "false"',
-  ),
-});
-
-const configPath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path');
-
-const gitTargetFields = z.strictObject({
+export const gitTargetSchema = z.strictObject({
   ...commonTargetFields,
   /** Where the service runs: local (default), { ssh: {...} } or { worker: NAME }. */
   host: hostSchema,
@@ -73,21 +60,9 @@ const gitTargetFields = z.strictObject({
   backupDir: absolutePath,
   logFiles: z.array(z.string()).default([]),
   validate: validationSchema.default({}),
-  partial: partialSchema.optional(),
+  partial: hostPartialSchema.optional(),
   /** A rehearsal copy: only sandbox targets may be broken on purpose by `rollback drill`. */
   sandbox: z.boolean().default(false),
-});
-
-export const gitTargetSchema = gitTargetFields.superRefine((t, ctx) => {
-  // The stdio check starts the server where it is deployed: over SSH that is not built yet.
-  if (t.host && 'ssh' in t.host && t.validate.mcpStdio) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['validate', 'mcpStdio'],
-      message:
-        'the MCP stdio check cannot run on an SSH host yet: remove it (check the server over HTTP with validate.mcp), or run a worker on the host (host: { worker: NAME })',
-    });
-  }
 });
 
 export type GitTarget = z.infer<typeof gitTargetSchema>;

@@ -42,4 +42,6 @@ if [ "${1:-}" = "--tests" ]; then
   bash scripts/install-nginx.sh >/dev/null
   # podman, the container engine (Docker Engine API) the container tests roll back on
   bash scripts/install-podman.sh >/dev/null
+  # Prometheus and Alertmanager, the metrics source and the alert sender of the guard tests
+  bash scripts/install-prometheus.sh >/dev/null
 fi

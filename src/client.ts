@@ -5,6 +5,7 @@ import {
   WorkflowFailedError,
   WorkflowUpdateFailedError,
   WithStartWorkflowOperation,
+  type ConnectionLike,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -148,7 +149,7 @@ export interface RollbackSummary {
 export class RollbackClient {
   private constructor(
     readonly client: Client,
-    private readonly connection: Connection,
+    private readonly connection: ConnectionLike,
     readonly address: string,
     readonly namespace: string,
     readonly taskQueue: string,
@@ -166,6 +167,18 @@ export class RollbackClient {
       namespace,
       taskQueue,
     );
+  }
+
+  /**
+   * A client over a connection someone else owns (an activity's worker client: a guard starting a
+   * rollback); `close` leaves that connection open.
+   */
+  static over(client: Client, address: string, taskQueue: string): RollbackClient {
+    const borrowed = {
+      workflowService: client.workflowService,
+      close: async () => undefined,
+    } as unknown as ConnectionLike;
+    return new RollbackClient(client, borrowed, address, client.options.namespace, taskQueue);
   }
 
   close(): Promise<void> {

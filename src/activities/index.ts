@@ -12,6 +12,8 @@ import { containerActivities } from './container';
 import { appendRollbackLog, recordIncident } from './report';
 import { revertActivities } from './revert';
 import { serviceActivities } from './service';
+import { startGuardRollback } from './guard';
+import { signalActivities } from './signals';
 
 export { defaultDeps, type ActivityDeps } from './deps';
 
@@ -35,8 +37,17 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     ...logActivities(deps),
     ...ecsActivities(deps),
     ...revertActivities(deps),
+    ...guardActivities(deps),
   };
 }
+
+/** What a guard runs: sampling its signals (read-only) and starting a rollback the way the CLI does. */
+export function guardActivities(deps: ActivityDeps) {
+  return { ...signalActivities(deps), startGuardRollback };
+}
+
+/** Activities that are not rollback steps (no StepResult): the guard's. */
+export type GuardActivityName = keyof ReturnType<typeof guardActivities>;
 
 export type Activities = ReturnType<typeof createActivities>;
 export type ActivityName = keyof Activities;

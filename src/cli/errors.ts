@@ -28,6 +28,8 @@ const USER_MISTAKES = new Set([
   'RollbackRefusedError', // a read-only check of the request failed; nothing was written
   'WorkflowNotFoundError', // an unknown id
   'NamespaceNotFoundError', // an unknown --namespace
+  'GuardNotRunningError', // guard status/pause/stop of a target without one
+  'GuardAlreadyRunningError', // one guard per target
 ]);
 
 function commanderCode(err: unknown): string | undefined {

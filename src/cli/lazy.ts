@@ -28,5 +28,8 @@ export const lazy = {
   hostCheck: () => require('../targets/host-check') as typeof import('../targets/host-check'),
   drillRun: () => require('../drill/run') as typeof import('../drill/run'),
   chatops: () => require('../chatops/app') as typeof import('../chatops/app'),
+  guardConfig: () => require('../targets/guard') as typeof import('../targets/guard'),
+  guardClient: () => require('../guard-client') as typeof import('../guard-client'),
+  alerts: () => require('../alerts/server') as typeof import('../alerts/server'),
   connection: () => require('../temporal/connection') as typeof import('../temporal/connection'),
 };

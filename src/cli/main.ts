@@ -4,11 +4,13 @@ import { registerChatOps } from './commands/chatops';
 import { registerCancel } from './commands/cancel';
 import { registerConfig } from './commands/config';
 import { registerDrill } from './commands/drill';
+import { registerGuard } from './commands/guard';
 import { registerHosts } from './commands/hosts';
 import { registerList } from './commands/list';
 import { registerLocal } from './commands/local';
 import { registerPlan } from './commands/plan';
 import { registerReport } from './commands/report';
+import { registerServe } from './commands/serve';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
 import { registerWatch } from './commands/watch';
@@ -63,6 +65,8 @@ export function buildProgram(io: CliIo = processIo): Command {
     registerReport,
     registerDrill,
     registerChatOps,
+    registerGuard,
+    registerServe,
   ]) {
     register(program, ctx);
   }

@@ -63,3 +63,20 @@ export async function missingHostWorkers(client: RollbackClient, names: Iterable
   }
   return missing;
 }
+
+/**
+ * Nothing would run a rollback on a task queue no worker polls, and it would hold the target's
+ * workflow id (blocking every later rollback of it) until someone ended it: refuse it instead.
+ */
+export async function requireWorker(
+  client: RollbackClient,
+  target: string,
+  what = 'rollback',
+): Promise<void> {
+  const { polling } = await client.workerPresence();
+  if (polling) return;
+  throw usage(
+    `no worker polls task queue "${client.taskQueue}" (namespace ${client.namespace} at ${client.address}): nothing would run this ${what} of ${target}, so it was not started; ` +
+      `${startWorkerHint(client.taskQueue)}, or check --task-queue / ROLLBACK_TASK_QUEUE for a typo`,
+  );
+}

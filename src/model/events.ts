@@ -11,7 +11,11 @@ export type RollbackEventType =
   | 'succeeded'
   | 'failed'
   | 'cancelled'
-  | 'aborted';
+  | 'aborted'
+  // A guard's notices (the rollback it starts sends its own):
+  | 'guard-escalated'
+  | 'guard-proposed'
+  | 'guard-recorded';
 
 /** What a notification says. Built from the workflow's record: no secret can be in it. */
 export interface RollbackEvent {

@@ -12,3 +12,4 @@ export * from './search-attributes';
 export * from './text';
 export * from './hosts';
 export * from './signatures';
+export * from './guard';

@@ -42,6 +42,14 @@ export interface RollbackRequest {
   webUiBase?: string;
   /** Redeploy even when the service already runs the version asked for. */
   force?: boolean;
+  /** Set when a guard started the rollback: the rule that held and its samples. */
+  trigger?: RollbackTrigger;
+}
+
+export interface RollbackTrigger {
+  type: 'automatic';
+  rule: string;
+  evidence: string[];
 }
 
 /**

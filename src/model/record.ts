@@ -1,6 +1,6 @@
 /** The workflow's own record: the progress query returns it and the reports are built from it. */
 import type { Decision, RollbackKind } from './kinds';
-import type { Plan, PlanStep, RollbackRequest, StepRole } from './plan';
+import type { Plan, PlanStep, RollbackRequest, RollbackTrigger, StepRole } from './plan';
 import { WAIT_ACTIVITY } from './plan';
 import { hostLabel } from './hosts';
 
@@ -109,6 +109,8 @@ export interface RollbackRecord {
   impact?: string;
   requestedBy: string;
   requestedAt: string;
+  /** A guard's rollback: the rule and the samples that made it start one. */
+  trigger?: RollbackTrigger;
   status: RollbackStatus;
   startedAt: string;
   finishedAt?: string;
@@ -150,6 +152,7 @@ export function pendingRecord(
     impact: request.impact,
     requestedBy: request.requestedBy,
     requestedAt: request.requestedAt,
+    ...(request.trigger ? { trigger: request.trigger } : {}),
     status: 'running',
     startedAt,
     steps: steps.map((s) => ({

@@ -33,6 +33,12 @@ export function headline(e: RollbackEvent): string {
       return `${what} cancelled; completed steps were undone`;
     case 'aborted':
       return `${what} aborted by ${t(e.by)} at "${t(e.step?.title)}": left as it is`;
+    case 'guard-escalated':
+      return `guard of ${t(e.target)}: ${t(e.comment)}; it started a rollback within its cool-down already, so it does not start another: look at the service now`;
+    case 'guard-proposed':
+      return `guard of ${t(e.target)} proposes a ${t(e.kind)} rollback: ${t(e.comment)}; to run it: rollback start ${t(e.kind)} --target ${t(e.target)} --reason "..."`;
+    case 'guard-recorded':
+      return `guard of ${t(e.target)} (paused or in maintenance) would have acted: ${t(e.comment)}`;
     default:
       // An event type from a newer or older worker: still one line, never a TypeError.
       return `${what}: ${t((e as { type?: unknown }).type)}`;

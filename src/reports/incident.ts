@@ -12,6 +12,8 @@ export interface IncidentFields {
   requestedBy: string;
   requestedAt: string;
   affectedSystems: string[];
+  /** A guard's rollback: the rule that held and its samples. */
+  trigger?: { rule: string; evidence: string[] };
 }
 
 export function renderIncident(f: IncidentFields): string {
@@ -26,8 +28,23 @@ export function renderIncident(f: IncidentFields): string {
     `- **Affected systems**: ${systems.map((s) => md(s)).join(', ')}`,
     `- **Decision**: ${md(f.kind)} rollback to ${md(f.toVersion)}`,
     `- **Rollback id**: ${md(f.rollbackId)}`,
+    ...(f.trigger ? triggerLines(f.trigger) : []),
     '',
   ].join('\n');
+}
+
+/** What made a guard start the rollback, as the guard saw it: the rule and each sample of its window. */
+function triggerLines(t: { rule: string; evidence: string[] }): string[] {
+  const evidence = Array.isArray(t.evidence) ? t.evidence : [];
+  return [
+    `- **Trigger**: automatic, guard rule ${md(t.rule)}`,
+    '',
+    '## Evidence',
+    '',
+    '```',
+    ...evidence.map((line) => String(line).replace(/`/g, "'")),
+    '```',
+  ];
 }
 
 /** When the plan's own incident input is not at hand, the record holds all but the deploy path. */
@@ -42,5 +59,6 @@ export function incidentFieldsFromRecord(record: ReportRecord): IncidentFields {
     requestedBy: record.requestedBy,
     requestedAt: record.requestedAt,
     affectedSystems: [record.target],
+    ...(record.trigger ? { trigger: record.trigger } : {}),
   };
 }

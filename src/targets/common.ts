@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { parseAllowedSigners } from '../model/signatures';
 import { DECISIONS } from '../model';
 import { notifySchema } from '../notifications/channels';
+import { guardSchema } from './guard';
+import { absolutePath } from './primitives';
+
+export { absolutePath, regexSchema } from './primitives';
 
 /**
  * Config pieces every target kind shares. Objects are strict: an unknown field is far more often a
@@ -58,21 +62,12 @@ export function argvList(example: string) {
 
 export const argvSchema = argvList('["npm", "ci"]');
 
-export const absolutePath = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
 
 export const gitRemoteName = z
   .string()
   .regex(/^[A-Za-z0-9._-]+$/, 'must be a git remote name, like origin')
   .default('origin');
 
-export const regexSchema = z.string().refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
 
 export const envFlagsSchema = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'flag names are environment variable names'),
@@ -154,6 +149,8 @@ export const commonTargetFields = {
   }),
   onFailure: onFailureSchema.default({ wait: {}, timeoutSeconds: 900, default: {} }),
   notify: notifySchema.optional(),
+  /** Automatic triggers: rules that roll the target back when a signal stays bad (rollback guard). */
+  guard: guardSchema.optional(),
 };
 
 export type CommonTargetConfig = z.infer<z.ZodObject<typeof commonTargetFields>>;

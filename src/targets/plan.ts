@@ -48,6 +48,7 @@ function incidentStep(
       requestedBy: request.requestedBy,
       requestedAt: request.requestedAt,
       affectedSystems: [request.target, ...affected],
+      ...(request.trigger ? { trigger: request.trigger } : {}),
     },
     undo: [],
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsSchema } from '../alerts/schema';
 import { notifySchema } from '../notifications/channels';
 import { allowedSignersSchema, userName } from './common';
 import { targetKinds, type TargetKinds } from './kinds';
@@ -46,6 +47,8 @@ function configFields(kinds: TargetKinds) {
     allowedSigners: allowedSignersSchema.default([]),
     /** Channels every target notifies, besides its own. */
     notify: notifySchema.optional(),
+    /** Alerts `rollback serve` turns into rollbacks (Alertmanager webhooks, SNS CloudWatch alarms). */
+    alerts: alertsSchema.optional(),
     targets: z
       .record(targetName, kinds.targetSchema())
       .refine((t) => Object.keys(t).length > 0, 'must define at least one target'),
@@ -66,6 +69,14 @@ export function configSchema(kinds: TargetKinds = targetKinds) {
             message: `Slack user ${e.slack} is given to both ${other} and ${e.name}; one Slack user is one person`,
           });
         seen.set(e.slack, e.name);
+      }
+      for (const [i, r] of (c.alerts?.routes ?? []).entries()) {
+        if (!Object.hasOwn(c.targets, r.target))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['alerts', 'routes', i, 'target'],
+            message: `no target "${r.target}" in this config; use one of: ${Object.keys(c.targets).join(', ')}`,
+          });
       }
     })
     .transform((c) => {

@@ -1,2 +1,3 @@
 export { rollbackWorkflow } from './rollback';
 export { notifyWorkflow } from './notify';
+export { guardWorkflow } from './guard';

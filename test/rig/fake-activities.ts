@@ -1,6 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Activities, ActivityName } from '../../src/activities';
+import { guardActivities, type Activities, type GuardActivityName } from '../../src/activities';
+import { defaultDeps } from '../../src/activities/deps';
+
+/** The rollback steps' activities; a guard's own (sampling, starting a rollback) stay real. */
+type ActivityName = Exclude<keyof Activities, GuardActivityName>;
 import type { FailureType } from '../../src/model';
 
 /**
@@ -243,10 +247,12 @@ export function createFakeActivities(opts: FakeOptions = {}): Activities {
         throw err;
       }
     };
-  return Object.fromEntries(
+  const fakes = Object.fromEntries(
     FAKE_ACTIVITY_NAMES.map((name) => [
       name,
       fake(name, DATA[name] as (input: unknown) => Record<string, unknown>),
     ]),
-  ) as Activities;
+  ) as Omit<Activities, GuardActivityName>;
+  // Real: they sample what the test serves and start rollbacks on the test's own worker.
+  return { ...fakes, ...guardActivities(defaultDeps()) };
 }

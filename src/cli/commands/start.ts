@@ -8,7 +8,7 @@ import type { PreflightResult } from '../../workflows/messages';
 import { usage } from '../errors';
 import { emit, type CliIo } from '../output';
 import { actingAs, checkPeopleText } from '../people';
-import { missingHostWorkers, startWorkerHint, withClient, type CliContext } from '../session';
+import { missingHostWorkers, requireWorker, withClient, type CliContext } from '../session';
 import { lazy } from '../lazy';
 
 interface StartOptions {
@@ -22,19 +22,6 @@ interface StartOptions {
   force?: boolean;
   taskQueue?: string;
   json?: boolean;
-}
-
-/**
- * Nothing would run a rollback on a task queue no worker polls, and it would hold the target's
- * workflow id (blocking every later rollback of it) until someone ended it: refuse it instead.
- */
-async function requireWorker(client: RollbackClient, target: string): Promise<void> {
-  const { polling } = await client.workerPresence();
-  if (polling) return;
-  throw usage(
-    `no worker polls task queue "${client.taskQueue}" (namespace ${client.namespace} at ${client.address}): nothing would run this rollback of ${target}, so it was not started; ` +
-      `${startWorkerHint(client.taskQueue)}, or check --task-queue / ROLLBACK_TASK_QUEUE for a typo`,
-  );
 }
 
 /** A rollback with steps for a host's own worker: refused while no worker polls that host's queue. */

@@ -1,0 +1,222 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { RollbackClient } from '../src/client';
+import { createActivities } from '../src/activities';
+import { defaultDeps } from '../src/activities/deps';
+import { GuardClient } from '../src/guard-client';
+import { guardWorkflowId, type GuardStatus } from '../src/model/guard';
+import { resolveGuard } from '../src/targets/guard';
+import { getTarget, loadConfig } from '../src/targets/load';
+import { Cleanup } from './rig/cleanup';
+import { commandTarget } from './rig/configs';
+import { eventually } from './rig/eventually';
+import { createFakeActivities } from './rig/fake-activities';
+import { startReceiver } from './rig/rollback';
+import { scratchRoot } from './rig/sandbox';
+import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
+import { killHard, spawnWorkerProcess } from './rig/worker-process';
+
+/**
+ * Guards on the health of several instances: real HTTP instances the test turns bad, the guard
+ * workflow on the dev server with the real signal activities, and fake rollback steps (the guard's
+ * decisions are under test here; test/guard.test.ts runs a real rollback).
+ */
+
+const taskQueue = testTaskQueue('guard-health');
+const cleanup = new Cleanup();
+const root = mkdtempSync(join(scratchRoot(), 'rb-guard-health-'));
+let client: RollbackClient;
+let guards: GuardClient;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+
+interface Instance {
+  url: string;
+  healthy: boolean;
+  server: Server;
+}
+const instances: Instance[] = [];
+
+beforeAll(async () => {
+  cleanup.add('the folder', () => rmSync(root, { recursive: true, force: true }));
+  for (let i = 0; i < 3; i++) {
+    const instance = { healthy: true } as Instance;
+    instance.server = createServer((req, res) => res.writeHead(instance.healthy ? 200 : 503).end());
+    await new Promise<void>((r) => instance.server.listen(0, '127.0.0.1', () => r()));
+    instance.url = `http://127.0.0.1:${(instance.server.address() as AddressInfo).port}/health`;
+    cleanup.add(`instance ${i}`, () => new Promise((r) => instance.server.close(r)));
+    instances.push(instance);
+  }
+  receiver = await startReceiver();
+  cleanup.add('the receiver', () => receiver.close());
+  // Fake rollback steps, real notifications (the escalation notice is under test).
+  const { sendNotification } = createActivities(defaultDeps());
+  const worker = await startWorker(taskQueue, undefined, { ...createFakeActivities(), sendNotification });
+  cleanup.add('the worker', () => worker.stop());
+  client = await connectClient(taskQueue);
+  cleanup.add('the client', () => client.close());
+  guards = new GuardClient(client);
+});
+
+afterAll(() => cleanup.run());
+
+/** A config with one target and its guard; returns the guard as the workflow runs it. */
+function guardOf(target: string, guard: Record<string, unknown>) {
+  const dir = join(root, target);
+  mkdirSync(join(dir, 'srv'), { recursive: true });
+  execFileSync('git', ['init', '-q', join(dir, 'srv')]);
+  const file = join(dir, 'rollback.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      version: 1,
+      notify: { channels: [{ type: 'webhook', url: `${receiver.url}/${target}` }] },
+      targets: { [target]: { ...commandTarget(target, join(dir, 'srv'), dir), guard } },
+    }),
+  );
+  const loaded = loadConfig(file);
+  return resolveGuard(target, getTarget(loaded, target).guard!, file, {
+    notify: loaded.config.notify!.channels,
+  });
+}
+
+const healthRule = (forSeconds: number, action = 'rollback') => ({
+  name: 'unhealthy',
+  signal: { type: 'http-health', urls: instances.map((i) => i.url), timeoutMs: 500 },
+  above: 0.5,
+  forSeconds,
+  action,
+});
+
+function setHealthy(...healthy: boolean[]) {
+  healthy.forEach((h, i) => (instances[i].healthy = h));
+}
+
+const lastValue = (s: GuardStatus) => s.rules[0].last?.value;
+
+test('1 of 3 instances unhealthy for the window starts nothing; 2 of 3 start a rollback; a second breach within the cool-down escalates instead', async () => {
+  const target = 'guard-health-a';
+  await guards.start(guardOf(target, { intervalSeconds: 0.5, coolDownSeconds: 600, rules: [healthRule(2)] }));
+  cleanup.add('the guard', () => guards.stop(target, 'test').catch(() => undefined));
+
+  setHealthy(false, true, true);
+  await eventually(
+    'the guard sees 1 of 3 down',
+    async () => lastValue(await guards.status(target)) === 1 / 3,
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  expect((await guards.status(target)).state.actions).toEqual([]);
+  expect(await client.list({ target })).toEqual([]);
+
+  setHealthy(false, false, true);
+  const rollback = await eventually(
+    'a rollback starts',
+    async () => (await client.list({ target }))[0],
+    20_000,
+    200,
+  );
+  const result = await client.result(rollback.workflowId, rollback.runId);
+  expect(result.record).toMatchObject({
+    status: 'succeeded',
+    kind: 'emergency',
+    requestedBy: 'guard:unhealthy',
+  });
+  expect(result.record!.trigger!.evidence.slice(1).every((l) => l.includes('0.6666'))).toBe(true);
+
+  // Still 2 of 3 down after the rollback: the rule holds again, inside the cool-down.
+  const escalated = await eventually(
+    'the guard escalates',
+    async () => (await guards.status(target)).state.actions.find((a) => a.action === 'escalated'),
+    20_000,
+    200,
+  );
+  expect(escalated.detail).toMatch(/within the cool-down of the rollback at /);
+  expect(await client.list({ target })).toHaveLength(1);
+  const notice = await eventually('the escalation notice', () =>
+    receiver.bodies.find((b) => b.path === `/${target}` && b.body?.type === 'guard-escalated'),
+  );
+  expect(notice.body.message).toContain(`guard of ${target}: rule unhealthy`);
+  expect(notice.body.message).toContain('does not start another');
+  setHealthy(true, true, true);
+});
+
+test('a paused guard records and starts nothing; resumed, it acts', async () => {
+  const target = 'guard-health-b';
+  await guards.start(guardOf(target, { intervalSeconds: 0.5, coolDownSeconds: 0, rules: [healthRule(1.5)] }));
+  cleanup.add('the guard', () => guards.stop(target, 'test').catch(() => undefined));
+  const paused = await guards.pause(target, 'carol', 'deploy in progress');
+  expect(paused.state).toMatchObject({ paused: true, pausedBy: 'carol' });
+
+  setHealthy(false, false, false);
+  const recorded = await eventually(
+    'the paused guard records the breach',
+    async () => (await guards.status(target)).state.actions.find((a) => a.rule === 'unhealthy'),
+    20_000,
+    200,
+  );
+  expect(recorded).toMatchObject({ action: 'recorded' });
+  expect(recorded.detail).toMatch(/^paused; rule unhealthy/);
+  expect(await client.list({ target })).toEqual([]);
+
+  await guards.resume(target, 'carol');
+  await eventually(
+    'a rollback starts once resumed',
+    async () => (await client.list({ target }))[0],
+    20_000,
+    200,
+  );
+  setHealthy(true, true, true);
+});
+
+test('the guard worker SIGKILLed mid-window and restarted: the window carries on; continue-as-new keeps each run short', async () => {
+  const target = 'guard-health-c';
+  const queue = testTaskQueue('guard-kill');
+  const spec = guardOf(target, { intervalSeconds: 0.5, samplesPerRun: 4, rules: [healthRule(5, 'propose')] });
+  let worker: ChildProcess = await spawnWorkerProcess(client.address, queue);
+  cleanup.add('the worker process', () => killHard(worker));
+  const queued = new GuardClient(await connectClient(queue));
+  await queued.start(spec);
+  cleanup.add('the guard', () => queued.stop(target, 'test').catch(() => undefined));
+
+  setHealthy(false, false, false);
+  const before = await eventually('the breach has run for 2 s', async () => {
+    const s = await queued.status(target);
+    return s.rules[0].heldSeconds >= 2 && s;
+  });
+  const since = before.state.rules.unhealthy.breachSince;
+  await killHard(worker);
+  worker = await spawnWorkerProcess(client.address, queue);
+  const restartedAt = Date.now();
+
+  const proposed = await eventually(
+    'the rule holds for its whole window and the guard proposes a rollback',
+    async () => (await queued.status(target)).state.actions.find((a) => a.action === 'proposed'),
+    30_000,
+    200,
+  );
+  expect(proposed.detail).toMatch(
+    /^rule unhealthy: share of 3 instance\(s\) unhealthy > 0\.5 held \d+ s \(window 5 s\)/,
+  );
+  // The breach under way when the worker died is the one that held: counted from before the kill,
+  // it held sooner than a window begun anew by the restarted worker could have.
+  expect(Date.parse(proposed.at) - Date.parse(since!)).toBeGreaterThanOrEqual(5000);
+  expect(Date.parse(proposed.at)).toBeLessThan(restartedAt + 5000);
+
+  // Each run took at most samplesPerRun samples, then continued as new with the windows.
+  const runs: { status: string; events: number }[] = [];
+  for await (const wf of client.client.workflow.list({
+    query: `WorkflowId = '${guardWorkflowId(target)}'`,
+  })) {
+    const history = await client.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    runs.push({ status: wf.status.name, events: history.events?.length ?? 0 });
+  }
+  expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW').length).toBeGreaterThanOrEqual(1);
+  // The count (like the windows) carried over from run to run.
+  expect((await queued.status(target)).state.samplesTaken).toBeGreaterThan(4);
+  for (const r of runs) expect(r.events).toBeLessThan(80);
+  expect(await client.list({ target })).toEqual([]);
+  setHealthy(true, true, true);
+});

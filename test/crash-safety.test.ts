@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { RollbackClient } from '../src/client';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { Cleanup } from './rig/cleanup';
 import { eventually, GiveUp } from './rig/eventually';
 import { GOOD_VERSION, gitDescribe } from './rig/fixture-repo';
-import { withFreshPort } from './rig/ports';
+import { portRefuses, withFreshPort } from './rig/ports';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 import { createSandbox, FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
 import { listToolsHttp, ROOT, startRollback } from './rig/rollback';
@@ -128,7 +127,7 @@ test('the Temporal server stopped and restarted on the same SQLite file mid-roll
   await eventually('npm ci to start', () => existsSync(join(sb.deployPath, '.rollback-install.pid')), 60_000);
   await client.close();
   await server.stop();
-  await eventually(`port ${port} to refuse connections`, () => refused(port));
+  await eventually(`port ${port} to refuse connections`, () => portRefuses(port));
   server = await startDevServer({ dbFile, port, headless: true });
 
   client = await RollbackClient.connect({ address, taskQueue });
@@ -138,14 +137,3 @@ test('the Temporal server stopped and restarted on the same SQLite file mid-roll
   expect(result.record!.status).toBe('succeeded');
   await expectRecovered(sb);
 });
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(true));
-  });
-}

@@ -10,12 +10,14 @@ import { defaultDeps } from '../src/activities/deps';
 import { GuardClient } from '../src/guard-client';
 import { guardWorkflowId, type GuardStatus } from '../src/model/guard';
 import { resolveGuard } from '../src/targets/guard';
+import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { getTarget, loadConfig } from '../src/targets/load';
 import { Cleanup } from './rig/cleanup';
 import { commandTarget } from './rig/configs';
 import { eventually } from './rig/eventually';
 import { createFakeActivities } from './rig/fake-activities';
 import { startReceiver } from './rig/rollback';
+import { portRefuses, withFreshPort } from './rig/ports';
 import { scratchRoot } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 import { killHard, spawnWorkerProcess } from './rig/worker-process';
@@ -218,5 +220,52 @@ test('the guard worker SIGKILLed mid-window and restarted: the window carries on
   expect((await queued.status(target)).state.samplesTaken).toBeGreaterThan(4);
   for (const r of runs) expect(r.events).toBeLessThan(80);
   expect(await client.list({ target })).toEqual([]);
+  setHealthy(true, true, true);
+});
+
+test('the Temporal server stopped and restarted mid-window: the guard resumes its windows', async () => {
+  const target = 'guard-health-d';
+  const queue = testTaskQueue('guard-restart');
+  const dbFile = join(root, 'temporal-guard.sqlite');
+  // The restart must bind the same port: one reserved for this test.
+  const { value: first, reservation } = await withFreshPort('a Temporal server of its own', (port) =>
+    startDevServer({ dbFile, port, headless: true }),
+  );
+  let server: DevServer = first;
+  const address = server.address;
+  const port = Number(address.split(':')[1]);
+  cleanup.add(`release port ${port}`, () => reservation.release());
+  cleanup.add('the own Temporal server', () => server.stop());
+  const worker = await startWorker(queue, address, createFakeActivities());
+  cleanup.add('the worker on the own server', () => worker.stop());
+  let own = await connectClient(queue, address);
+  await new GuardClient(own).start(
+    guardOf(target, { intervalSeconds: 0.5, rules: [healthRule(6, 'propose')] }),
+  );
+
+  setHealthy(false, false, false);
+  const before = await eventually('the breach has run for 2 s', async () => {
+    const s = await new GuardClient(own).status(target);
+    return s.rules[0].heldSeconds >= 2 && s;
+  });
+  const since = before.state.rules.unhealthy.breachSince!;
+  await own.close();
+  await server.stop();
+  await eventually(`port ${port} to refuse connections`, () => portRefuses(port));
+  server = await startDevServer({ dbFile, port, headless: true });
+  const restartedAt = Date.now();
+  own = await connectClient(queue, address);
+  cleanup.add('the client of the own server', () => own.close());
+  const guard = new GuardClient(own);
+  cleanup.add('the guard on the own server', () => guard.stop(target, 'test').catch(() => undefined));
+
+  const proposed = await eventually(
+    'the guard proposes once the window has held',
+    async () => (await guard.status(target)).state.actions.find((a) => a.action === 'proposed'),
+    60_000,
+    250,
+  );
+  expect(Date.parse(proposed.at) - Date.parse(since)).toBeGreaterThanOrEqual(6000);
+  expect(Date.parse(proposed.at)).toBeLessThan(restartedAt + 6000);
   setHealthy(true, true, true);
 });

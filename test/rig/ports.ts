@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PortInUseError } from '../../src/temporal/dev-server';
@@ -137,4 +137,16 @@ export async function withFreshPort<T>(
     }
   }
   throw new Error(`${what}: the port was taken ${ATTEMPTS} times in a row`, { cause: lastClash });
+}
+
+/** Whether nothing listens on the port any more (a stopped server let it go). */
+export function portRefuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
 }

@@ -32,7 +32,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * How pm2 runs: `service.pm2Command` when the config gives one; else on the worker's own machine
  * pm2 from our own dependencies (no global install needed), and on another host its `pm2`.
  */
-function pm2Argv(service: Pm2Service, host: Host, args: string[]): string[] {
+export function pm2Argv(service: { pm2Command?: string[] }, host: Host, args: string[]): string[] {
   if (service.pm2Command) return [...service.pm2Command, ...args];
   return host.local ? [process.execPath, require.resolve('pm2/bin/pm2'), ...args] : ['pm2', ...args];
 }

@@ -1,9 +1,9 @@
-import { open, readFile, stat } from 'node:fs/promises';
 import type { SignalSpec } from '../model/guard';
-import { tail } from '../runner/types';
-import { freshFetch, LOCAL_HOST } from '../runner/local-host';
+import { tail, type Host } from '../runner/types';
+import { freshFetch } from '../runner/local-host';
 import type { ActivityDeps } from './deps';
-import { parsePm2List } from './service';
+import { parsePm2List, pm2Argv } from './service';
+import { alarmsSignal, metricSignal, targetGroupSignal } from './signals-aws';
 
 /**
  * The guard's signals, sampled on the worker's own machine. A source that fails gives no value and
@@ -90,32 +90,37 @@ async function prometheus(
   return Number.isFinite(value) ? { value } : { note: `value ${String(raw)}` };
 }
 
-async function pidOf(s: Extract<SignalSpec, { type: 'process-memory' }>): Promise<number | string> {
+async function pidOf(
+  s: Extract<SignalSpec, { type: 'process-memory' }>,
+  host: Host,
+): Promise<number | string> {
   if (s.pidFile) {
-    const pid = Number((await readFile(s.pidFile, 'utf8')).trim());
+    const pid = Number((await host.files.read(s.pidFile)).toString('utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : `${s.pidFile} holds no pid`;
   }
-  const r = await LOCAL_HOST.runner.run([process.execPath, require.resolve('pm2/bin/pm2'), 'jlist'], {
+  const r = await host.runner.run(pm2Argv({ pm2Command: s.pm2!.command }, host, ['jlist']), {
     env: s.pm2!.home ? { PM2_HOME: s.pm2!.home } : {},
     timeoutMs: 30_000,
   });
-  if (r.exitCode !== 0) return `pm2 jlist failed: ${tail(r.stderr, 3)}`;
+  if (r.exitCode !== 0) return `pm2 jlist on ${host.label} failed: ${tail(r.stderr, 3)}`;
   const proc = parsePm2List(r.stdout).find((p) => p.name === s.pm2!.name);
-  return proc?.pid ? proc.pid : `pm2 process ${s.pm2!.name} is not running`;
+  return proc?.pid ? proc.pid : `pm2 process ${s.pm2!.name} is not running on ${host.label}`;
 }
 
 async function processMemory(
   s: Extract<SignalSpec, { type: 'process-memory' }>,
+  host: Host,
 ): Promise<Omit<SampleResult, 'rule'>> {
   try {
-    const pid = await pidOf(s);
+    const pid = await pidOf(s, host);
     if (typeof pid === 'string') return { note: pid };
-    const kb = (text: string, key: string) =>
-      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1]);
-    const rssKb = kb(await readFile(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
-    if (s.unit === 'mb') return { value: Math.round(rssKb / 102.4) / 10, note: `pid ${pid}` };
-    const totalKb = kb(await readFile('/proc/meminfo', 'utf8'), 'MemTotal');
-    return { value: Math.round((rssKb / totalKb) * 10000) / 100, note: `pid ${pid}` };
+    const kb = (text: Buffer, key: string) =>
+      Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text.toString('utf8'))?.[1]);
+    const rssKb = kb(await host.files.read(`/proc/${pid}/status`), 'VmRSS');
+    if (s.unit === 'mb')
+      return { value: Math.round(rssKb / 102.4) / 10, note: `pid ${pid} on ${host.label}` };
+    const totalKb = kb(await host.files.read('/proc/meminfo'), 'MemTotal');
+    return { value: Math.round((rssKb / totalKb) * 10000) / 100, note: `pid ${pid} on ${host.label}` };
   } catch (err) {
     return { note: (err as Error).message };
   }
@@ -123,11 +128,14 @@ async function processMemory(
 
 async function errorLog(
   req: SampleRequest & { signal: Extract<SignalSpec, { type: 'error-log' }> },
+  host: Host,
 ): Promise<Omit<SampleResult, 'rule'>> {
   const s = req.signal;
   let size: number;
   try {
-    size = (await stat(s.file)).size;
+    const st = await host.files.stat(s.file);
+    if (!st) return { note: `${s.file} is not there on ${host.label}`, offset: req.offset };
+    size = st.size;
   } catch (err) {
     return { note: (err as Error).message, offset: req.offset };
   }
@@ -135,14 +143,7 @@ async function errorLog(
   if (req.offset === undefined || req.sinceMs === undefined)
     return { offset: size, note: 'reading from here on' };
   const from = size < req.offset ? 0 : req.offset; // rotated or truncated: start over
-  const length = Math.min(size - from, MAX_LOG_BYTES);
-  const buf = Buffer.alloc(length);
-  const fh = await open(s.file, 'r');
-  try {
-    await fh.read(buf, 0, length, from);
-  } finally {
-    await fh.close();
-  }
+  const buf = await host.files.readRange(s.file, from, from + Math.min(size - from, MAX_LOG_BYTES));
   // Only whole lines: a line still being written is counted by the next sample.
   const text = buf.toString('utf8');
   const end = text.lastIndexOf('\n') + 1;
@@ -160,20 +161,35 @@ async function errorLog(
 }
 
 export function signalActivities(deps: ActivityDeps) {
+  async function sampleOne(req: SampleRequest, s: SignalSpec): Promise<Omit<SampleResult, 'rule'>> {
+    switch (s.type) {
+      case 'http-health':
+        return httpHealth(s);
+      case 'prometheus':
+        return prometheus(s, deps.env);
+      case 'process-memory':
+        return deps.onHost(s.on, (host) => processMemory(s, host));
+      case 'error-log':
+        return deps.onHost(s.on, (host) => errorLog({ ...req, signal: s }, host));
+      case 'target-group':
+        return targetGroupSignal(deps.aws, s);
+      case 'cloudwatch-alarms':
+        return alarmsSignal(deps.aws, s);
+      case 'cloudwatch-metric':
+        return metricSignal(deps.aws, s);
+    }
+  }
   return {
     /** One sample of every rule's signal, side by side. Read-only: safe to retry at any point. */
     async sampleSignals(input: { samples: SampleRequest[] }): Promise<SampleResult[]> {
       return Promise.all(
         input.samples.map(async (req): Promise<SampleResult> => {
           const s = req.signal;
-          const out =
-            s.type === 'http-health'
-              ? await httpHealth(s)
-              : s.type === 'prometheus'
-                ? await prometheus(s, deps.env)
-                : s.type === 'process-memory'
-                  ? await processMemory(s)
-                  : await errorLog({ ...req, signal: s });
+          // A source that fails (an SSH host that does not answer) gives no value, and says why.
+          const out = await sampleOne(req, s).catch((err: unknown) => ({
+            note: (err as Error).message,
+            ...(req.offset !== undefined ? { offset: req.offset } : {}),
+          }));
           return { rule: req.rule, ...out };
         }),
       );

@@ -1,3 +1,4 @@
+import type { HostSpec } from './hosts';
 import type { RollbackKind } from './kinds';
 
 /**
@@ -27,14 +28,44 @@ export type SignalSpec =
       /** Resident memory of the service's process: percent of the host's memory, or MB. */
       type: 'process-memory';
       pidFile?: string;
-      pm2?: { name: string; home?: string };
+      /** pm2's process name; its PM2_HOME and the pm2 argv (a pm2 target's service gives both). */
+      pm2?: { name: string; home?: string; command?: string[] };
       unit: 'percent' | 'mb';
+      /** The target's host (SSH, or its own worker): where the process runs. */
+      on?: HostSpec;
     }
   | {
       /** Lines matching any pattern, per minute, appended to a log file since the last sample. */
       type: 'error-log';
       file: string;
       patterns: string[];
+      /** The target's host (SSH, or its own worker): where the log is. */
+      on?: HostSpec;
+    }
+  | {
+      /** Share (0..1) of a load balancer target group's targets that are not healthy. */
+      type: 'target-group';
+      region: string;
+      endpoint?: string;
+      targetGroupArn: string;
+    }
+  | {
+      /** How many of the named CloudWatch alarms are in ALARM. */
+      type: 'cloudwatch-alarms';
+      region: string;
+      endpoint?: string;
+      alarms: string[];
+    }
+  | {
+      /** The latest datapoint of a CloudWatch metric (GetMetricData over the last few periods). */
+      type: 'cloudwatch-metric';
+      region: string;
+      endpoint?: string;
+      namespace: string;
+      metric: string;
+      dimensions: Record<string, string>;
+      stat: string;
+      periodSeconds: number;
     };
 
 export interface GuardRule {
@@ -212,5 +243,11 @@ export function describeSignal(signal: SignalSpec): string {
       return `process memory (${signal.unit === 'mb' ? 'MB' : '% of host'})`;
     case 'error-log':
       return `error lines per minute in ${signal.file}`;
+    case 'target-group':
+      return `share of ${signal.targetGroupArn.split(':').pop()} targets unhealthy`;
+    case 'cloudwatch-alarms':
+      return `CloudWatch alarms in ALARM of ${signal.alarms.join(', ')}`;
+    case 'cloudwatch-metric':
+      return `CloudWatch ${signal.namespace} ${signal.metric} ${signal.stat}`;
   }
 }

@@ -94,7 +94,7 @@ export function runsOnHost(call: { activity: string; input: unknown }): boolean 
 }
 
 /** What a host's own worker registers: every activity a plan may send to its queue. */
-export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([...HOST_ACTIVITIES, ...HOST_CHECKS]);
+export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([...HOST_ACTIVITIES, ...HOST_CHECKS, 'sampleSignals']);
 
 /** The host workers a plan's calls (steps and undos) are sent to. */
 export function hostWorkersOf(plan: { steps: { on?: HostSpec; undo?: { on?: HostSpec }[] }[] }): string[] {

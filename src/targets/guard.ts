@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { GuardRule, GuardSpec, SignalSpec } from '../model/guard';
+import type { HostSpec } from '../model/hosts';
 import { ROLLBACK_KINDS } from '../model/kinds';
 import { absolutePath, regexSchema } from './primitives';
 import { ConfigError } from './errors';
@@ -17,6 +18,14 @@ const ruleName = z
   .regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'rule names are lower-case words and -, like error-rate');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a UTC time HH:MM, like 02:30');
 const isoTime = z.iso.datetime({ offset: true, message: 'must be an ISO time, like 2026-12-24T18:00:00Z' });
+
+const awsFields = {
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region, like eu-west-1')
+    .optional(),
+  endpoint: httpUrl('http://127.0.0.1:5000').optional(),
+};
 
 const signalSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -43,6 +52,31 @@ const signalSchema = z.discriminatedUnion('type', [
     type: z.literal('error-log'),
     file: absolutePath,
     patterns: z.array(regexSchema).min(1).default(['ERROR', 'FATAL']),
+  }),
+  // AWS: region and endpoint default to an ECS target's own (deploy.region, deploy.endpoint).
+  z.strictObject({
+    type: z.literal('target-group'),
+    ...awsFields,
+    targetGroupArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/.+$/,
+        'must be a target group ARN',
+      ),
+  }),
+  z.strictObject({
+    type: z.literal('cloudwatch-alarms'),
+    ...awsFields,
+    alarms: z.array(z.string().min(1)).min(1),
+  }),
+  z.strictObject({
+    type: z.literal('cloudwatch-metric'),
+    ...awsFields,
+    namespace: z.string().min(1),
+    metric: z.string().min(1),
+    dimensions: z.record(z.string(), z.string()).default({}),
+    stat: z.string().min(1).default('Average'),
+    periodSeconds: z.number().int().min(1).default(60),
   }),
 ]);
 
@@ -109,27 +143,97 @@ export const guardSchema = z.strictObject({
 export type GuardConfig = z.infer<typeof guardSchema>;
 type RuleConfig = z.infer<typeof ruleSchema>;
 
+/** What an ECS target's deploy section gives a guard: where its health, alarms and memory are. */
+export interface EcsGuardDefaults {
+  region: string;
+  endpoint?: string;
+  cluster: string;
+  service: string;
+  targetGroupArn?: string;
+  alarms: string[];
+}
+
+type ConfigSignal = NonNullable<RuleConfig['signal']>;
+
+/** A pm2 target's service as its guard's process-memory signal reads it. */
+export interface Pm2Service {
+  name: string;
+  home?: string;
+  command?: string[];
+}
+
+/** The pm2 process a target's service runs as, when its manager is pm2; undefined otherwise. */
+export function pm2ServiceOf(target: unknown): Pm2Service | undefined {
+  const s = (
+    target as { service?: { manager?: string; name?: string; pm2Home?: string; pm2Command?: string[] } }
+  ).service;
+  if (s?.manager !== 'pm2' || !s.name) return undefined;
+  return {
+    name: s.name,
+    ...(s.pm2Home ? { home: s.pm2Home } : {}),
+    ...(s.pm2Command ? { command: s.pm2Command } : {}),
+  };
+}
+
+/** An ECS target's own AWS places, for its guard's presets and AWS signals; undefined for other kinds. */
+export function ecsGuardDefaults(target: { deploy: { type: string } }): EcsGuardDefaults | undefined {
+  const d = target.deploy as Partial<EcsGuardDefaults> & { type: string };
+  if (d.type !== 'ecs' || !d.region || !d.cluster || !d.service) return undefined;
+  return {
+    region: d.region,
+    ...(d.endpoint ? { endpoint: d.endpoint } : {}),
+    cluster: d.cluster,
+    service: d.service,
+    ...(d.targetGroupArn ? { targetGroupArn: d.targetGroupArn } : {}),
+    alarms: d.alarms ?? [],
+  };
+}
+
 /** The runbooks' automatic triggers (the ECS runbook's four; the MCP runbook's health, logs, memory). */
-function presetRules(g: GuardConfig): RuleConfig[] {
+function presetRules(g: GuardConfig, ecs?: EcsGuardDefaults): RuleConfig[] {
   if (!g.preset) return [];
   const s = g.sources;
+  const aws = ecs ? { region: ecs.region, ...(ecs.endpoint ? { endpoint: ecs.endpoint } : {}) } : undefined;
   const prom = (query: string | undefined): SignalSpec | undefined =>
     s.prometheus && query
       ? { type: 'prometheus', url: s.prometheus.url, query, tokenEnv: s.prometheus.tokenEnv }
       : undefined;
   const health: SignalSpec | undefined = s.healthUrls
     ? { type: 'http-health', urls: s.healthUrls, expectStatus: 200, timeoutMs: 2000 }
-    : undefined;
+    : ecs?.targetGroupArn && aws
+      ? { type: 'target-group', ...aws, targetGroupArn: ecs.targetGroupArn }
+      : undefined;
+  // An ECS service's memory is CloudWatch's AWS/ECS MemoryUtilization (percent), unless Prometheus has it.
+  const ecsMemory: SignalSpec | undefined =
+    ecs && aws && !s.prometheus?.memoryRatio
+      ? {
+          type: 'cloudwatch-metric',
+          ...aws,
+          namespace: 'AWS/ECS',
+          metric: 'MemoryUtilization',
+          dimensions: { ClusterName: ecs.cluster, ServiceName: ecs.service },
+          stat: 'Average',
+          periodSeconds: 60,
+        }
+      : undefined;
   const memory: SignalSpec | undefined = s.memory
     ? { type: 'process-memory', pidFile: s.memory.pidFile, pm2: s.memory.pm2, unit: 'percent' }
-    : prom(s.prometheus?.memoryRatio);
-  const memoryAbove = s.memory ? 90 : 0.9;
+    : (ecsMemory ?? prom(s.prometheus?.memoryRatio));
+  const memoryAbove = s.memory || ecsMemory ? 90 : 0.9;
   const rules: (RuleConfig & { signal?: SignalSpec })[] = [
     { name: 'unhealthy-instances', signal: health, above: 0.5, forSeconds: 300 },
     { name: 'error-rate', signal: prom(s.prometheus?.errorRate), above: 0.1, forSeconds: 600 },
     { name: 'latency', signal: prom(s.prometheus?.latencySeconds), above: 5, forSeconds: 600 },
     { name: 'memory', signal: memory, above: memoryAbove, forSeconds: 300 },
   ];
+  if (ecs?.alarms.length && aws) {
+    rules.push({
+      name: 'alarms',
+      signal: { type: 'cloudwatch-alarms', ...aws, alarms: ecs.alarms },
+      above: 0,
+      forSeconds: 300,
+    });
+  }
   if (g.preset === 'mcp-runbook') {
     rules.push({
       name: 'error-log',
@@ -140,7 +244,44 @@ function presetRules(g: GuardConfig): RuleConfig[] {
       forSeconds: 300,
     });
   }
-  return rules.filter((r) => r.signal);
+  return rules.filter((r) => r.signal).map((r) => ({ ...r, signal: r.signal as ConfigSignal }));
+}
+
+/** A signal as the workflow runs it: an AWS one gets the ECS target's region and endpoint when it names none. */
+function completeSignal(
+  signal: ConfigSignal,
+  ecs: EcsGuardDefaults | undefined,
+  host: HostSpec | undefined,
+  pm2: Pm2Service | undefined,
+  where: string,
+  problems: string[],
+): SignalSpec | undefined {
+  // A process's memory and a log file are read where the service runs; a pm2 process through the
+  // target's own pm2 (its argv and PM2_HOME), when the target's service is the process named.
+  if (signal.type === 'process-memory' || signal.type === 'error-log') {
+    const out = { ...signal, ...(host ? { on: host } : {}) } as SignalSpec;
+    if (out.type === 'process-memory' && out.pm2 && pm2 && pm2.name === out.pm2.name) {
+      out.pm2 = {
+        ...out.pm2,
+        ...((out.pm2.home ?? pm2.home) ? { home: out.pm2.home ?? pm2.home } : {}),
+        ...(pm2.command ? { command: pm2.command } : {}),
+      };
+    }
+    return out;
+  }
+  if (
+    signal.type !== 'target-group' &&
+    signal.type !== 'cloudwatch-alarms' &&
+    signal.type !== 'cloudwatch-metric'
+  )
+    return signal as SignalSpec;
+  const region = signal.region ?? ecs?.region;
+  if (!region) {
+    problems.push(`${where}: an AWS signal needs region (an ECS target gives its own)`);
+    return undefined;
+  }
+  const endpoint = signal.endpoint ?? (signal.region ? undefined : ecs?.endpoint);
+  return { ...signal, region, ...(endpoint ? { endpoint } : {}) } as SignalSpec;
 }
 
 /**
@@ -151,10 +292,16 @@ export function resolveGuard(
   target: string,
   g: GuardConfig,
   configFile: string,
-  extra: { webUiBase?: string; notify?: unknown[] } = {},
+  extra: {
+    webUiBase?: string;
+    notify?: unknown[];
+    ecs?: EcsGuardDefaults;
+    host?: HostSpec;
+    pm2?: Pm2Service;
+  } = {},
 ): GuardSpec {
   const byName = new Map<string, RuleConfig>();
-  for (const r of presetRules(g)) byName.set(r.name, r);
+  for (const r of presetRules(g, extra.ecs)) byName.set(r.name, r);
   for (const r of g.rules) byName.set(r.name, { ...byName.get(r.name), ...r });
   const problems: string[] = [];
   const rules: GuardRule[] = [];
@@ -167,9 +314,11 @@ export function resolveGuard(
     if (r.above === undefined && r.below === undefined)
       problems.push(`${where}: give a threshold, above: N or below: N`);
     if (!r.signal || (r.above === undefined && r.below === undefined)) continue;
+    const signal = completeSignal(r.signal, extra.ecs, extra.host, extra.pm2, where, problems);
+    if (!signal) continue;
     rules.push({
       name: r.name,
-      signal: r.signal,
+      signal,
       ...(r.above !== undefined ? { above: r.above } : { below: r.below }),
       forSeconds: r.forSeconds ?? 300,
       action: r.action ?? 'rollback',

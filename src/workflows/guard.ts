@@ -21,6 +21,7 @@ import {
   GUARD_KEEP_ACTIONS,
   heldSeconds,
   holdingRules,
+  hostQueue,
   inMaintenance,
   initialGuardState,
   type GuardAction,
@@ -59,6 +60,44 @@ const { startGuardRollback } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 6 },
 });
+
+type SampleRequests = Parameters<typeof sampleSignals>[0]['samples'];
+
+/**
+ * One sample of every rule: the signals read on a host's own worker (its process memory, its error
+ * log) are sampled by that worker, from its queue; the rest here. A host worker that does not take
+ * its share in time (twice the interval, 15 s to a minute) gives those rules no value this time, and a note that says why.
+ */
+async function sampleAll(samples: SampleRequests, hostWaitSeconds: number): ReturnType<typeof sampleSignals> {
+  const byQueue = new Map<string, SampleRequests>();
+  for (const req of samples) {
+    const on = 'on' in req.signal ? req.signal.on : undefined;
+    const key = on && 'worker' in on ? on.worker : '';
+    byQueue.set(key, [...(byQueue.get(key) ?? []), req]);
+  }
+  const parts = await Promise.all(
+    [...byQueue].map(async ([worker, reqs]) => {
+      if (!worker) return sampleSignals({ samples: reqs });
+      const onHost = proxyActivities<Activities>({
+        taskQueue: hostQueue(worker),
+        scheduleToCloseTimeout: hostWaitSeconds * 1000,
+        startToCloseTimeout: '20s',
+        retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+      });
+      try {
+        return await onHost.sampleSignals({ samples: reqs });
+      } catch (err) {
+        const note = `no answer from the worker on ${worker} (${hostQueue(worker)}): ${(err as Error).message}`;
+        return reqs.map((r) => ({
+          rule: r.rule,
+          note,
+          ...(r.offset !== undefined ? { offset: r.offset } : {}),
+        }));
+      }
+    }),
+  );
+  return parts.flat();
+}
 
 export function guardStatus(spec: GuardSpec, state: GuardState, now: Date): GuardStatus {
   const coolUntil = state.lastRollbackAt
@@ -214,14 +253,15 @@ export async function guardWorkflow(input: GuardInput): Promise<GuardState> {
   let samplesThisRun = 0;
   while (!stopping) {
     const previous = state.samplesTaken > 0 ? Date.parse(latestSampleAt(state)) : undefined;
-    const results = await sampleSignals({
-      samples: spec.rules.map((r) => ({
+    const results = await sampleAll(
+      spec.rules.map((r) => ({
         rule: r.name,
         signal: r.signal,
         offset: state.offsets[r.name],
         sinceMs: previous,
       })),
-    });
+      Math.min(60, Math.max(15, spec.intervalSeconds * 2)),
+    );
     const now = new Date();
     const at = now.toISOString();
     const rules = { ...state.rules };

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import type { GuardStatus } from '../../model/guard';
+import { hostQueue, targetHost } from '../../model/hosts';
 import { oneLine } from '../../model/text';
 import { ConfigError } from '../../targets/errors';
 import { emit } from '../output';
 import { actingAs } from '../people';
-import { requireWorker, withClient, type CliContext } from '../session';
+import { usage } from '../errors';
+import { missingHostWorkers, requireWorker, withClient, type CliContext } from '../session';
 import { lazy } from '../lazy';
 
 interface GuardOpts {
@@ -53,7 +55,7 @@ export function registerGuard(program: Command, ctx: CliContext): void {
     guard.command('start').description("start the target's guard (its `guard:` section in the config)"),
   ).action(async (opts: GuardOpts) => {
     const { loadConfig, getTarget } = lazy.config();
-    const { resolveGuard } = lazy.guardConfig();
+    const { resolveGuard, ecsGuardDefaults, pm2ServiceOf } = lazy.guardConfig();
     const { connectionSettings, webUiBase } = lazy.connection();
     const loaded = loadConfig(ctx.globals().config);
     const target = getTarget(loaded, opts.target);
@@ -67,11 +69,27 @@ export function registerGuard(program: Command, ctx: CliContext): void {
     const spec = resolveGuard(opts.target, target.guard, loaded.file, {
       webUiBase: webUiBase(connectionSettings(ctx.globals()).address),
       notify,
+      ecs: ecsGuardDefaults(target),
+      host: targetHost(target),
+      pm2: pm2ServiceOf(target),
     });
     await withClient(
       ctx,
       async (client) => {
         await requireWorker(client, opts.target, 'guard');
+        // Memory and log signals of a host with its own worker are read by that worker.
+        const [missing] = await missingHostWorkers(
+          client,
+          spec.rules.flatMap((r) =>
+            'on' in r.signal && r.signal.on && 'worker' in r.signal.on ? [r.signal.on.worker] : [],
+          ),
+        );
+        if (missing !== undefined) {
+          throw usage(
+            `no worker for host ${missing} polls task queue "${hostQueue(missing)}": the guard's memory and log samples of ${opts.target} are read there, so the guard was not started; ` +
+              `start one on that host: rollback worker --host ${missing}`,
+          );
+        }
         const { GuardClient } = lazy.guardClient();
         const started = await new GuardClient(client).start(spec);
         const human =

@@ -15,7 +15,7 @@ import { getTarget, loadConfig } from '../src/targets/load';
 import { Cleanup } from './rig/cleanup';
 import { commandTarget } from './rig/configs';
 import { eventually } from './rig/eventually';
-import { createFakeActivities } from './rig/fake-activities';
+import { createFakeActivities, gate, type FakeCall } from './rig/fake-activities';
 import { startReceiver } from './rig/rollback';
 import { portRefuses, withFreshPort } from './rig/ports';
 import { scratchRoot } from './rig/sandbox';
@@ -143,6 +143,56 @@ test('1 of 3 instances unhealthy for the window starts nothing; 2 of 3 start a r
   expect(notice.body.message).toContain(`guard of ${target}: rule unhealthy`);
   expect(notice.body.message).toContain('does not start another');
   setHealthy(true, true, true);
+});
+
+test('a rule that holds again while the guard’s own rollback still runs waits for it; once that rollback ends, it escalates', async () => {
+  const target = 'guard-health-d';
+  const queue = testTaskQueue('guard-slow');
+  const held = gate();
+  const calls: FakeCall[] = [];
+  const { sendNotification } = createActivities(defaultDeps());
+  const slow = await startWorker(queue, undefined, {
+    ...createFakeActivities({ calls, block: { stopService: { until: held.until } } }),
+    sendNotification,
+  });
+  cleanup.add('the slow worker', () => slow.stop());
+  cleanup.add('the held step', () => held.release());
+  const queued = new GuardClient(await connectClient(queue));
+  await queued.start(guardOf(target, { intervalSeconds: 0.5, coolDownSeconds: 600, rules: [healthRule(1)] }));
+  cleanup.add('the guard', () => queued.stop(target, 'test').catch(() => undefined));
+
+  setHealthy(false, false, true);
+  try {
+    await eventually('the rollback holds at its stop step', () =>
+      calls.find((c) => c.activity === 'stopService' && c.outcome === 'running'),
+    );
+    const waiting = await eventually(
+      'the guard sees its rollback still running',
+      async () => (await queued.status(target)).state.actions.find((a) => a.action === 'already-running'),
+      20_000,
+      200,
+    );
+    expect(waiting.detail).toMatch(
+      /^the rollback it started \(rollback-guard-health-d\) is still running; rule unhealthy/,
+    );
+    const actions = (await queued.status(target)).state.actions.map((a) => a.action);
+    expect(actions).not.toContain('escalated');
+    expect(
+      receiver.bodies.filter((b) => b.path === `/${target}` && b.body?.type === 'guard-escalated'),
+    ).toEqual([]);
+
+    held.release();
+    const escalated = await eventually(
+      'the rollback ended, the guard escalates',
+      async () => (await queued.status(target)).state.actions.find((a) => a.action === 'escalated'),
+      30_000,
+      200,
+    );
+    expect(escalated.detail).toMatch(/within the cool-down of the rollback at /);
+    expect(await client.list({ target })).toHaveLength(1);
+  } finally {
+    setHealthy(true, true, true);
+  }
 });
 
 test('a paused guard records and starts nothing; resumed, it acts', async () => {

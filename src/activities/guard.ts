@@ -45,6 +45,14 @@ export async function startGuardRollback(input: GuardRollbackInput): Promise<Gua
   });
 }
 
+/** Whether a rollback the guard started is still running (read-only). */
+export async function guardRollbackRunning(input: { workflowId: string; runId?: string }): Promise<boolean> {
+  const { status } = await Context.current()
+    .client.workflow.getHandle(input.workflowId, input.runId)
+    .describe();
+  return status.name === 'RUNNING';
+}
+
 /**
  * Starts a rollback nobody typed (a guard's, an alert's) the way `rollback start` does: the config
  * as it is now, the plan, the read-only checks (Update-with-Start), one rollback per target. Safe to

@@ -12,7 +12,7 @@ import { containerActivities } from './container';
 import { appendRollbackLog, recordIncident } from './report';
 import { revertActivities } from './revert';
 import { serviceActivities } from './service';
-import { startGuardRollback } from './guard';
+import { guardRollbackRunning, startGuardRollback } from './guard';
 import { signalActivities } from './signals';
 
 export { defaultDeps, type ActivityDeps } from './deps';
@@ -43,7 +43,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
 
 /** What a guard runs: sampling its signals (read-only) and starting a rollback the way the CLI does. */
 export function guardActivities(deps: ActivityDeps) {
-  return { ...signalActivities(deps), startGuardRollback };
+  return { ...signalActivities(deps), startGuardRollback, guardRollbackRunning };
 }
 
 /** Activities that are not rollback steps (no StepResult): the guard's. */

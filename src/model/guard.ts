@@ -133,6 +133,8 @@ export interface GuardState {
   pausedBy?: string;
   /** When the guard last started a rollback: none again within the cool-down. */
   lastRollbackAt?: string;
+  /** That rollback's workflow: while it runs, a rule that holds again waits for it (no escalation). */
+  lastRollback?: { workflowId: string; runId?: string };
   /** Error-log signals: the byte offset read up to, per rule. */
   offsets: Record<string, number>;
   actions: GuardAction[];

@@ -56,7 +56,7 @@ const { sampleSignals } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
 });
 
-const { startGuardRollback } = proxyActivities<Activities>({
+const { startGuardRollback, guardRollbackRunning } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 6 },
 });
@@ -208,6 +208,16 @@ export async function guardWorkflow(input: GuardInput): Promise<GuardState> {
       record({ rule: rule.name, action: 'proposed', detail: summary });
       return notify('guard-proposed', rule, summary);
     }
+    if (coolingDown && state.lastRollback && (await guardRollbackRunning(state.lastRollback))) {
+      // The service is being rolled back: what the rule sees is that rollback at work.
+      record({
+        rule: rule.name,
+        action: 'already-running',
+        detail: `the rollback it started (${state.lastRollback.workflowId}) is still running; ${summary}`,
+        workflowId: state.lastRollback.workflowId,
+      });
+      return;
+    }
     if (coolingDown) {
       record({
         rule: rule.name,
@@ -246,7 +256,19 @@ export async function guardWorkflow(input: GuardInput): Promise<GuardState> {
       const rules = Object.fromEntries(
         Object.entries(state.rules).map(([name, s]) => [name, { samples: s.samples }]),
       );
-      state = { ...state, rules, lastRollbackAt: now.toISOString() };
+      state = {
+        ...state,
+        rules,
+        lastRollbackAt: now.toISOString(),
+        ...(outcome.workflowId
+          ? {
+              lastRollback: {
+                workflowId: outcome.workflowId,
+                ...(outcome.runId ? { runId: outcome.runId } : {}),
+              },
+            }
+          : {}),
+      };
     }
   }
 

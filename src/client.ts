@@ -17,6 +17,7 @@ import {
   type ConnectionSettings,
 } from './temporal/connection';
 import { connectFailure, probeAddress, probeFailure } from './temporal/probe';
+import { dataConverterFromEnv } from './temporal/codec';
 import { rollbackWorkflow, type RollbackInput } from './workflows/rollback';
 import {
   approveSignal,
@@ -157,11 +158,13 @@ export class RollbackClient {
 
   static async connect(flags: ConnectionFlags & { taskQueue?: string } = {}): Promise<RollbackClient> {
     const settings = connectionSettings(flags);
+    // Bad keys are a config error before anything connects.
+    const dataConverter = dataConverterFromEnv();
     const { address, namespace } = settings;
     const connection = await openConnection(settings);
     const taskQueue = flags.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
     return new RollbackClient(
-      new Client({ connection, namespace }),
+      new Client({ connection, namespace, dataConverter }),
       connection,
       address,
       namespace,

@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
 import { connectionSettings, type ConnectionFlags } from './client';
+import { dataConverterFromEnv } from './temporal/codec';
 import { DEFAULT_TASK_QUEUE, HOST_WORKER_ACTIVITIES, hostQueue } from './model';
 import { channelName, type NotifyChannel } from './notifications/channels';
 
@@ -18,6 +19,8 @@ export interface WorkerSettings extends ConnectionFlags {
   workflowBundlePath?: string;
   /** The activities to register; default: every activity, with the worker's own dependencies. */
   activities?: object;
+  /** On SIGTERM/SIGINT, how long running activities may finish before they are cancelled (default 30). */
+  shutdownGraceSeconds?: number;
 }
 
 /** The activities a host's own worker runs: the host steps, and the MCP check over stdio. */
@@ -35,17 +38,26 @@ export async function createWorker(
   // The CLI's settings: --address/--namespace, then the Temporal CLI's variables and profile (TLS, API key).
   const { address, namespace, tls, apiKey, metadata } = connectionSettings(settings);
   const connection = await NativeConnection.connect({ address, tls, apiKey, metadata });
-  const bundlePath = settings.workflowBundlePath ?? process.env.ROLLBACK_WORKFLOW_BUNDLE;
+  // Encrypted payloads: the workflows are bundled here, with the failure converter that encrypts
+  // failures' messages too (a bundle built elsewhere has the default one).
+  const dataConverter = dataConverterFromEnv();
+  const bundlePath = dataConverter
+    ? undefined
+    : (settings.workflowBundlePath ?? process.env.ROLLBACK_WORKFLOW_BUNDLE);
   const all = settings.activities ?? createActivities(defaultDeps());
   const options: WorkerOptions = {
     connection,
     namespace,
+    ...(dataConverter ? { dataConverter } : {}),
     taskQueue: settings.host ? hostQueue(settings.host) : taskQueueFor(settings.taskQueue),
     activities: settings.host ? hostActivities(all) : all,
     interceptors: { activity: [() => ({ inbound: new AttemptTaggingInterceptor() })] },
     // Heartbeats reach the server within a second, so the steps' short heartbeat timeouts find a
     // dead worker in seconds; a workflow task stranded on a dead worker's sticky queue moves on fast.
     maxHeartbeatThrottleInterval: '1s',
+    // SIGTERM (a redeploy, compose down): stop polling, let running steps finish, then cancel them
+    // (a cancelled step is retried by another worker; every step checks the world before acting).
+    shutdownGraceTime: `${settings.shutdownGraceSeconds ?? 30}s`,
     stickyQueueScheduleToStartTimeout: '3s',
     // A host's worker runs activities only: the workflows stay with the orchestrator's workers.
     ...(settings.host

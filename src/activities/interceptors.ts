@@ -13,10 +13,17 @@ export class AttemptTaggingInterceptor implements ActivityInboundCallsIntercepto
     input: ActivityExecuteInput,
     next: Next<ActivityInboundCallsInterceptor, 'execute'>,
   ): Promise<unknown> {
+    // The SDK's activity logger adds workflowId, activityType, attempt and taskQueue to each line.
+    const { log } = Context.current();
+    const started = Date.now();
+    log.info('activity started');
     try {
-      return await keepAlive(() => next(input));
+      const result = await keepAlive(() => next(input));
+      log.info('activity completed', { durationMs: Date.now() - started });
+      return result;
     } catch (err) {
       const attempt = Context.current().info.attempt;
+      // (The SDK logs the failure itself, with the same metadata.)
       if (err instanceof ApplicationFailure) {
         (err as { details?: unknown[] }).details = [...(err.details ?? []), { attempt }];
         throw err;

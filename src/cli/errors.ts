@@ -43,11 +43,30 @@ export function exitCodeOf(err: unknown): number {
   const commander = commanderCode(err);
   // Commander says 0 when it printed what was asked for (help); anything else is a parse error.
   if (commander) return (err as { exitCode?: number }).exitCode === 0 ? EXIT.ok : EXIT.usage;
-  if (err instanceof ConfigError || USER_MISTAKES.has((err as Error | null)?.name ?? '')) return EXIT.usage;
+  if (
+    err instanceof ConfigError ||
+    USER_MISTAKES.has((err as Error | null)?.name ?? '') ||
+    encryptedWithoutKeys(err)
+  )
+    return EXIT.usage;
   return EXIT.failed;
 }
 
+/** A payload written by a worker with encryption keys, read by a process without them. */
+function encryptedWithoutKeys(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    if (/Unknown encoding: binary\/encrypted/.test(e instanceof Error ? e.message : String(e))) return true;
+  }
+  return false;
+}
+
 function messageOf(err: unknown): string {
+  if (encryptedWithoutKeys(err)) {
+    return (
+      "the rollback's data is encrypted (payloads binary/encrypted) and this process has no keys: " +
+      'set ROLLBACK_CODEC_KEYS or ROLLBACK_CODEC_KEY_FILE as the worker has them'
+    );
+  }
   const message = err instanceof Error ? err.message : String(err);
   if (commanderCode(err) === 'commander.help') return 'no command given; see "rollback --help"';
   // Commander's messages start with "error: " (it prints them so); say it once.

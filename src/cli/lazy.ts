@@ -21,6 +21,7 @@ export const lazy = {
   report: () => require('./report') as typeof import('./report'),
   reports: () => require('../reports') as typeof import('../reports'),
   worker: () => require('../worker') as typeof import('../worker'),
+  workerRuntime: () => require('../worker-runtime') as typeof import('../worker-runtime'),
   dev: () => require('./dev') as typeof import('./dev'),
   temporalCli: () => require('../temporal/cli-binary') as typeof import('../temporal/cli-binary'),
   drillScenarios: () => require('../drill/scenarios') as typeof import('../drill/scenarios'),
@@ -32,4 +33,9 @@ export const lazy = {
   guardClient: () => require('../guard-client') as typeof import('../guard-client'),
   alerts: () => require('../alerts/server') as typeof import('../alerts/server'),
   connection: () => require('../temporal/connection') as typeof import('../temporal/connection'),
+  searchAttributes: () =>
+    require('../model/search-attributes') as typeof import('../model/search-attributes'),
+  proto: () => require('@temporalio/proto') as typeof import('@temporalio/proto'),
+  codec: () => require('../temporal/codec') as typeof import('../temporal/codec'),
+  codecServer: () => require('../temporal/codec-server') as typeof import('../temporal/codec-server'),
 };

@@ -3,6 +3,7 @@ import { registerActions } from './commands/act';
 import { registerChatOps } from './commands/chatops';
 import { registerCancel } from './commands/cancel';
 import { registerConfig } from './commands/config';
+import { registerDoctor } from './commands/doctor';
 import { registerDrill } from './commands/drill';
 import { registerGuard } from './commands/guard';
 import { registerHosts } from './commands/hosts';
@@ -11,6 +12,7 @@ import { registerLocal } from './commands/local';
 import { registerPlan } from './commands/plan';
 import { registerReport } from './commands/report';
 import { registerServe } from './commands/serve';
+import { registerCodecServer } from './commands/codec-server';
 import { registerStart } from './commands/start';
 import { registerStatus } from './commands/status';
 import { registerWatch } from './commands/watch';
@@ -62,11 +64,13 @@ export function buildProgram(io: CliIo = processIo): Command {
     registerLocal,
     registerConfig,
     registerHosts,
+    registerDoctor,
     registerReport,
     registerDrill,
     registerChatOps,
     registerGuard,
     registerServe,
+    registerCodecServer,
   ]) {
     register(program, ctx);
   }

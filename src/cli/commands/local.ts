@@ -25,6 +25,15 @@ function notificationGaps(explicit: string | undefined): string[] {
   }
 }
 
+interface WorkerOptions {
+  taskQueue?: string;
+  host?: string;
+  metrics?: string;
+  health?: string;
+  logFormat: string;
+  shutdownGrace: string;
+}
+
 /** The commands that run things on this machine: a worker, a dev server, the Temporal CLI's install. */
 export function registerLocal(program: Command, ctx: CliContext): void {
   program
@@ -35,7 +44,36 @@ export function registerLocal(program: Command, ctx: CliContext): void {
       '--host <name>',
       `run the steps of targets with host: { worker: NAME } on this machine (polls ${HOST_QUEUE_PREFIX}NAME)`,
     )
-    .action(async (opts: { taskQueue?: string; host?: string }) => {
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus metrics (the SDK telemetry) at http://HOST:PORT/metrics',
+    )
+    .option('--health <host:port>', 'serve GET /healthz: 200 while polling, 503 once stopping')
+    .option('--log-format <format>', 'text, or json: one object per line with the workflowId', 'text')
+    .option(
+      '--shutdown-grace <seconds>',
+      'on SIGTERM, how long running steps may finish before they are cancelled',
+      '30',
+    )
+    .action(async (opts: WorkerOptions) => {
+      if (opts.logFormat !== 'text' && opts.logFormat !== 'json')
+        throw usage(`--log-format ${opts.logFormat}: give text or json`);
+      const grace = Number(opts.shutdownGrace);
+      if (!Number.isFinite(grace) || grace < 0)
+        throw usage(`--shutdown-grace ${opts.shutdownGrace}: give seconds, 0 or more`);
+      const runtime = lazy.workerRuntime();
+      for (const [flag, value] of [
+        ['--metrics', opts.metrics],
+        ['--health', opts.health],
+      ] as const) {
+        if (value === undefined) continue;
+        try {
+          runtime.splitHostPort(value);
+        } catch (err) {
+          throw usage(`${flag} ${(err as Error).message}`);
+        }
+      }
+      runtime.installWorkerRuntime({ metrics: opts.metrics, logFormat: opts.logFormat });
       if (opts.host !== undefined) {
         if (opts.taskQueue)
           throw usage('give --host or --task-queue, not both: a host worker polls its own queue');
@@ -51,8 +89,15 @@ export function registerLocal(program: Command, ctx: CliContext): void {
         profile,
         taskQueue: opts.taskQueue,
         host: opts.host,
+        shutdownGraceSeconds: grace,
       });
       const queue = opts.host ? hostQueue(opts.host) : taskQueueFor(opts.taskQueue);
+      const health = opts.health ? await runtime.startHealthServer(opts.health, worker, queue) : undefined;
+      if (opts.metrics) ctx.io.stderr(`metrics at http://${opts.metrics}/metrics\n`);
+      if (health) {
+        const { host } = runtime.splitHostPort(opts.health!);
+        ctx.io.stderr(`health at http://${host}:${health.port}/healthz\n`);
+      }
       ctx.io.stderr(
         opts.host
           ? `host worker ${opts.host} polling task queue ${queue} (the steps of targets with host: { worker: ${opts.host} })\n`
@@ -60,8 +105,12 @@ export function registerLocal(program: Command, ctx: CliContext): void {
       );
       if (!opts.host)
         for (const line of notificationGaps(ctx.globals().config)) ctx.io.stderr(`warning: ${line}\n`);
-      await worker.run();
-      await close();
+      try {
+        await worker.run();
+      } finally {
+        await health?.close();
+        await close();
+      }
     });
 
   program

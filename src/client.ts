@@ -64,7 +64,7 @@ async function openConnection(settings: ConnectionSettings): Promise<Connection>
     (connection) => ({ connection }),
     (error: unknown) => ({ error: error as Error }),
   );
-  const probing = probeAddress(address, Boolean(settings.tls));
+  const probing = probeAddress(address, settings.tls ?? false);
   const first = await Promise.race([settled, probing.then((probe) => ({ probe }))]);
   if ('connection' in first) return first.connection;
   const probe = 'probe' in first ? first.probe : await probing;
@@ -78,7 +78,10 @@ async function openConnection(settings: ConnectionSettings): Promise<Connection>
   }
   const outcome = await settled;
   if ('connection' in outcome) return outcome.connection;
-  throw connectFailure(address, probe, outcome.error);
+  throw connectFailure(address, probe, outcome.error, {
+    tls: settings.tls ?? false,
+    apiKey: Boolean(settings.apiKey),
+  });
 }
 
 export function workflowIdFor(target: string): string {

@@ -1,5 +1,5 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { ConfigError } from '../targets/errors';
 
 /**
@@ -10,7 +10,8 @@ export type AddressProbe =
   | { verdict: 'http2' } // speaks HTTP/2, as a gRPC server does: let the client decide the rest
   | { verdict: 'silent' } // accepted the connection and said nothing in time
   | {
-      verdict: 'refused' | 'unresolved' | 'unreachable' | 'not-grpc' | 'no-tls' | 'tls-failed';
+      verdict:
+        'refused' | 'unresolved' | 'unreachable' | 'not-grpc' | 'no-tls' | 'tls-failed' | 'tls-untrusted';
       detail: string;
     };
 
@@ -45,8 +46,23 @@ function connectError(err: NodeJS.ErrnoException): AddressProbe {
   return { verdict: 'unreachable', detail: err.message };
 }
 
-/** Connects once to `address` and reads what comes back; never throws, never takes much over 2 s. */
-export function probeAddress(address: string, tls: boolean): Promise<AddressProbe> {
+/** The TLS settings the gRPC client will use, as far as the probe needs them. */
+export interface ProbeTls {
+  serverNameOverride?: string;
+  serverRootCACertificate?: Uint8Array;
+  clientCertPair?: { crt: Uint8Array; key: Uint8Array };
+}
+
+/** Node's codes for a server certificate that does not verify (the CA, the name, the dates). */
+const UNTRUSTED =
+  /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE)$/;
+
+/**
+ * Connects once to `address` and reads what comes back; never throws, never takes much over 2 s.
+ * With TLS settings it verifies the server's certificate as the gRPC client will (its CA, the
+ * server name), and presents the client certificate, so a certificate problem is named at once.
+ */
+export function probeAddress(address: string, tls: boolean | ProbeTls): Promise<AddressProbe> {
   const { host, port } = splitAddress(address);
   return new Promise((resolve) => {
     let socket: Socket;
@@ -65,13 +81,30 @@ export function probeAddress(address: string, tls: boolean): Promise<AddressProb
     );
     timer.unref();
     if (tls) {
+      const settings = typeof tls === 'object' ? tls : undefined;
+      const name = settings?.serverNameOverride ?? (/^[\d.:]+$/.test(host) ? undefined : host);
       socket = tlsConnect({
         host,
         port,
-        servername: /^[\d.:]+$/.test(host) ? undefined : host,
+        servername: name,
         ALPNProtocols: ['h2', 'http/1.1'],
-        // Only the protocol is probed here; the gRPC client checks the certificate.
-        rejectUnauthorized: false,
+        ...(settings
+          ? {
+              ...(settings.serverRootCACertificate
+                ? { ca: Buffer.from(settings.serverRootCACertificate) }
+                : {}),
+              ...(settings.clientCertPair
+                ? {
+                    cert: Buffer.from(settings.clientCertPair.crt),
+                    key: Buffer.from(settings.clientCertPair.key),
+                  }
+                : {}),
+              rejectUnauthorized: true,
+              // The name the gRPC client checks the certificate against (an IP address too).
+              checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+                checkServerIdentity(settings.serverNameOverride ?? host, cert),
+            }
+          : { rejectUnauthorized: false }),
       });
       socket.once('connect', () => (connected = true));
       socket.once('secureConnect', () => {
@@ -100,6 +133,7 @@ export function probeAddress(address: string, tls: boolean): Promise<AddressProb
       // A plaintext server answers a TLS hello with bytes that are no TLS record.
       else if (/wrong version number|packet length too long|unknown protocol/i.test(err.message))
         finish({ verdict: 'no-tls', detail: err.message });
+      else if (UNTRUSTED.test(err.code ?? '')) finish({ verdict: 'tls-untrusted', detail: err.message });
       else finish({ verdict: 'tls-failed', detail: err.message });
     });
   });
@@ -123,6 +157,12 @@ export function probeFailure(address: string, probe: AddressProbe): Error | unde
       return new ConfigError(
         `${address} accepts connections but is not a Temporal frontend: ${probe.detail} (the Web UI's port, or another service?); ${FIX}`,
       );
+    case 'tls-untrusted':
+      return new ConfigError(
+        `the server at ${address} has a certificate this client does not trust: ${probe.detail}; ` +
+          "give the CA that signed it (TEMPORAL_TLS_SERVER_CA_CERT_PATH, or the profile's tls.server_ca_cert_path) " +
+          "and the name in it (TEMPORAL_TLS_SERVER_NAME) when that is not the address's host",
+      );
     case 'no-tls':
       return new ConfigError(
         `${address} does not speak TLS, but TLS is on for it (an API key, TEMPORAL_TLS or the profile's tls settings turn it on): ${probe.detail}`,
@@ -133,7 +173,17 @@ export function probeFailure(address: string, probe: AddressProbe): Error | unde
 }
 
 /** The error for a connect that failed after an inconclusive probe, with what the probe saw. */
-export function connectFailure(address: string, probe: AddressProbe, err: Error): Error {
+export function connectFailure(
+  address: string,
+  probe: AddressProbe,
+  err: Error,
+  auth: { tls: boolean | ProbeTls; apiKey?: boolean } = { tls: false },
+): Error {
+  // A TLS server that wants a client certificate (mTLS) ends the connection after the handshake.
+  const mtlsHint =
+    auth.tls && !auth.apiKey && !(typeof auth.tls === 'object' && auth.tls.clientCertPair)
+      ? "; if the server requires a client certificate, give it with TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile's tls settings)"
+      : '';
   const why =
     probe.verdict === 'silent'
       ? 'it accepted a connection but never answered'
@@ -141,7 +191,7 @@ export function connectFailure(address: string, probe: AddressProbe, err: Error)
         ? `the TLS handshake failed: ${probe.detail}`
         : err.message;
   return new Error(
-    `cannot connect to a Temporal server at ${address} (${why}); start one with "rollback dev", or ${FIX}`,
+    `cannot connect to a Temporal server at ${address} (${why}); start one with "rollback dev", or ${FIX}${mtlsHint}`,
     {
       cause: err,
     },

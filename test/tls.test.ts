@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Cleanup } from './rig/cleanup';
+import { eventually } from './rig/eventually';
+import { ROOT, runCli } from './rig/rollback';
+import { testTaskQueue } from './rig/temporal';
+import { makeCerts, startTlsProxy, type TestCerts } from './rig/tls-proxy';
+import { killHard } from './rig/worker-process';
+
+/**
+ * Mutual TLS with the Temporal CLI's own settings (TEMPORAL_TLS_*, read by @temporalio/envconfig):
+ * the worker and the CLI reach the rig's server only through a real nginx that requires a client
+ * certificate of the test's CA (the dev server has no TLS of its own, so TLS ends at the proxy).
+ */
+
+const cleanup = new Cleanup();
+let certs: TestCerts;
+let proxy: Awaited<ReturnType<typeof startTlsProxy>>;
+
+beforeAll(async () => {
+  certs = makeCerts();
+  cleanup.add('the certificates', () => rmSync(certs.dir, { recursive: true, force: true }));
+  proxy = await startTlsProxy(process.env.TEMPORAL_ADDRESS!, certs);
+  cleanup.add('the TLS proxy', () => proxy.stop());
+});
+afterAll(() => cleanup.run());
+
+function tlsEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    TEMPORAL_ADDRESS: proxy.address,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca,
+    TEMPORAL_TLS_SERVER_NAME: 'localhost',
+    ...overrides,
+  };
+}
+
+async function pollers(taskQueue: string): Promise<string[]> {
+  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  try {
+    const r = await connection.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    return (r.pollers ?? []).map((p) => p.identity ?? '');
+  } finally {
+    await connection.close();
+  }
+}
+
+test('the worker and the CLI connect with a client certificate; doctor sees the worker through TLS', async () => {
+  const queue = testTaskQueue('tls');
+  const env: NodeJS.ProcessEnv = { ...process.env, ...tlsEnv(), ROLLBACK_CONFIG: undefined };
+  const worker: ChildProcess = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'rollback.js'), 'worker', '--task-queue', queue],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  cleanup.add('the TLS worker', () => killHard(worker));
+  let stderr = '';
+  worker.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // The server sees the worker's polls (they came through the proxy: the worker knows no other address).
+  await eventually(
+    'the worker polls through TLS',
+    async () => {
+      if (worker.exitCode !== null) throw new Error(`the worker exited: ${stderr}`);
+      return (await pollers(queue)).some((id) => id.startsWith(`${worker.pid}@`));
+    },
+    60_000,
+    250,
+  );
+
+  const list = await runCli(['list', '--json'], tlsEnv());
+  expect(list.code).toBe(0);
+  expect(Array.isArray(JSON.parse(list.stdout))).toBe(true);
+  const doctor = await runCli(['doctor', '--task-queue', queue, '--json'], tlsEnv());
+  expect(doctor.code).toBe(0);
+  const checks = (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string }[] })
+    .checks;
+  expect(checks.find((c) => c.name === 'reachable')).toMatchObject({ status: 'ok' });
+  expect(checks.find((c) => c.name === 'worker')).toMatchObject({ status: 'ok' });
+});
+
+test('a server certificate from another CA, or no client certificate: refused with a clear error, nothing done', async () => {
+  const wrongCa = await runCli(['list'], tlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.otherCa }));
+  expect(wrongCa.code).toBe(2);
+  expect(wrongCa.stderr).toContain(
+    `the server at ${proxy.address} has a certificate this client does not trust`,
+  );
+  expect(wrongCa.stderr).toContain('TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+  expect(wrongCa.stderr).not.toMatch(/^\s+at /m); // a message, not a stack trace
+
+  const noClientCert = await runCli(
+    ['list'],
+    tlsEnv({
+      TEMPORAL_TLS: 'true',
+      TEMPORAL_TLS_CLIENT_CERT_PATH: undefined,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: undefined,
+    }),
+  );
+  expect(noClientCert.code).not.toBe(0);
+  expect(noClientCert.stderr).toContain(`cannot connect to a Temporal server at ${proxy.address}`);
+  expect(noClientCert.stderr).toContain(
+    'if the server requires a client certificate, give it with TEMPORAL_TLS_CLIENT_CERT_PATH',
+  );
+  expect(noClientCert.stderr).not.toMatch(/^\s+at /m);
+
+  const missingFile = await runCli(
+    ['list'],
+    tlsEnv({ TEMPORAL_TLS_CLIENT_CERT_PATH: join(certs.dir, 'nope.pem') }),
+  );
+  expect(missingFile.code).toBe(2);
+  expect(missingFile.stderr).toContain('nope.pem');
+});

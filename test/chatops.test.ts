@@ -100,6 +100,9 @@ beforeAll(async () => {
   });
   client = await connectClient(taskQueue);
   cleanups.push(() => client.close());
+  // The app refuses to start a rollback no worker would run: wait until the server sees this one
+  // polling (on a loaded machine its first poll can come seconds after run()).
+  await eventually('the worker polls', async () => (await client.workerPresence()).polling, 60_000, 200);
   slack = await startSlackApi();
   cleanups.push(() => slack.close());
   chat = createChatOps({
@@ -170,11 +173,16 @@ const actionsOf = (c: SlackCall) =>
 
 /** The rollback's own message (not a thread reply), once the app has posted it. */
 function firstMessage(target: string): Promise<SlackCall> {
-  return eventually(`the message of ${target}`, () =>
-    slack
+  return eventually(`the message of ${target}`, () => {
+    const found = slack
       .of('chat.postMessage')
-      .find((p) => !p.args.thread_ts && JSON.stringify(p.args.blocks ?? '').includes(`*${target}*`)),
-  );
+      .find((p) => !p.args.thread_ts && JSON.stringify(p.args.blocks ?? '').includes(`*${target}*`));
+    if (found) return found;
+    // What the app told people instead (an error is an ephemeral reply), for the failure message.
+    throw new Error(
+      `not posted; ephemeral replies so far: ${JSON.stringify(slack.of('chat.postEphemeral').map((c) => c.args.text))}`,
+    );
+  });
 }
 
 /** The rollback's message (its ts) and its Approve button's value, once the button is there. */

@@ -18,6 +18,11 @@ command -v go >/dev/null || { echo "install-temporal-server: Go is required to b
 # A binary counts as built when Go's build info names the pinned module version.
 built() { [ -x "$BIN/$1" ] && go version -m "$BIN/$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$MODULE[[:space:]]+$VERSION([[:space:]]|$)"; }
 
+# Postgres refuses to run as root: the cluster suite runs it as "postgres", made here when missing.
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+
 mkdir -p "$BIN"
 # One build at a time (two test runs starting together): the second waits, then finds it built.
 exec 9>"$ROOT/.build.lock"

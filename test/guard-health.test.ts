@@ -272,8 +272,15 @@ test('the guard worker SIGKILLed mid-window and restarted: the window carries on
     }
     return seen.some((r) => r.status === 'CONTINUED_AS_NEW') && seen;
   });
-  // The count (like the windows) carried over from run to run.
-  expect((await queued.status(target)).state.samplesTaken).toBeGreaterThan(4);
+  // The count (like the windows) carries over from run to run: it passes samplesPerRun, which a run
+  // starting from nothing never does (it continues as new at 4). A run just begun may not have
+  // sampled yet, so this waits for its first sample.
+  await eventually(
+    'the count passes samplesPerRun',
+    async () => (await queued.status(target)).state.samplesTaken > 4,
+    20_000,
+    200,
+  );
   for (const r of runs) expect(r.events).toBeLessThan(80);
   expect(await client.list({ target })).toEqual([]);
   setHealthy(true, true, true);

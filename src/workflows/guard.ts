@@ -53,6 +53,8 @@ export interface GuardInput {
 // source's own timeout is shorter: health checks at most 15 s, Prometheus 10 s).
 const { sampleSignals } = proxyActivities<Activities>({
   startToCloseTimeout: '20s',
+  // Every activity heartbeats each second (the worker's interceptor): a dead worker is seen in 6 s.
+  heartbeatTimeout: '6s',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
 });
 
@@ -82,6 +84,7 @@ async function sampleAll(samples: SampleRequests, hostWaitSeconds: number): Retu
         taskQueue: hostQueue(worker),
         scheduleToCloseTimeout: hostWaitSeconds * 1000,
         startToCloseTimeout: '20s',
+        heartbeatTimeout: '6s',
         retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
       });
       try {

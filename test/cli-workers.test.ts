@@ -5,11 +5,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createActivities, defaultDeps } from '../src/activities';
 import type { RollbackClient } from '../src/client';
-import type { RollbackRecord, RollbackRequest } from '../src/model';
-import { getTarget, parseConfig } from '../src/targets/load';
-import { planRollback } from '../src/targets/plan';
+import type { RollbackRecord } from '../src/model';
 import { createWorker } from '../src/worker';
-import { commandTarget } from './rig/configs';
+import { commandRollback, commandTarget } from './rig/configs';
 import { createFakeActivities, type FakeCall } from './rig/fake-activities';
 import { eventually } from './rig/eventually';
 import { ROOT, runCli, startReceiver } from './rig/rollback';
@@ -56,16 +54,7 @@ async function startDirect(
   extra: Record<string, unknown> = {},
   reason = 'v1.20.2 fails',
 ) {
-  const config = parseConfig(stringify(targetConfig(target, extra)), 'inline.yaml');
-  const request: RollbackRequest = {
-    rollbackId: `${target}-${Date.now()}`,
-    target,
-    kind: 'emergency',
-    reason,
-    requestedBy: 'alice',
-    requestedAt: new Date().toISOString(),
-  };
-  const plan = planRollback(getTarget({ file: 'inline.yaml', config }, target), request, config);
+  const { request, plan } = commandRollback(target, deployPath, root, { config: extra, request: { reason } });
   const c = await connectClient(taskQueue);
   try {
     return await c.start(request, plan);

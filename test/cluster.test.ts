@@ -1,21 +1,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { stringify } from 'yaml';
 import type { RollbackClient } from '../src/client';
-import type { RollbackKind, RollbackRequest } from '../src/model';
-import { getTarget, parseConfig } from '../src/targets/load';
-import { planRollback } from '../src/targets/plan';
+import type { RollbackKind } from '../src/model';
 import { Cleanup } from './rig/cleanup';
 import { startCluster, type TestCluster } from './rig/cluster';
-import { commandTarget } from './rig/configs';
+import { commandRollback } from './rig/configs';
 import { eventually, GiveUp } from './rig/eventually';
 import { createFakeActivities, gate, type FakeCall } from './rig/fake-activities';
 import { scratchRoot } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
-import { killHard } from './rig/worker-process';
+import { activityPollers, killHard } from './rig/worker-process';
 
 /**
  * The cluster suite: the project's workflows, unchanged, on a production-shaped Temporal: the real
@@ -49,26 +45,15 @@ afterAll(() => cleanup.run());
 
 /** A request and its plan, as `rollback start` makes them; carol approves, alice asks. */
 function rollback(target: string, kind: RollbackKind) {
-  const config = parseConfig(
-    stringify({
-      version: 1,
-      approvers: ['carol'],
-      targets: { [target]: commandTarget(target, deployPath, root) },
-    }),
-    'cluster.yaml',
-  );
-  const request: RollbackRequest = {
-    rollbackId: `${target}-${Date.now()}`,
-    target,
-    kind,
-    reason: 'v1.20.2 fails (cluster suite)',
-    requestedBy: 'alice',
-    requestedAt: new Date().toISOString(),
-    // A complete rollback reverts the offending commits: the fake revert takes any.
-    ...(kind === 'complete' ? { commits: ['0123abcd0123'] } : {}),
-  };
-  const plan = planRollback(getTarget({ file: 'cluster.yaml', config }, target), request, config);
-  return { request, plan };
+  return commandRollback(target, deployPath, root, {
+    config: { approvers: ['carol'] },
+    request: {
+      kind,
+      reason: 'v1.20.2 fails (cluster suite)',
+      // A complete rollback reverts the offending commits: the fake revert takes any.
+      ...(kind === 'complete' ? { commits: ['0123abcd0123'] } : {}),
+    },
+  });
 }
 
 async function client(taskQueue: string): Promise<RollbackClient> {
@@ -80,24 +65,6 @@ async function client(taskQueue: string): Promise<RollbackClient> {
 async function inProcessWorker(taskQueue: string, activities: object): Promise<void> {
   const worker = await startWorker(taskQueue, cluster.address, activities);
   cleanup.add(`a worker of ${taskQueue}`, () => worker.stop());
-}
-
-/** The identities of the pollers the server lists on the queue (`pid@host` each). */
-async function pollers(taskQueue: string, type: 'workflow' | 'activity'): Promise<string[]> {
-  const connection = await Connection.connect({ address: cluster.address });
-  try {
-    const r = await connection.workflowService.describeTaskQueue({
-      namespace: cluster.namespace,
-      taskQueue: { name: taskQueue },
-      taskQueueType:
-        type === 'workflow'
-          ? temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
-          : temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    });
-    return (r.pollers ?? []).map((p) => p.identity ?? '');
-  } finally {
-    await connection.close();
-  }
 }
 
 /**
@@ -138,7 +105,9 @@ async function spawnFakeWorker(taskQueue: string, block?: 'stopService'): Promis
       // The activity pollers, as test/rig/worker-process.ts waits: the server lists the pollers
       // its root partition saw, and a worker's few workflow polls may sit on another partition
       // for a whole long poll (a minute) before one lands there; its several activity polls do not.
-      return (await pollers(taskQueue, 'activity')).some((id) => id.startsWith(`${child.pid}@`));
+      return (await activityPollers(cluster.address, taskQueue, cluster.namespace)).some((id) =>
+        id.startsWith(`${child.pid}@`),
+      );
     },
     90_000,
     200,
@@ -176,7 +145,7 @@ test('emergency and complete rollbacks run to success with three worker processe
   process.stderr.write(`[cluster] 3 worker processes polling in ${Date.now() - spawning} ms\n`);
   const pids = workers.map((w) => `${w.pid}@`);
   // The server lists all three polling the queue.
-  const ids = await pollers(queue, 'activity');
+  const ids = await activityPollers(cluster.address, queue, cluster.namespace);
   for (const pid of pids) expect(ids.some((id) => id.startsWith(pid))).toBe(true);
   const c = await client(queue);
 

@@ -3,16 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import type { RollbackClient } from '../src/client';
-import type { RollbackRequest } from '../src/model';
-import { getTarget, parseConfig } from '../src/targets/load';
-import { planRollback } from '../src/targets/plan';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { codecKeysFromEnv } from '../src/temporal/codec';
 import { Cleanup } from './rig/cleanup';
-import { commandTarget } from './rig/configs';
+import { commandRollback } from './rig/configs';
 import { createFakeActivities } from './rig/fake-activities';
 import { eventually } from './rig/eventually';
 import { ROOT, runCli } from './rig/rollback';
@@ -85,20 +81,7 @@ async function rollbackWith(
   }));
   cleanup.add(`worker ${name}`, () => worker.stop());
   cleanup.add(`client ${name}`, () => client.close());
-  const target = `codec-${name}`;
-  const config = parseConfig(
-    stringify({ version: 1, targets: { [target]: commandTarget(target, deployPath, root) } }),
-    'inline.yaml',
-  );
-  const request: RollbackRequest = {
-    rollbackId: `${target}-1`,
-    target,
-    kind: 'emergency',
-    reason,
-    requestedBy: 'alice',
-    requestedAt: new Date().toISOString(),
-  };
-  const plan = planRollback(getTarget({ file: 'inline.yaml', config }, target), request, config);
+  const { request, plan } = commandRollback(`codec-${name}`, deployPath, root, { request: { reason } });
   const started = await client.start(request, plan);
   const result = await client.result(started.workflowId, started.runId);
   expect(result.record).toMatchObject({ status: 'succeeded', reason });

@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { Cleanup } from './rig/cleanup';
 import { eventually } from './rig/eventually';
 import { ROOT, runCli } from './rig/rollback';
 import { testTaskQueue } from './rig/temporal';
 import { makeCerts, startTlsProxy, type TestCerts } from './rig/tls-proxy';
-import { killHard } from './rig/worker-process';
+import { activityPollers, killHard } from './rig/worker-process';
 
 /**
  * Mutual TLS with the Temporal CLI's own settings (TEMPORAL_TLS_*, read by @temporalio/envconfig):
@@ -39,20 +37,6 @@ function tlsEnv(overrides: Record<string, string | undefined> = {}): Record<stri
   };
 }
 
-async function pollers(taskQueue: string): Promise<string[]> {
-  const connection = await Connection.connect({ address: process.env.TEMPORAL_ADDRESS! });
-  try {
-    const r = await connection.workflowService.describeTaskQueue({
-      namespace: 'default',
-      taskQueue: { name: taskQueue },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    });
-    return (r.pollers ?? []).map((p) => p.identity ?? '');
-  } finally {
-    await connection.close();
-  }
-}
-
 test('the worker and the CLI connect with a client certificate; doctor sees the worker through TLS', async () => {
   const queue = testTaskQueue('tls');
   const env: NodeJS.ProcessEnv = { ...process.env, ...tlsEnv(), ROLLBACK_CONFIG: undefined };
@@ -72,7 +56,9 @@ test('the worker and the CLI connect with a client certificate; doctor sees the 
     'the worker polls through TLS',
     async () => {
       if (worker.exitCode !== null) throw new Error(`the worker exited: ${stderr}`);
-      return (await pollers(queue)).some((id) => id.startsWith(`${worker.pid}@`));
+      return (await activityPollers(process.env.TEMPORAL_ADDRESS!, queue, 'default')).some((id) =>
+        id.startsWith(`${worker.pid}@`),
+      );
     },
     60_000,
     250,

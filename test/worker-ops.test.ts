@@ -1,13 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { RollbackRefusedError, type RollbackClient } from '../src/client';
-import type { RollbackRequest } from '../src/model';
-import { getTarget, parseConfig } from '../src/targets/load';
-import { planRollback } from '../src/targets/plan';
 import { Cleanup } from './rig/cleanup';
-import { commandTarget } from './rig/configs';
+import { commandRollback } from './rig/configs';
 import { eventually } from './rig/eventually';
 import { reservePort } from './rig/ports';
 import { ROOT, runCli } from './rig/rollback';
@@ -68,21 +64,9 @@ test('metrics, /healthz, JSON logs with the workflowId, and SIGTERM: the worker 
   mkdirSync(deployPath, { recursive: true });
   execFileSync('git', ['init', '-q', deployPath]);
   const target = 'worker-ops';
-  const config = parseConfig(
-    stringify({ version: 1, targets: { [target]: commandTarget(target, deployPath, root) } }),
-    'inline.yaml',
-  );
-  const request: RollbackRequest = {
-    rollbackId: `${target}-1`,
-    target,
-    kind: 'emergency',
-    reason: 'v1.20.2 fails',
-    requestedBy: 'alice',
-    requestedAt: new Date().toISOString(),
-  };
+  const { request, plan } = commandRollback(target, deployPath, root);
   const client: RollbackClient = await connectClient(queue);
   cleanup.add('the client', () => client.close());
-  const plan = planRollback(getTarget({ file: 'inline.yaml', config }, target), request, config);
   await expect(client.startChecked(request, plan)).rejects.toBeInstanceOf(RollbackRefusedError);
 
   // Every line is one JSON object; the activity's lines carry the rollback's workflow id.

@@ -44,6 +44,28 @@ export async function spawnHostWorker(
   return untilPolling(child, address, `rollback-host-${name}`);
 }
 
+/**
+ * The identities (`pid@host`) of the activity pollers the server lists on a task queue, through
+ * `server` (a connection to reuse, or an address to connect to for this one call).
+ */
+export async function activityPollers(
+  server: Connection | string,
+  taskQueue: string,
+  namespace = process.env.TEMPORAL_NAMESPACE ?? 'default',
+): Promise<string[]> {
+  const connection = typeof server === 'string' ? await Connection.connect({ address: server }) : server;
+  try {
+    const r = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    return (r.pollers ?? []).map((p) => p.identity ?? '');
+  } finally {
+    if (typeof server === 'string') await connection.close();
+  }
+}
+
 async function untilPolling(child: ChildProcess, address: string, taskQueue: string): Promise<ChildProcess> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
@@ -52,13 +74,9 @@ async function untilPolling(child: ChildProcess, address: string, taskQueue: str
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`worker exited with code ${child.exitCode}: ${stderr}`);
-      const r = await connection.workflowService.describeTaskQueue({
-        namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-        taskQueue: { name: taskQueue },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      });
       // This process by its identity (pid@host): a killed worker stays in the list for a while.
-      if ((r.pollers ?? []).some((p) => p.identity?.startsWith(`${child.pid}@`))) return child;
+      if ((await activityPollers(connection, taskQueue)).some((id) => id.startsWith(`${child.pid}@`)))
+        return child;
       if (Date.now() > deadline) throw new Error(`worker never polled ${taskQueue}: ${stderr}`);
       await new Promise((r) => setTimeout(r, 200));
     }

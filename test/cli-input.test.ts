@@ -186,7 +186,17 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     const check = await runCli(['--config', config, 'config', 'check']);
     expect(check.code).toBe(0);
     expect(check.stdout).toContain('ok, 1 target: svc-g');
-    const plan = await runCli(['--config', config, 'plan', 'emergency', '--target', 'svc-g', '--json']);
+    // --offline: the steps alone (the working copy here is an empty repository: its checks would fail).
+    const plan = await runCli([
+      '--config',
+      config,
+      'plan',
+      'emergency',
+      '--target',
+      'svc-g',
+      '--json',
+      '--offline',
+    ]);
     expect(plan.code).toBe(0);
     const parsed = JSON.parse(plan.stdout) as {
       toVersion: string;
@@ -197,6 +207,7 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     expect(parsed.steps.map((s) => s.id)).toEqual([
       'inspect',
       'resolve',
+      'analyze',
       'incident',
       'backup',
       'stop',
@@ -213,6 +224,10 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     ]);
     const human = await runCli(['--config', config, 'plan', 'emergency', '--target', 'svc-g']);
     expect(human.stdout).toContain('Check out v1.11.4');
+    // Without --offline the read-only checks run: an empty repository has no deployed commit.
+    expect(human.code).toBe(2);
+    expect(human.stdout).toMatch(/✘ Inspect the deployed version: git rev-parse HEAD failed/);
+    expect(human.stdout).toContain('This rollback would be refused');
     await expectNothingStarted('svc-g');
   });
 });

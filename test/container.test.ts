@@ -37,6 +37,7 @@ beforeAll(async () => {
   });
   await engine.buildFixture(`${IMAGE}:1.11.5`, { version: '1.11.5', failureMode: 'crash' });
   await engine.buildFixture(`${IMAGE}:1.11.6`, { version: '1.11.6', healthcheck: true });
+  await engine.buildFixture(`${IMAGE}:1.11.8`, { version: '1.11.8', env: { STABLE_ONLY: '1' } });
 }, 120_000);
 
 interface ContainerSandbox {
@@ -159,6 +160,38 @@ test('emergency: the good image runs under the name with the same settings and t
   const text = await historyText(started.workflowId);
   expect(text).not.toContain(ct.sb.secret);
   expect(text).toContain('createStableContainer');
+});
+
+test('rollback plan compares the running container with the stable image: image and env keys, never a value', async () => {
+  const ct = await containerTarget('ct-plan');
+  const r = await runCli([
+    '--config',
+    ct.sb.configFile,
+    'plan',
+    'emergency',
+    '--target',
+    ct.name,
+    '--to',
+    '1.11.8',
+    '--json',
+  ]);
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout) as {
+    preview: { findings: { id: string; severity: string; title: string }[] };
+  };
+  expect(Object.fromEntries(out.preview.findings.map((f) => [f.id, f.severity]))).toEqual({
+    image: 'info',
+    'env:STABLE_ONLY': 'info',
+  });
+  expect(out.preview.findings.find((f) => f.id === 'image')!.title).toMatch(
+    // podman names the running container's image with its registry (docker.io/library/...).
+    new RegExp(
+      `^image (docker\\.io/library/)?${IMAGE}:${BAD_VERSION} \\([0-9a-f]{12}\\) → ${IMAGE}:1.11.8 \\([0-9a-f]{12}\\)$`,
+    ),
+  );
+  expect(r.stdout + r.stderr).not.toContain(ct.sb.secret);
+  // Nothing changed: the bad container still runs under its name.
+  expect((await inspect(ct.name)).Id).toBe(ct.oldId);
 });
 
 test('a start failure is undone: the new container is removed and the old one runs again under its name', async () => {

@@ -134,6 +134,7 @@ describe('emergency rollback of an ECS service', () => {
     expect(r.record!.steps.map((x) => x.id)).toEqual([
       'inspect',
       'resolve',
+      'analyze',
       'incident',
       'update',
       'wait-deployment',

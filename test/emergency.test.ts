@@ -1,20 +1,13 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { join } from 'node:path';
 import { BAD_VERSION, GOOD_VERSION, gitDescribe, type FailureMode } from './rig/fixture-repo';
 import { rollbackSuite } from './rig/suite';
 import { FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
 import { listToolsHttp, listToolsStdio, runCli, startRollback } from './rig/rollback';
+import { readTree } from './rig/read-tree';
 
 const suite = rollbackSuite('emergency');
-
-function readTree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? readTree(p) : [readFileSync(p, 'utf8')];
-  });
-}
 
 async function expectRecovered(sb: Sandbox) {
   const h = await health(sb.port);
@@ -45,6 +38,7 @@ describe('emergency rollback of the git-deployed MCP server, v1.20.2 → v1.11.4
     expect(record.steps.map((s) => s.id)).toEqual([
       'inspect',
       'resolve',
+      'analyze',
       'incident',
       'backup',
       'stop',

@@ -193,9 +193,10 @@ describe('npm-package rollbacks', () => {
     const sb = await npmSandbox('npm-em');
     const envBefore = readFileSync(join(sb.packageDir, '.env'));
     const started = await startRollback(suite.client, sb);
-    expect(started.plan.steps.map((s) => s.id).slice(0, 7)).toEqual([
+    expect(started.plan.steps.map((s) => s.id).slice(0, 8)).toEqual([
       'inspect',
       'resolve',
+      'analyze',
       'incident',
       'backup',
       'stop',
@@ -208,6 +209,14 @@ describe('npm-package rollbacks', () => {
     expect(record.status).toBe('succeeded');
     expect(record.fromVersion).toBe(BAD_VERSION);
     expect(record.toVersion).toBe(GOOD_VERSION);
+    // Both versions publish the fixture's dependencies: the analysis says so, from the registry.
+    expect(record.findings).toEqual([
+      {
+        id: 'deps',
+        severity: 'info',
+        title: `no declared dependencies change (${BAD_VERSION} → ${GOOD_VERSION})`,
+      },
+    ]);
     expect(record.steps.find((s) => s.id === 'install')!.summary).toBe(
       `installed ${NAME}@${GOOD_VERSION} (was ${BAD_VERSION})`,
     );

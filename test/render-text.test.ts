@@ -53,6 +53,16 @@ function record(t: typeof hostile): RollbackRecord {
     startedAt: '2026-01-01T00:00:01.000Z',
     finishedAt: '2026-01-01T00:01:00.000Z',
     durationMs: 59_000,
+    // A migration file's name comes from the repository: as hostile as any text from people.
+    findings: [
+      {
+        id: `migration:${t.rollbackId}`,
+        severity: 'block',
+        accepted: true,
+        title: t.title,
+        details: [t.error],
+      },
+    ],
     steps: [
       {
         id: 'stop',

@@ -3,7 +3,7 @@
  * retried step, a failed step an operator decided to skip and an error-log window; one that
  * failed and was undone. `rollback report` rebuilds the same reports from Temporal.
  */
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { parse, stringify } from 'yaml';
@@ -23,16 +23,9 @@ import { requestFor, waitForStatus } from './rig/rollback';
 import { ALL_TOOLS } from './rig/releases';
 import { type Sandbox } from './rig/sandbox';
 import { rollbackSuite } from './rig/suite';
+import { readTree } from './rig/read-tree';
 
 const suite = rollbackSuite('reports');
-
-function readTree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? readTree(p) : [readFileSync(p, 'utf8')];
-  });
-}
 
 /** Edits the sandbox's rollback.yaml (the schema validates it again when it is loaded). */
 function editConfig(sb: Sandbox, edit: (target: Record<string, any>, config: Record<string, any>) => void) {

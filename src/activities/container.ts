@@ -27,7 +27,7 @@ export const ROLLBACK_LABEL = 'rollback-orchestrator.rollback';
 export const REPLACES_LABEL = 'rollback-orchestrator.replaces';
 
 /** The engine on the step's host: a worker there (or this machine) talks to its socket. */
-function engineOf(input: EngineInput, host: Host): Docker {
+export function engineOf(input: EngineInput, host: Host): Docker {
   if (!host.local) {
     throw permanent(
       `the container engine is reached by a worker on its host, not over SSH (${host.label}): use host: { worker: NAME }`,
@@ -95,10 +95,10 @@ async function orNull<T>(input: EngineInput, what: string, fn: () => Promise<T>)
   }
 }
 
-const inspectOrNull = (docker: Docker, input: EngineInput, name: string) =>
+export const inspectOrNull = (docker: Docker, input: EngineInput, name: string) =>
   orNull(input, `inspecting container ${name}`, () => docker.getContainer(name).inspect());
 
-const imageOrNull = (docker: Docker, input: EngineInput, ref: string) =>
+export const imageOrNull = (docker: Docker, input: EngineInput, ref: string) =>
   orNull(input, `inspecting image ${ref}`, () => docker.getImage(ref).inspect());
 
 /** Whether the container's image (or its own settings) define a healthcheck. */
@@ -324,7 +324,7 @@ export function parseEnvFile(text: string): Map<string, string> {
   return env;
 }
 
-const toMap = (env: string[] | undefined) =>
+export const toMap = (env: string[] | undefined) =>
   new Map(
     (env ?? []).map((e) => [e.slice(0, Math.max(e.indexOf('='), 0)) || e, e.slice(e.indexOf('=') + 1)]),
   );
@@ -332,7 +332,7 @@ const toMap = (env: string[] | undefined) =>
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** Set by the engine, not by whoever ran the container. */
-const ENGINE_ENV = new Set(['HOSTNAME', 'container']);
+export const ENGINE_ENV = new Set(['HOSTNAME', 'container']);
 
 /**
  * Creates and starts the stable container under the service's name with the kept container's

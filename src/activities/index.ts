@@ -1,3 +1,4 @@
+import { analysisActivities } from './analysis';
 import { defaultDeps, type ActivityDeps } from './deps';
 import { ecsActivities } from './ecs';
 import { fileActivities } from './files';
@@ -9,6 +10,7 @@ import { npmActivities } from './npm';
 import { npmPackageActivities } from './npm-package';
 import { blueGreenActivities } from './blue-green';
 import { containerActivities } from './container';
+import { containerAnalysisActivities } from './container-analysis';
 import { appendRollbackLog, recordIncident } from './report';
 import { revertActivities } from './revert';
 import { serviceActivities } from './service';
@@ -26,10 +28,12 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     recordIncident,
     appendRollbackLog,
     ...gitActivities(deps),
+    ...analysisActivities(deps),
     ...npmActivities(deps),
     ...npmPackageActivities(deps),
     ...blueGreenActivities(deps),
     ...containerActivities(deps),
+    ...containerAnalysisActivities(deps),
     ...fileActivities(deps),
     ...serviceActivities(deps),
     ...validateActivities(deps),

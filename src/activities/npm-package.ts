@@ -79,10 +79,10 @@ export async function inspectNpmPackage(
 export async function resolveNpmVersion(
   input: NpmPackageRef & { version: string; current?: string; force?: boolean },
   host: Host,
-): Promise<StepResult<{ version: string; integrity: string | null }>> {
+): Promise<StepResult<{ version: string; integrity: string | null; dependencies: Record<string, string> }>> {
   const spec = `${input.name}@${input.version.replace(/^v(?=\d)/, '')}`;
   const r = await host.runner.run(
-    ['npm', 'view', spec, 'version', 'dist.integrity', '--json', ...npmArgs(input)],
+    ['npm', 'view', spec, 'version', 'dist.integrity', 'dependencies', '--json', ...npmArgs(input)],
     {
       timeoutMs: 120_000,
     },
@@ -100,7 +100,8 @@ export async function resolveNpmVersion(
     }
     throw retryable(`npm view ${spec} failed on ${host.label}: ${why}`, 'NpmFailed');
   }
-  const parsed = JSON.parse(r.stdout) as { version?: string; 'dist.integrity'?: string } | string;
+  const parsed = JSON.parse(r.stdout) as
+    { version?: string; 'dist.integrity'?: string; dependencies?: Record<string, string> } | string;
   const version = typeof parsed === 'string' ? parsed : parsed.version;
   if (!version) throw permanent(`${spec}: the registry answered without a version`, 'VersionNotFound');
   if (input.current === version && !input.force) {
@@ -110,7 +111,8 @@ export async function resolveNpmVersion(
     );
   }
   const integrity = typeof parsed === 'string' ? null : (parsed['dist.integrity'] ?? null);
-  return done(`${input.name}@${version} is in the registry`, { version, integrity });
+  const dependencies = typeof parsed === 'string' ? {} : (parsed.dependencies ?? {});
+  return done(`${input.name}@${version} is in the registry`, { version, integrity, dependencies });
 }
 
 /**

@@ -1,3 +1,4 @@
+import { formatFinding, sortFindings } from '../model/analysis';
 import { DECISIONS, STEP_MARK, type Plan, type RollbackRecord, type RollbackStatus } from '../model';
 
 /**
@@ -83,6 +84,16 @@ export function rollbackMessage(
     ),
   ];
   const value = { workflowId: ref.workflowId, runId: ref.runId };
+  if (record.findings && record.findings.length > 0) {
+    blocks.push(
+      section(
+        `*Pre-flight analysis*\n${sortFindings(record.findings)
+          .map((f) => `• ${esc(formatFinding(f))}`)
+          .join('\n')
+          .slice(0, 2900)}`,
+      ),
+    );
+  }
   if (record.status === 'awaiting-approval') {
     const approval = plan?.approval;
     const approved = record.approvals.filter((a) => a.decision === 'approved').map((a) => a.by);

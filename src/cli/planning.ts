@@ -21,6 +21,8 @@ export interface PlanOptions {
   requestedBy: string;
   /** Redeploy even when the service already runs the version asked for. */
   force?: boolean;
+  /** Block findings of the pre-flight analysis the requester accepts. */
+  accept?: string[];
 }
 
 export function newRollbackId(target: string, now: Date): string {
@@ -59,6 +61,7 @@ export function preparePlan(
     commits: opts.commit,
     webUiBase: webUiBase(connectionSettings(global).address),
     ...(opts.force ? { force: true } : {}),
+    ...(opts.accept?.length ? { accept: opts.accept } : {}),
   };
   const plan = planRollback(target, request, loaded.config);
   const problems = checkTargetPaths(opts.target, target);

@@ -35,6 +35,8 @@ export interface RollbackEvent {
   /** Step titles, for awaiting-approval: approvers see what will run. */
   plan?: string[];
   approvers?: string[];
+  /** For awaiting-approval: the pre-flight analysis, one line per finding (names, never values). */
+  findings?: string[];
   by?: string;
   comment?: string;
   webUrl?: string;

@@ -7,6 +7,8 @@ export const FAILURES = {
   // Plans and inputs
   PlanError: 'a plan refers to data no earlier step produced, or a step input is malformed',
   BadInput: 'an activity was given input it cannot act on',
+  AnalysisBlocked:
+    'the pre-flight analysis found what the rollback would break (a migration, a missing env key): accept it with --accept ID',
   // git and files on the host
   RefNotFound: 'the version is not a tag, branch or commit of the working copy or its remote',
   AlreadyOnVersion: 'the service already runs the version asked for (--force to redeploy it anyway)',

@@ -51,6 +51,7 @@ export function hostLabel(on: HostSpec | undefined): string {
 export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
   'inspectGitDeployment',
   'resolveGitRef',
+  'analyzeGitRollback',
   'checkoutRef',
   'backupFiles',
   'restoreConfigFiles',
@@ -65,12 +66,14 @@ export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
   'revertAndPush',
   'inspectNpmPackage',
   'resolveNpmVersion',
+  'analyzeNpmPackageRollback',
   'installNpmPackage',
   'inspectBlueGreen',
   'switchColour',
   'stopColour',
   'inspectContainer',
   'prepareImage',
+  'analyzeContainerRollback',
   'stopAndRenameContainer',
   'restoreKeptContainer',
   'createStableContainer',
@@ -94,7 +97,11 @@ export function runsOnHost(call: { activity: string; input: unknown }): boolean 
 }
 
 /** What a host's own worker registers: every activity a plan may send to its queue. */
-export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([...HOST_ACTIVITIES, ...HOST_CHECKS, 'sampleSignals']);
+export const HOST_WORKER_ACTIVITIES: ReadonlySet<string> = new Set([
+  ...HOST_ACTIVITIES,
+  ...HOST_CHECKS,
+  'sampleSignals',
+]);
 
 /** The host workers a plan's calls (steps and undos) are sent to. */
 export function hostWorkersOf(plan: { steps: { on?: HostSpec; undo?: { on?: HostSpec }[] }[] }): string[] {

@@ -13,3 +13,5 @@ export * from './text';
 export * from './hosts';
 export * from './signatures';
 export * from './guard';
+export * from './analysis';
+export * from './refs';

@@ -42,6 +42,8 @@ export interface RollbackRequest {
   webUiBase?: string;
   /** Redeploy even when the service already runs the version asked for. */
   force?: boolean;
+  /** Block findings of the pre-flight analysis the requester accepts (`--accept migration:NAME`). */
+  accept?: string[];
   /** Set when a guard started the rollback: the rule that held and its samples. */
   trigger?: RollbackTrigger;
 }

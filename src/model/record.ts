@@ -1,4 +1,5 @@
 /** The workflow's own record: the progress query returns it and the reports are built from it. */
+import type { Finding } from './analysis';
 import type { Decision, RollbackKind } from './kinds';
 import type { Plan, PlanStep, RollbackRequest, RollbackTrigger, StepRole } from './plan';
 import { WAIT_ACTIVITY } from './plan';
@@ -111,6 +112,8 @@ export interface RollbackRecord {
   requestedAt: string;
   /** A guard's rollback: the rule and the samples that made it start one. */
   trigger?: RollbackTrigger;
+  /** What the pre-flight analysis found before anything changed (the analyze step's findings). */
+  findings?: Finding[];
   status: RollbackStatus;
   startedAt: string;
   finishedAt?: string;

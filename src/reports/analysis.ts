@@ -1,3 +1,4 @@
+import { findingLines } from './incident';
 import type { ActivityName } from '../activities';
 import {
   CRITERION_MARK,
@@ -251,6 +252,8 @@ export function renderAnalysis(record: ReportRecord): string {
       (s, i) =>
         `${i + 1}. ${md(s.title)} — ${md(s.state)}${s.attempts > 1 ? `, ${md(s.attempts)} attempts` : ''}${s.durationMs !== undefined ? `, ${formatDuration(s.durationMs)}` : ''}`,
     ),
+    // What was known before anything changed: the same list the approvers saw.
+    ...(Array.isArray(record.findings) ? findingLines(record.findings) : []),
     '',
     '## Time to complete',
     '',

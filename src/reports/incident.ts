@@ -1,3 +1,4 @@
+import { formatFinding, sortFindings, type Finding } from '../model/analysis';
 import { md } from './markdown';
 import type { ReportRecord } from './record';
 
@@ -14,6 +15,8 @@ export interface IncidentFields {
   affectedSystems: string[];
   /** A guard's rollback: the rule that held and its samples. */
   trigger?: { rule: string; evidence: string[] };
+  /** The pre-flight analysis: what the rollback changes, as known before it started. */
+  findings?: Finding[];
 }
 
 export function renderIncident(f: IncidentFields): string {
@@ -29,8 +32,20 @@ export function renderIncident(f: IncidentFields): string {
     `- **Decision**: ${md(f.kind)} rollback to ${md(f.toVersion)}`,
     `- **Rollback id**: ${md(f.rollbackId)}`,
     ...(f.trigger ? triggerLines(f.trigger) : []),
+    ...(Array.isArray(f.findings) ? findingLines(f.findings) : []),
     '',
   ].join('\n');
+}
+
+/** The analysis as a list under its own heading: one line per finding, its details indented. */
+export function findingLines(findings: Finding[]): string[] {
+  const lines = ['', '## Pre-flight analysis', ''];
+  if (findings.length === 0) lines.push('- nothing to flag');
+  for (const f of sortFindings(findings)) {
+    lines.push(`- ${md(formatFinding(f))}`);
+    for (const d of Array.isArray(f.details) ? f.details : []) lines.push(`  - ${md(String(d))}`);
+  }
+  return lines;
 }
 
 /** What made a guard start the rollback, as the guard saw it: the rule and each sample of its window. */
@@ -60,5 +75,6 @@ export function incidentFieldsFromRecord(record: ReportRecord): IncidentFields {
     requestedAt: record.requestedAt,
     affectedSystems: [record.target],
     ...(record.trigger ? { trigger: record.trigger } : {}),
+    ...(record.findings ? { findings: record.findings } : {}),
   };
 }

@@ -25,7 +25,12 @@ export interface ReportBundle {
 /** Every report of one rollback, from its record (and the plan's incident input when known). */
 export function buildReports(record: ReportRecord, incident?: IncidentFields): ReportBundle {
   return {
-    incident: renderIncident(incident ?? incidentFieldsFromRecord(record)),
+    // The plan's input names the findings by reference (`analyze.findings`); the record holds them.
+    incident: renderIncident(
+      incident
+        ? { ...incident, ...(record.findings ? { findings: record.findings } : {}) }
+        : incidentFieldsFromRecord(record),
+    ),
     logEntry: renderLogEntry(record),
     analysis: renderAnalysis(record),
     analysisData: buildAnalysis(record),

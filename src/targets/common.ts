@@ -62,12 +62,10 @@ export function argvList(example: string) {
 
 export const argvSchema = argvList('["npm", "ci"]');
 
-
 export const gitRemoteName = z
   .string()
   .regex(/^[A-Za-z0-9._-]+$/, 'must be a git remote name, like origin')
   .default('origin');
-
 
 export const envFlagsSchema = z.record(
   z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'flag names are environment variable names'),
@@ -136,6 +134,22 @@ const onFailureSchema = z.strictObject({
 });
 
 /** The fields of every target, whatever its kind: spread into each kind's schema. */
+/** The pre-flight analysis: where migrations and documented env keys live, what is accepted. */
+export const analysisSchema = z.strictObject({
+  /** Findings (`migration:NAME`, `env:KEY`, or `migration:*`) this target accepts for every rollback. */
+  accept: z
+    .array(
+      z.string().regex(/^[A-Za-z0-9._@/:*-]+$/, 'must be a finding id such as migration:NAME or env:KEY'),
+    )
+    .default([]),
+  /** Globs, relative to the deploy path, of migration files: one added since the target version blocks. */
+  migrations: z
+    .array(configPath)
+    .default(['migrations/**', 'prisma/migrations/**', 'db/migrate/**', 'db/migrations/**']),
+  /** Where a version documents its env keys (`KEY=` required, `# KEY=` optional); the first found counts. */
+  envExamples: z.array(configPath).default(['.env.example', '.env.sample']),
+});
+
 export const commonTargetFields = {
   description: z.string().optional(),
   reportsDir: absolutePath,
@@ -151,6 +165,7 @@ export const commonTargetFields = {
   notify: notifySchema.optional(),
   /** Automatic triggers: rules that roll the target back when a signal stays bad (rollback guard). */
   guard: guardSchema.optional(),
+  analysis: analysisSchema.prefault({}),
 };
 
 export type CommonTargetConfig = z.infer<z.ZodObject<typeof commonTargetFields>>;

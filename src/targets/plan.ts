@@ -10,6 +10,7 @@ import {
   type RollbackKind,
   type RollbackRequest,
 } from '../model';
+import { ANALYZE_STEP, FINDING_ID } from '../model/analysis';
 import { parseAllowedSigners } from '../model/signatures';
 import { ConfigError } from './errors';
 import { targetKinds, type BaseTarget, type TargetKinds } from './kinds';
@@ -30,6 +31,7 @@ function incidentStep(
   toVersion: string,
   reportsDir: string,
   affected: string[],
+  analyzed: boolean,
 ): PlanStep {
   return {
     id: 'incident',
@@ -49,6 +51,7 @@ function incidentStep(
       requestedAt: request.requestedAt,
       affectedSystems: [request.target, ...affected],
       ...(request.trigger ? { trigger: request.trigger } : {}),
+      ...(analyzed ? { findings: ref(`${ANALYZE_STEP}.findings`) } : {}),
     },
     undo: [],
   };
@@ -141,7 +144,15 @@ export function planRollback(
   const planned = kinds.plan(target, request);
   // Read-only checks first: a version that does not exist is refused before anything is written.
   const checks = leadingChecks(planned.steps);
-  const incident = incidentStep(request, planned.toVersion, target.reportsDir, planned.affected);
+  for (const id of request.accept ?? []) {
+    if (!FINDING_ID.test(id)) {
+      throw new ConfigError(
+        `--accept ${JSON.stringify(id)} is not a finding id: give one the analysis names, such as migration:20261101_add_orders or env:API_KEY`,
+      );
+    }
+  }
+  const analyzed = checks.some((s) => s.id === ANALYZE_STEP);
+  const incident = incidentStep(request, planned.toVersion, target.reportsDir, planned.affected, analyzed);
   return {
     format: PLAN_FORMAT,
     rollbackId: request.rollbackId,

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { AuditEntry, Decision, RollbackRecord } from '../model';
+import type { AuditEntry, Decision, Finding, RollbackRecord } from '../model';
 
 /** Shared by the workflow, the CLI, the chat front end and the tests. */
 export const progressQuery = defineQuery<RollbackRecord>('progress');
@@ -39,6 +39,8 @@ export interface PreflightResult {
   toVersion: string;
   /** One line per check that ran. */
   checks: string[];
+  /** The pre-flight analysis's findings, when the plan has one. */
+  findings?: Finding[];
 }
 
 /**

@@ -9,6 +9,8 @@ import {
 } from '@temporalio/workflow';
 import {
   FROM_VERSION,
+  findingsOf,
+  formatFinding,
   leadingChecks,
   pendingRecord,
   ROLLBACK_REF,
@@ -54,7 +56,11 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
   const record = newRecord(request, plan, finalSteps, startedMs);
   const gates = new Gates(record, plan);
   gates.listen();
-  const runner = new StepRunner(record, (step, result) => reportVersion(plan, step, result.data, record));
+  const runner = new StepRunner(record, (step, result) => {
+    reportVersion(plan, step, result.data, record);
+    const findings = findingsOf(step.id, result.data);
+    if (findings) record.findings = findings;
+  });
   const notify = notifier(plan, record);
   const checks = leadingChecks(plan.steps);
   // How the read-only checks ended: passed, refused, or cancelled while they ran.
@@ -65,7 +71,12 @@ export async function rollbackWorkflow({ request, plan }: RollbackInput): Promis
     const summaries = checks.map(
       (c) => `${c.title}: ${record.steps.find((s) => s.id === c.id)?.summary ?? ''}`,
     );
-    return { fromVersion: record.fromVersion, toVersion: record.toVersion, checks: summaries };
+    return {
+      fromVersion: record.fromVersion,
+      toVersion: record.toVersion,
+      checks: summaries,
+      ...(record.findings ? { findings: record.findings } : {}),
+    };
   });
   runner.publish();
 
@@ -189,6 +200,7 @@ async function approval(
   await notify('awaiting-approval', {
     plan: plan.steps.map((s) => s.title),
     approvers: plan.approval.approvers,
+    ...(runner.record.findings ? { findings: runner.record.findings.map(formatFinding) } : {}),
   });
   const decided = await gates.waitForApproval(() => notify('approval-escalated'));
   if (!decided.approved) return { type: 'rejected', by: decided.by, comment: decided.comment };

@@ -83,6 +83,12 @@ const DATA: { [A in ActivityName]: (input: Input<A>) => Data<A> } = {
   inspectGitDeployment: () => ({ commit: SHA('b'), tag: 'v1.20.2', version: 'v1.20.2', dirty: false }),
   resolveGitRef: (i) => ({ commit: SHA('a'), ref: i.ref }),
   checkoutRef: () => ({ commit: SHA('a'), previous: SHA('b'), discarded: [] }),
+  analyzeContainerRollback: () => ({ findings: [] }),
+  analyzeNpmPackageRollback: () => ({ findings: [] }),
+  analyzeEcsRollback: () => ({ findings: [] }),
+  analyzeGitRollback: () => ({
+    findings: [{ id: 'deps', severity: 'info', title: 'no locked dependency changes' }],
+  }),
   revertAndPush: (i) => ({
     commit: SHA('c'),
     branch: i.branch,
@@ -92,7 +98,7 @@ const DATA: { [A in ActivityName]: (input: Input<A>) => Data<A> } = {
   }),
   runInstall: () => ({ seconds: 1 }),
   inspectNpmPackage: (i) => ({ version: '1.20.2', dir: `/usr/lib/node_modules/${i.name}` }),
-  resolveNpmVersion: (i) => ({ version: i.version, integrity: 'sha512-fake' }),
+  resolveNpmVersion: (i) => ({ version: i.version, integrity: 'sha512-fake', dependencies: {} }),
   inspectBlueGreen: (i) => ({
     live: 'green',
     standby: 'blue',

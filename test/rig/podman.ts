@@ -44,12 +44,12 @@ export interface TestEngine {
   /** Builds the fixture as `ref` (repository:tag), reporting `version`. */
   buildFixture(
     ref: string,
-    opts: { version: string; failureMode?: FailureMode; healthcheck?: boolean },
+    opts: { version: string; failureMode?: FailureMode; healthcheck?: boolean; env?: Record<string, string> },
   ): Promise<void>;
   /** Writes a build context for the fixture (a Dockerfile FROM base, and app/ with server.js, package.json, release.json). */
   fixtureContext(
     dir: string,
-    opts: { version: string; failureMode?: FailureMode; healthcheck?: boolean },
+    opts: { version: string; failureMode?: FailureMode; healthcheck?: boolean; env?: Record<string, string> },
   ): void;
   log(): string;
   stop(): Promise<void>;
@@ -249,6 +249,7 @@ export async function startEngine(): Promise<TestEngine> {
                 `HEALTHCHECK --interval=1s --start-period=60s --retries=3 CMD ["/usr/bin/node","-e",${JSON.stringify(check)}]`,
               ]
             : []),
+          ...Object.entries(opts.env ?? {}).map(([k, v]) => `ENV ${k}=${v}`),
           'CMD ["/usr/bin/node","/app/server.js"]',
           '',
         ].join('\n'),

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from '../deps';
+import { ecsAnalysisActivities } from './analysis';
 import { ecsBuildActivities } from './build';
 import { ecsHealthActivities } from './health';
 import { ecsRevisionActivities } from './revisions';
@@ -13,5 +14,6 @@ export function ecsActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) {
     ...ecsRevisionActivities(deps),
     ...ecsHealthActivities(deps),
     ...ecsBuildActivities(deps),
+    ...ecsAnalysisActivities(deps),
   };
 }

@@ -1,3 +1,4 @@
+import { formatFinding } from '../../model/analysis';
 import type { Command } from 'commander';
 import type { RollbackClient } from '../../client';
 import { hostQueue, hostWorkersOf } from '../../model/hosts';
@@ -20,6 +21,7 @@ interface StartOptions {
   as?: string;
   wait?: boolean;
   force?: boolean;
+  accept?: string[];
   taskQueue?: string;
   json?: boolean;
 }
@@ -45,6 +47,9 @@ function announce(
     `Started ${kind} rollback of ${target}${fromVersion ? ` from ${fromVersion}` : ''} to ${toVersion}\n`,
   );
   for (const line of checks) io.stderr(`  ✔ ${oneLine(line)}\n`);
+  // The findings worth a look before it goes on (info ones are in the plan and the reports).
+  for (const f of started.checks.findings ?? [])
+    if (f.severity !== 'info') io.stderr(`    ${oneLine(formatFinding(f))}\n`);
   io.stderr(`  workflow: ${started.workflowId} (run ${started.runId})\n  web ui:   ${started.webUrl}\n`);
 }
 
@@ -60,6 +65,10 @@ export function registerStart(program: Command, ctx: CliContext): void {
     .requiredOption('-r, --reason <text>', 'why (goes into the incident record)')
     .option('--impact <text>', 'who or what is affected')
     .option('--force', 'redeploy even when the service already runs the version asked for')
+    .option(
+      '--accept <finding...>',
+      'go on despite these blocking findings of the analysis (e.g. migration:NAME)',
+    )
     .option('--as <name>', 'who is asking (default: $ROLLBACK_USER or the OS user)')
     .option('-w, --wait', 'follow progress live and exit with the outcome')
     .option(

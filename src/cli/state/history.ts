@@ -1,5 +1,6 @@
 import type { temporal } from '@temporalio/proto';
 import {
+  findingsOf,
   pendingRecord,
   type Decision,
   type PlanStep,
@@ -151,6 +152,8 @@ class ProgressReplay {
     const version = (result?.data as { version?: unknown } | undefined)?.version;
     if (which && typeof version === 'string')
       this.record[which === 'from' ? 'fromVersion' : 'toVersion'] = version;
+    const findings = findingsOf(step.id, result?.data);
+    if (findings) this.record.findings = findings;
   }
 
   private failed(

@@ -44,6 +44,8 @@ export const slack: NotificationChannel<typeof schema> = {
     const lines = [`${icon}*${slackText(headline(e))}*`];
     if (Array.isArray(e.plan))
       lines.push(e.plan.map((s, i) => `${i + 1}. ${slackText(String(s))}`).join('\n'));
+    if (Array.isArray(e.findings) && e.findings.length > 0)
+      lines.push(`*Pre-flight analysis*\n${e.findings.map((f) => `• ${slackText(String(f))}`).join('\n')}`);
     if (e.webUrl) lines.push(`<${slackLinkUrl(e.webUrl)}|Open in the Temporal Web UI>`);
     return { text: lines.join('\n') };
   },

@@ -8,12 +8,21 @@ import {
   type HostSpec,
   type PlanStep,
   type RollbackKind,
+  type RollbackRequest,
 } from '../../model';
 import { SAFE_REF } from '../common';
 import { ConfigError } from '../errors';
 import type { HostProbe, KindPlanner } from './kind';
 
 /** Request checks and labels that more than one kind uses. */
+
+/** Block findings accepted: the target's `analysis.accept` and the request's `--accept`. */
+export function acceptedFindings(
+  target: { analysis: { accept: string[] } },
+  request: RollbackRequest,
+): string[] {
+  return [...new Set([...target.analysis.accept, ...(request.accept ?? [])])];
+}
 
 /** A probe that a program the rollback starts is on the host (PATH of a non-interactive login). */
 export function programProbe(field: string, program: string, cwd?: string): HostProbe {

@@ -1,9 +1,9 @@
 import { basename, dirname, join } from 'node:path/posix';
-import { ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
+import { ANALYZE_STEP, ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
 import { ConfigError } from '../../errors';
 import { validationSteps } from '../../validation/steps';
 import type { KindPlan, KindPlanner } from '../kind';
-import { assertSafeCommits, plannersOnTargetHost, refuseTo, revertLabel } from '../shared';
+import { acceptedFindings, assertSafeCommits, plannersOnTargetHost, refuseTo, revertLabel } from '../shared';
 import { TAG, type ContainerTarget } from './schema';
 
 /** The plans of a service run as a container: emergency (a known-good tag) and complete (a rebuild). */
@@ -168,6 +168,21 @@ const emergency: KindPlanner<ContainerTarget> = (target, request): KindPlan => {
           pull: d.pull,
           currentImageId: ref('inspect.imageId'),
           force: request.force === true,
+        },
+        undo: [],
+      },
+      {
+        id: ANALYZE_STEP,
+        title: 'Analyse what the rollback changes (image, env keys, ports)',
+        role: 'check',
+        activity: 'analyzeContainerRollback',
+        retry: 'quick',
+        input: {
+          target: request.target,
+          accept: acceptedFindings(target, request),
+          engine,
+          container: d.container,
+          image,
         },
         undo: [],
       },

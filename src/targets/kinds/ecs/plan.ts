@@ -1,8 +1,8 @@
 import { join } from 'node:path/posix';
-import { ref, type PlanStep, type RollbackRequest, type StepRef } from '../../../model';
+import { ANALYZE_STEP, ref, type PlanStep, type RollbackRequest, type StepRef } from '../../../model';
 import { ConfigError } from '../../errors';
 import type { KindPlan, KindPlanner } from '../kind';
-import { assertSafeCommits, formatFlags, refuseTo, revertLabel } from '../shared';
+import { acceptedFindings, assertSafeCommits, formatFlags, refuseTo, revertLabel } from '../shared';
 import { parseRevisionRef, REVISION_SYNTAX } from './revision';
 import type { EcsTarget } from './schema';
 
@@ -180,11 +180,26 @@ const emergency: KindPlanner<EcsTarget> = (target, request) => {
     },
     undo: [],
   };
+  const analyze: PlanStep = {
+    id: ANALYZE_STEP,
+    title: 'Analyse what the rollback changes (task definitions compared)',
+    role: 'check',
+    activity: 'analyzeEcsRollback',
+    retry: 'quick',
+    input: {
+      target: request.target,
+      accept: acceptedFindings(target, request),
+      aws,
+      currentTaskDefinitionArn: ref('inspect.taskDefinitionArn'),
+      targetTaskDefinitionArn: ref('resolve.taskDefinitionArn'),
+    },
+    undo: [],
+  };
   return ecsPlan(
     target,
     request,
     request.toVersion ?? 'previous-active-revision',
-    [resolve],
+    [resolve, analyze],
     'resolve.taskDefinitionArn',
   );
 };

@@ -1,5 +1,12 @@
 import { join } from 'node:path/posix';
-import { ref, type ActivityCall, type PlanStep, type RollbackRequest, type StepRef } from '../../../model';
+import {
+  ANALYZE_STEP,
+  ref,
+  type ActivityCall,
+  type PlanStep,
+  type RollbackRequest,
+  type StepRef,
+} from '../../../model';
 import { validationSteps, type ServiceChecks } from '../../validation/steps';
 import {
   backupStep,
@@ -10,7 +17,14 @@ import {
   type HostService,
 } from '../host-service';
 import type { KindPlan, KindPlanner } from '../kind';
-import { assertSafeCommits, assertSafeVersion, plannersOnTargetHost, refuseTo, revertLabel } from '../shared';
+import {
+  acceptedFindings,
+  assertSafeCommits,
+  assertSafeVersion,
+  plannersOnTargetHost,
+  refuseTo,
+  revertLabel,
+} from '../shared';
 import type { GitTarget } from './schema';
 
 /** The plans of a git-deployed service's three rollbacks. */
@@ -56,6 +70,42 @@ function inspect(target: GitTarget): PlanStep {
     activity: 'inspectGitDeployment',
     retry: 'quick',
     input: { path: target.deploy.path },
+    undo: [],
+  };
+}
+
+/** The host's env file among the config files (`.env`, `.env.production`), if any. */
+export function envFileOf(configFiles: string[]): string | undefined {
+  return configFiles.find((f) => /(^|\/)\.env($|\.)/.test(f) && !/\.(example|sample|template)$/.test(f));
+}
+
+/**
+ * Read-only: what the rollback changes (dependencies, env keys, migrations, commits), from git
+ * objects in the working copy. A block finding nobody accepted refuses the rollback here.
+ */
+function analyze(
+  target: GitTarget,
+  request: RollbackRequest,
+  versions: { to: StepRef; releaseConfigPath?: string } | { commits: string[] },
+): PlanStep {
+  return {
+    id: ANALYZE_STEP,
+    title: 'Analyse what the rollback changes (dependencies, env keys, migrations)',
+    role: 'check',
+    activity: 'analyzeGitRollback',
+    retry: 'quick',
+    input: {
+      target: request.target,
+      accept: acceptedFindings(target, request),
+      path: target.deploy.path,
+      from: ref('inspect.commit'),
+      ...versions,
+      lockFile: 'package-lock.json',
+      install: target.deploy.install,
+      envFile: envFileOf(target.configFiles),
+      envExamples: target.analysis.envExamples,
+      migrations: target.analysis.migrations,
+    },
     undo: [],
   };
 }
@@ -176,6 +226,10 @@ const emergency: KindPlanner<GitTarget> = (target, request): KindPlan => {
         },
         undo: [],
       },
+      analyze(target, request, {
+        to: ref('resolve.commit'),
+        releaseConfigPath: join(target.backupDir, 'releases', toVersion),
+      }),
       backup(target, request),
       ...redeploy(target, request, {
         ref: ref('resolve.commit'),
@@ -201,6 +255,7 @@ const complete: KindPlanner<GitTarget> = (target, request): KindPlan => {
     affected: [path],
     steps: [
       inspect(target),
+      analyze(target, request, { commits }),
       backup(target, request),
       {
         id: 'revert',

@@ -1,5 +1,5 @@
 import { join } from 'node:path/posix';
-import { ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
+import { ANALYZE_STEP, ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
 import { ConfigError } from '../../errors';
 import { validationSteps } from '../../validation/steps';
 import {
@@ -11,7 +11,7 @@ import {
   type HostService,
 } from '../host-service';
 import type { KindPlan, KindPlanner } from '../kind';
-import { assertSafeVersion, plannersOnTargetHost } from '../shared';
+import { acceptedFindings, assertSafeVersion, plannersOnTargetHost } from '../shared';
 import { EXACT_VERSION, packageDir, type NpmPackageTarget } from './schema';
 
 /** The plans of a service installed from an npm registry: emergency and partial. */
@@ -89,6 +89,21 @@ const emergency: KindPlanner<NpmPackageTarget> = (target, request): KindPlan => 
         activity: 'resolveNpmVersion',
         retry: 'quick',
         input: { ...pkg, version: toVersion, current: ref('inspect.version'), force: request.force === true },
+        undo: [],
+      },
+      {
+        id: ANALYZE_STEP,
+        title: 'Analyse what the rollback changes (declared dependencies)',
+        role: 'check',
+        activity: 'analyzeNpmPackageRollback',
+        retry: 'quick',
+        input: {
+          target: request.target,
+          accept: acceptedFindings(target, request),
+          dir: ref('inspect.dir'),
+          toVersion,
+          dependencies: ref('resolve.dependencies'),
+        },
         undo: [],
       },
       backup(target, request),

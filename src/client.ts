@@ -19,6 +19,7 @@ import {
 import { connectFailure, probeAddress, probeFailure } from './temporal/probe';
 import { dataConverterFromEnv } from './temporal/codec';
 import { rollbackWorkflow, type RollbackInput } from './workflows/rollback';
+import { groupRollbackWorkflow, type GroupInput } from './workflows/group';
 import {
   approveSignal,
   approveUpdate,
@@ -33,7 +34,15 @@ import {
   type Signed,
   type PreflightResult,
 } from './workflows/messages';
-import { DEFAULT_TASK_QUEUE, FROM_VERSION, KIND, REQUESTED_BY, TARGET, TO_VERSION } from './model';
+import {
+  DEFAULT_TASK_QUEUE,
+  FROM_VERSION,
+  groupWorkflowId,
+  KIND,
+  REQUESTED_BY,
+  TARGET,
+  TO_VERSION,
+} from './model';
 import type { AuditEntry, Decision, Plan, RollbackRecord, RollbackRequest } from './model';
 
 export {
@@ -233,6 +242,36 @@ export class RollbackClient {
     return new RollbackAlreadyRunningError(target, workflowId, runId);
   }
 
+  /**
+   * Starts a group's rollback (`rollback-group-NAME`): one per group at a time, like one per target.
+   * Each target's rollback is its child, under the target's own workflow id.
+   */
+  async startGroup(input: GroupInput): Promise<StartedRollback> {
+    const { request, plan } = input;
+    try {
+      const handle = await this.client.workflow.start(groupRollbackWorkflow, {
+        taskQueue: this.taskQueue,
+        workflowId: groupWorkflowId(input.group),
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        staticSummary: `${request.kind} rollback of group ${input.group}: ${input.members.length} targets in ${input.waves.length} waves`,
+        staticDetails: `Reason: ${request.reason}\nRequested by: ${request.requestedBy}\nTargets: ${input.waves.map((w) => w.join(', ')).join(' | ')}`,
+        typedSearchAttributes: [
+          { key: TARGET, value: request.target },
+          { key: KIND, value: request.kind },
+          { key: TO_VERSION, value: plan.toVersion },
+          { key: REQUESTED_BY, value: request.requestedBy },
+        ],
+      });
+      const runId = handle.firstExecutionRunId;
+      return { workflowId: handle.workflowId, runId, webUrl: this.webUrl(handle.workflowId, runId) };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      throw new RollbackAlreadyRunningError(request.target, groupWorkflowId(input.group), undefined);
+    }
+  }
+
   /** Starts the rollback and returns at once; refuses, naming the running one, if the target has one. */
   async start(request: RollbackRequest, plan: Plan): Promise<StartedRollback> {
     try {
@@ -389,7 +428,8 @@ export class RollbackClient {
   }
 
   async list(opts: { target?: string; limit?: number } = {}): Promise<RollbackSummary[]> {
-    const clauses = [`WorkflowType = 'rollbackWorkflow'`];
+    // Group rollbacks too (their target is `group:NAME`): a fleet's rollback is listed beside its members'.
+    const clauses = [`WorkflowType IN ('rollbackWorkflow', 'groupRollbackWorkflow')`];
     if (opts.target) clauses.push(`${TARGET.name} = '${opts.target.replace(/'/g, '')}'`);
     const out: RollbackSummary[] = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(' AND ') })) {

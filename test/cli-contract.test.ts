@@ -61,8 +61,13 @@ describe('with --json, every error is one JSON object on stdout', () => {
     ['a missing argument', ['status', '--json'], "missing required argument 'id'"],
     [
       'a missing required option',
-      ['start', 'emergency', '--reason', 'x', '--json'],
+      ['plan', 'emergency', '--json'],
       "required option '-t, --target <name>' not specified",
+    ],
+    [
+      'neither a target nor a group',
+      ['start', 'emergency', '--reason', 'x', '--json'],
+      'give --target NAME (one target) or --group NAME (a group of targets), not both',
     ],
     ['an unknown command', ['frobnicate', '--json'], "unknown command 'frobnicate'"],
     [
@@ -162,7 +167,8 @@ describe('--help', () => {
     expect(start.code).toBe(0);
     const line = (flag: string, text: string) =>
       text.split('\n').find((l) => l.trimStart().startsWith(flag)) ?? '';
-    expect(line('-t, --target', start.stdout)).toContain('(required)');
+    // One of --target and --group: neither is required on its own, the help says which.
+    expect(line('-t, --target', start.stdout)).toContain('give this or --group');
     expect(start.stdout).toMatch(/-r, --reason <text>[\s\S]*?\(required\)/);
     expect(line('--to <version>', start.stdout)).not.toContain('(required)');
     const reject = await runCli(['reject', '--help']);

@@ -11,6 +11,7 @@ import { npmPackageActivities } from './npm-package';
 import { blueGreenActivities } from './blue-green';
 import { containerActivities } from './container';
 import { containerAnalysisActivities } from './container-analysis';
+import { planTargetRollback } from './planning';
 import { appendRollbackLog, recordIncident } from './report';
 import { revertActivities } from './revert';
 import { serviceActivities } from './service';
@@ -45,12 +46,15 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
   };
 }
 
-/** What a guard runs: sampling its signals (read-only) and starting a rollback the way the CLI does. */
+/**
+ * What guards and groups run besides rollback steps: sampling signals (read-only), starting a
+ * rollback the way the CLI does, and planning a group member's rollback on the worker.
+ */
 export function guardActivities(deps: ActivityDeps) {
-  return { ...signalActivities(deps), startGuardRollback, guardRollbackRunning };
+  return { ...signalActivities(deps), startGuardRollback, guardRollbackRunning, planTargetRollback };
 }
 
-/** Activities that are not rollback steps (no StepResult): the guard's. */
+/** Activities that are not rollback steps (no StepResult): the guards' and groups'. */
 export type GuardActivityName = keyof ReturnType<typeof guardActivities>;
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Plan, RollbackKind, RollbackRequest } from '../model';
+import {
+  groupLabel,
+  splitWaves,
+  type Plan,
+  type RollbackKind,
+  type RollbackRequest,
+  type WaveSize,
+} from '../model';
+import type { GroupInput, GroupMember } from '../workflows/group';
 import { ROLLBACK_KINDS } from '../model/kinds';
 import { oneLine } from '../model/text';
 import { ConfigError } from '../targets/errors';
@@ -39,6 +47,30 @@ export function parseKind(kind: string): RollbackKind {
   return kind as RollbackKind;
 }
 
+/** A target's request as `plan` and `start` make it (one target, or each of a group's). */
+function requestOf(
+  target: string,
+  kind: RollbackKind,
+  opts: Omit<PlanOptions, 'target'>,
+  now: Date,
+  base: string | undefined,
+): RollbackRequest {
+  return {
+    rollbackId: newRollbackId(target, now),
+    target,
+    kind,
+    toVersion: opts.to,
+    reason: opts.reason ?? '(plan only)',
+    impact: opts.impact,
+    requestedBy: opts.requestedBy,
+    requestedAt: now.toISOString(),
+    commits: opts.commit,
+    webUiBase: base,
+    ...(opts.force ? { force: true } : {}),
+    ...(opts.accept?.length ? { accept: opts.accept } : {}),
+  };
+}
+
 /** Everything `plan` and `start` share: load and validate the config, check its paths, plan. Touches nothing. */
 export function preparePlan(
   global: GlobalOpts,
@@ -48,21 +80,13 @@ export function preparePlan(
   const kind = parseKind(kindArg);
   const loaded = loadConfig(global.config);
   const target = getTarget(loaded, opts.target);
-  const now = new Date();
-  const request: RollbackRequest = {
-    rollbackId: newRollbackId(opts.target, now),
-    target: opts.target,
+  const request = requestOf(
+    opts.target,
     kind,
-    toVersion: opts.to,
-    reason: opts.reason ?? '(plan only)',
-    impact: opts.impact,
-    requestedBy: opts.requestedBy,
-    requestedAt: now.toISOString(),
-    commits: opts.commit,
-    webUiBase: webUiBase(connectionSettings(global).address),
-    ...(opts.force ? { force: true } : {}),
-    ...(opts.accept?.length ? { accept: opts.accept } : {}),
-  };
+    opts,
+    new Date(),
+    webUiBase(connectionSettings(global).address),
+  );
   const plan = planRollback(target, request, loaded.config);
   const problems = checkTargetPaths(opts.target, target);
   if (problems.length) throw new ConfigError(problems.join('\n'));
@@ -82,4 +106,94 @@ export async function checkRemoteHost(
   const check = await lazy.hostCheck().checkTargetHost(name, target);
   if (check) noteUnrecorded(io, recordHostChecks(configFile, [check]));
   if (check?.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
+}
+
+/**
+ * A group rollback as `rollback start KIND --group NAME` makes it: each target's request and plan
+ * as `start --target` would (their own checks, analysis, undos), with the group's one approval in
+ * place of theirs, and the waves. Refuses (ConfigError) a group the config lacks, or a target whose
+ * plan is refused: nothing is started.
+ */
+export function prepareGroup(
+  global: GlobalOpts,
+  kindArg: string,
+  opts: Omit<PlanOptions, 'target'> & { group: string },
+): { input: GroupInput; configFile: string } {
+  const kind = parseKind(kindArg);
+  const loaded = loadConfig(global.config);
+  const groups = loaded.config.groups;
+  if (!Object.hasOwn(groups, opts.group)) {
+    const known = Object.keys(groups).join(', ') || 'none (add a groups: section)';
+    throw new ConfigError(`unknown group "${oneLine(opts.group)}" in ${loaded.file}; known groups: ${known}`);
+  }
+  const g = groups[opts.group]!;
+  const now = new Date();
+  const base = webUiBase(connectionSettings(global).address);
+  const members: GroupMember[] = g.targets.map((name) => {
+    const target = getTarget(loaded, name);
+    const request = requestOf(name, kind, opts, now, base);
+    const plan = planRollback(target, request, loaded.config);
+    const problems = checkTargetPaths(name, target);
+    if (problems.length) throw new ConfigError(problems.join('\n'));
+    return { target: name, input: { request, plan }, config: target };
+  });
+  const approvers = [...new Set(members.flatMap((m) => m.input.plan.approval.approvers))];
+  const required = g.approval.required ?? members.some((m) => m.input.plan.approval.required);
+  if (required && approvers.filter((a) => a !== opts.requestedBy).length < g.approval.quorum) {
+    throw new ConfigError(
+      `group "${opts.group}" needs ${g.approval.quorum} approval(s) but no approver other than ${opts.requestedBy} is configured; ` +
+        "add approvers (top-level `approvers:` or the targets' `approval.approvers`), or set groups." +
+        `${opts.group}.approval.required: false`,
+    );
+  }
+  // One approval covers the group: the targets' rollbacks run without their own gate.
+  for (const m of members) m.input.plan.approval = { ...m.input.plan.approval, required: false };
+  const request: RollbackRequest = {
+    rollbackId: newRollbackId(`group-${opts.group}`, now),
+    target: groupLabel(opts.group),
+    kind,
+    toVersion: opts.to,
+    reason: opts.reason ?? '(plan only)',
+    impact: opts.impact,
+    requestedBy: opts.requestedBy,
+    requestedAt: now.toISOString(),
+    webUiBase: base,
+  };
+  const first = members[0]!.input.plan;
+  const plan: Plan = {
+    rollbackId: request.rollbackId,
+    target: request.target,
+    kind,
+    toVersion: opts.to ?? 'each target’s stable version',
+    backupPath: '',
+    reportsDir: first.reportsDir,
+    approval: { required, approvers, quorum: g.approval.quorum, onTimeout: 'reject' },
+    // At the failure threshold an operator decides; nobody deciding in time stops the group.
+    onFailure: { wait: true, timeoutSeconds: g.decisionTimeoutSeconds, default: 'abort' },
+    notify: [],
+    steps: [],
+  };
+  const { waves, maxParallel, failureThreshold, pauseBetweenWavesSeconds, onThreshold } = g;
+  return {
+    input: {
+      group: opts.group,
+      request,
+      plan,
+      members,
+      waves: splitWaves(g.targets, waves as WaveSize[]),
+      settings: {
+        waves: waves as WaveSize[],
+        maxParallel,
+        failureThreshold,
+        pauseBetweenWavesSeconds,
+        onThreshold,
+      },
+      defaults: {
+        approvers: loaded.config.approvers,
+        notify: loaded.config.notify,
+        allowedSigners: loaded.config.allowedSigners,
+      },
+    },
+    configFile: loaded.file,
+  };
 }

@@ -37,10 +37,13 @@ export function findingsOf(stepId: string, data: unknown): Finding[] | undefined
   return stepId === ANALYZE_STEP && Array.isArray(findings) ? (findings as Finding[]) : undefined;
 }
 
-/** Marks the block findings named in `accept` (ids, or `KIND:*` for all of a kind) as accepted. */
+/**
+ * Marks the block findings named in `accept` (ids, `KIND:*` for all of a kind, `*` for all) as
+ * accepted.
+ */
 export function applyAcceptances(findings: Finding[], accept: readonly string[]): Finding[] {
   const matches = (id: string) =>
-    accept.some((a) => a === id || (a.endsWith(':*') && id.startsWith(a.slice(0, -1))));
+    accept.some((a) => a === '*' || a === id || (a.endsWith(':*') && id.startsWith(a.slice(0, -1))));
   return findings.map((f) => (f.severity === 'block' && matches(f.id) ? { ...f, accepted: true } : f));
 }
 

@@ -15,3 +15,4 @@ export * from './signatures';
 export * from './guard';
 export * from './analysis';
 export * from './refs';
+export * from './group';

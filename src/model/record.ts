@@ -136,6 +136,11 @@ export interface RollbackRecord {
   };
 }
 
+/** The first audit entry of every rollback: who asked, and why. */
+export function requestedEntry(request: RollbackRequest, at: string): AuditEntry {
+  return { at, by: request.requestedBy, action: 'requested', outcome: 'accepted', detail: request.reason };
+}
+
 /**
  * The record a rollback starts with: every step pending, nothing approved, decided or audited yet.
  * The workflow starts from it, and the CLI rebuilds it from a history when no worker answers.

@@ -33,6 +33,31 @@ function identitiesOf(entries: z.infer<typeof approverEntry>[]) {
   return { names, slack };
 }
 
+/** A fleet: targets rolled back together, in waves (`rollback start KIND --group NAME`). */
+const waveSize = z.union([
+  z.number().int().min(1),
+  z.string().regex(/^(100|[1-9][0-9]?)%$/, 'a share of the group, like 25%'),
+]);
+export const groupSchema = z.strictObject({
+  targets: z
+    .array(targetName)
+    .min(1)
+    .describe('the targets, in the order they are rolled back (canary first)'),
+  /** Cumulative: after wave i, this many (or this share) of the targets have been rolled back. */
+  waves: z.array(waveSize).min(1).default([1, '100%']),
+  maxParallel: z.number().int().min(1).max(100).default(5),
+  failureThreshold: z.number().int().min(1).default(1),
+  pauseBetweenWavesSeconds: z.number().min(0).max(86_400).default(0),
+  /** At the threshold: stop starting more, and leave (stop), roll the completed back (compensate), or ask (decide). */
+  onThreshold: z.enum(['stop', 'compensate', 'decide']).default('decide'),
+  /** How long a decision is waited for, then `stop`. */
+  decisionTimeoutSeconds: z.number().int().min(1).default(3600),
+  /** Whether the group needs an approval (one covers every target); default: when a target's kind would. */
+  approval: z
+    .strictObject({ required: z.boolean().optional(), quorum: z.number().int().min(1).default(1) })
+    .prefault({}),
+});
+
 /** The `rollback.yaml` schema: global approvers and channels, and the targets of every kind. */
 /** The config's top-level fields, targets picked by `deploy.type` (see TargetKinds.targetSchema). */
 function configFields(kinds: TargetKinds) {
@@ -52,6 +77,7 @@ function configFields(kinds: TargetKinds) {
     targets: z
       .record(targetName, kinds.targetSchema())
       .refine((t) => Object.keys(t).length > 0, 'must define at least one target'),
+    groups: z.record(targetName, groupSchema).default({}),
   });
 }
 
@@ -69,6 +95,24 @@ export function configSchema(kinds: TargetKinds = targetKinds) {
             message: `Slack user ${e.slack} is given to both ${other} and ${e.name}; one Slack user is one person`,
           });
         seen.set(e.slack, e.name);
+      }
+      for (const [name, g] of Object.entries(c.groups)) {
+        const seenTargets = new Set<string>();
+        for (const [i, t] of g.targets.entries()) {
+          if (!Object.hasOwn(c.targets, t))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['groups', name, 'targets', i],
+              message: `no target "${t}" in this config; use one of: ${Object.keys(c.targets).join(', ')}`,
+            });
+          if (seenTargets.has(t))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['groups', name, 'targets', i],
+              message: `"${t}" is listed twice`,
+            });
+          seenTargets.add(t);
+        }
       }
       for (const [i, r] of (c.alerts?.routes ?? []).entries()) {
         if (!Object.hasOwn(c.targets, r.target))

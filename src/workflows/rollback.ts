@@ -13,6 +13,7 @@ import {
   formatFinding,
   leadingChecks,
   pendingRecord,
+  requestedEntry,
   ROLLBACK_REF,
   TO_VERSION,
   type FailureType,
@@ -158,15 +159,7 @@ function newRecord(
   return {
     ...pendingRecord(request, plan, [...plan.steps, ...finalSteps], startedAt),
     status: plan.approval.required ? 'awaiting-approval' : 'running',
-    audit: [
-      {
-        at: startedAt,
-        by: request.requestedBy,
-        action: 'requested',
-        outcome: 'accepted',
-        detail: request.reason,
-      },
-    ],
+    audit: [requestedEntry(request, startedAt)],
   };
 }
 

@@ -1,6 +1,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ChildWorkflowFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -108,7 +109,9 @@ export function failureType(err: unknown): string | undefined {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  // An activity's or a child rollback's own message, not the wrapper's ("Child Workflow execution failed").
+  if ((err instanceof ActivityFailure || err instanceof ChildWorkflowFailure) && err.cause)
+    return err.cause.message;
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -13,7 +13,8 @@ import { missingHostWorkers, requireWorker, withClient, type CliContext } from '
 import { lazy } from '../lazy';
 
 interface StartOptions {
-  target: string;
+  target?: string;
+  group?: string;
   to?: string;
   commit?: string[];
   reason: string;
@@ -59,7 +60,8 @@ export function registerStart(program: Command, ctx: CliContext): void {
     .command('start')
     .description('start a rollback; prints its id and Web UI link')
     .argument('<kind>', `rollback kind: ${ROLLBACK_KINDS.join(' | ')}`)
-    .requiredOption('-t, --target <name>', 'target from the config')
+    .option('-t, --target <name>', 'target from the config (give this or --group)')
+    .option('-g, --group <name>', "a group from the config: its targets' rollbacks in waves, one approval")
     .option('--to <version>', "version to return to (default: the target's stableVersion)")
     .option('--commit <sha...>', 'complete rollbacks: the offending commit(s), or a range A..B')
     .requiredOption('-r, --reason <text>', 'why (goes into the incident record)')
@@ -80,30 +82,79 @@ export function registerStart(program: Command, ctx: CliContext): void {
       if (!opts.reason.trim()) throw usage('--reason must not be empty: say why you are rolling back');
       checkPeopleText(opts);
       const requestedBy = actingAs(opts.as);
+      if (!opts.target === !opts.group)
+        throw usage('give --target NAME (one target) or --group NAME (a group of targets), not both');
+      if (opts.group) return startGroup(ctx, kind, { ...opts, group: opts.group }, requestedBy);
       const { preparePlan, checkRemoteHost } = lazy.planning();
       const { request, plan, target, configFile } = preparePlan(ctx.globals(), kind, {
         ...opts,
+        target: opts.target!,
         requestedBy,
       });
-      await checkRemoteHost(ctx.io, configFile, opts.target, target);
+      await checkRemoteHost(ctx.io, configFile, opts.target!, target);
       await withClient(
         ctx,
         async (client) => {
-          await requireWorker(client, opts.target);
-          await requireHostWorkers(client, opts.target, plan);
+          await requireWorker(client, opts.target!);
+          await requireHostWorkers(client, opts.target!, plan);
           // Returns once the read-only checks passed; a request they refuse ends here with exit 2.
           const started = await client.startChecked(request, plan);
           const head = { ...started, rollbackId: request.rollbackId };
-          if (!opts.json) announce(ctx.io, kind, opts.target, started);
-          if (!opts.wait) return emit(ctx.io, opts.json, started.workflowId, head);
-          const { followRollback, printOutcome } = lazy.follow();
-          const result = await followRollback(client, started.workflowId, started.runId, {
-            json: !!opts.json,
-            io: ctx.io,
-          });
-          printOutcome(ctx.io, result, !!opts.json, head);
+          if (!opts.json) announce(ctx.io, kind, opts.target!, started);
+          await answer(ctx, client, started, head, opts);
         },
         opts.taskQueue,
       );
     });
+}
+
+/** The id at once, or (`--wait`) the progress live and the outcome. */
+async function answer(
+  ctx: CliContext,
+  client: RollbackClient,
+  started: { workflowId: string; runId: string },
+  head: Record<string, unknown>,
+  opts: { wait?: boolean; json?: boolean },
+): Promise<void> {
+  if (!opts.wait) return emit(ctx.io, opts.json, started.workflowId, head);
+  const { followRollback, printOutcome } = lazy.follow();
+  const result = await followRollback(client, started.workflowId, started.runId, {
+    json: !!opts.json,
+    io: ctx.io,
+  });
+  printOutcome(ctx.io, result, !!opts.json, head);
+}
+
+/** `start --group`: every target planned and checked as for --target, then the group workflow. */
+async function startGroup(
+  ctx: CliContext,
+  kind: string,
+  opts: StartOptions & { group: string },
+  requestedBy: string,
+): Promise<void> {
+  const { prepareGroup } = lazy.planning();
+  const { input } = prepareGroup(ctx.globals(), kind, { ...opts, requestedBy });
+  await withClient(
+    ctx,
+    async (client) => {
+      await requireWorker(client, `group ${opts.group}`);
+      for (const m of input.members) await requireHostWorkers(client, m.target, m.input.plan);
+      const started = await client.startGroup(input);
+      const head = { ...started, rollbackId: input.request.rollbackId, waves: input.waves };
+      if (!opts.json) {
+        ctx.io.stderr(
+          `Started ${kind} rollback of group ${opts.group}: ${input.members.length} targets in ${input.waves.length} waves\n` +
+            input.waves
+              .map((w, i) => `  wave ${i + 1}${i === 0 ? ' (canary)' : ''}: ${w.join(', ')}\n`)
+              .join('') +
+            (input.plan.approval.required
+              ? `  waits for ${input.plan.approval.quorum} approval(s) from: ${input.plan.approval.approvers.join(', ')}\n`
+              : '') +
+            `  workflow: ${started.workflowId} (run ${started.runId})\n  web ui:   ${started.webUrl}\n`,
+        );
+      }
+      await answer(ctx, client, started, head, opts);
+    },
+    opts.taskQueue,
+  );
 }

@@ -1,0 +1,149 @@
+/**
+ * `npm run bench`: fleet rollbacks. A group of 20 targets (maxParallel 20) against a group of one,
+ * alternating (wall ratio of medians), and 50 single rollbacks of 50 targets started at once on
+ * one worker (all must succeed; p50/p95 time to finish; this process's peak RSS, worker and client
+ * together). Fast fake step activities on a real dev server and worker: what is measured is the
+ * orchestration (children, waves, histories), not the services. BENCH_RUNS sets the runs (default 3).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { stringify } from 'yaml';
+import { RollbackClient } from '../src/client';
+import { prepareGroup, preparePlan } from '../src/cli/planning';
+import { startDevServer } from '../src/temporal/dev-server';
+import { createWorker } from '../src/worker';
+import { createActivities, defaultDeps } from '../src/activities';
+import { commandTarget } from '../test/rig/configs';
+import { createFakeActivities } from '../test/rig/fake-activities';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+function writeConfig(root: string, n: number): string {
+  const targets: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const name = `fleet-${i}`;
+    const path = join(root, name, 'srv');
+    mkdirSync(path, { recursive: true });
+    execFileSync('git', ['init', '-q', path]);
+    targets[name] = commandTarget(name, path, join(root, name));
+  }
+  const names = Object.keys(targets);
+  const file = join(root, 'rollback.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      version: 1,
+      targets,
+      groups: {
+        one: { targets: names.slice(0, 1), waves: ['100%'], maxParallel: 1 },
+        twenty: { targets: names.slice(0, 20), waves: ['100%'], maxParallel: 20 },
+      },
+    }),
+  );
+  return file;
+}
+
+async function main() {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const root = mkdtempSync(join(tmpdir(), 'rb-bench-group-'));
+  const config = writeConfig(root, 50);
+  const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite'), headless: true });
+  const taskQueue = 'bench-group';
+  const { worker, close } = await createWorker({
+    address: server.address,
+    taskQueue,
+    activities: { ...createActivities(defaultDeps()), ...createFakeActivities() },
+  });
+  const running = worker.run();
+  const client = await RollbackClient.connect({ address: server.address, taskQueue });
+  let peakRss = 0;
+  const rss = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const global = { config, address: server.address };
+  const ask = { reason: 'bench', requestedBy: 'bench' };
+  const groupWall = async (group: string) => {
+    const { input } = prepareGroup(global, 'emergency', { ...ask, group });
+    const t0 = performance.now();
+    const started = await client.startGroup(input);
+    const r = await client.result(started.workflowId, started.runId);
+    if (!r.ok) throw new Error(`group ${group}: ${r.error}`);
+    return performance.now() - t0;
+  };
+  try {
+    const one: number[] = [];
+    const twenty: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      one.push(await groupWall('one'));
+      twenty.push(await groupWall('twenty'));
+      process.stderr.write(
+        `  run ${i + 1}/${RUNS}: group of 1 ${one[i]!.toFixed(0)} ms, of 20 ${twenty[i]!.toFixed(0)} ms\n`,
+      );
+    }
+    // 50 single rollbacks, started together.
+    peakRss = 0;
+    const t0 = performance.now();
+    const finished = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const { request, plan } = preparePlan(global, 'emergency', { ...ask, target: `fleet-${i}` });
+        const started = await client.start(request, plan);
+        const r = await client.result(started.workflowId, started.runId);
+        return { ok: r.ok, ms: performance.now() - t0 };
+      }),
+    );
+    const times = finished.map((f) => f.ms);
+    const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    console.log(
+      [
+        '',
+        `Fleet rollbacks (fake steps, real server and worker; ${RUNS} alternating runs)`,
+        row(['measure', 'value', 'spread', 'goal']),
+        row(['---', '---', '---', '---']),
+        row([
+          'group of 20 vs group of 1 (maxParallel 20), wall ratio of medians',
+          (median(twenty) / median(one)).toFixed(2),
+          `1: ${Math.min(...one).toFixed(0)}–${Math.max(...one).toFixed(0)} ms; 20: ${Math.min(...twenty).toFixed(0)}–${Math.max(...twenty).toFixed(0)} ms`,
+          '≤ 1.5',
+        ]),
+        row([
+          '50 rollbacks at once on one worker: succeeded',
+          `${finished.filter((f) => f.ok).length}/50`,
+          '',
+          '50/50',
+        ]),
+        row([
+          '50 at once: time to finish p50 / p95',
+          `${pct(times, 50).toFixed(0)} / ${pct(times, 95).toFixed(0)} ms`,
+          '',
+          '',
+        ]),
+        row([
+          '50 at once: peak RSS of this process (worker + client)',
+          `${(peakRss / 2 ** 20).toFixed(0)} MB`,
+          '',
+          '≤ 250 MB',
+        ]),
+      ].join('\n'),
+    );
+  } finally {
+    clearInterval(rss);
+    await client.close();
+    worker.shutdown();
+    await running;
+    await close();
+    await server.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

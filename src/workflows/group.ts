@@ -1,0 +1,303 @@
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  proxyActivities,
+  sleep,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities';
+import {
+  KIND,
+  REQUESTED_BY,
+  requestedEntry,
+  TARGET,
+  TO_VERSION,
+  type GroupSettings,
+  type Plan,
+  type RollbackRecord,
+  type RollbackRequest,
+  type RollbackStatus,
+  type StepProgress,
+} from '../model';
+import type { PlanDefaults } from '../targets/plan';
+import { Gates } from './gates';
+import { rollbackWorkflow, type RollbackInput } from './rollback';
+import { describeError } from './step-runner';
+
+/** One target of a group: its rollback as `rollback start` would make it, and its config. */
+export interface GroupMember {
+  target: string;
+  input: RollbackInput;
+  /** The target's config: planning the rollback back to where it was (compensation) needs it. */
+  config: unknown;
+}
+
+export interface GroupInput {
+  group: string;
+  /** The group's own request (its id, reason, who asked); `target` is `group:NAME`. */
+  request: RollbackRequest;
+  /** The group's gates: approval (one covers every target) and the decision at the threshold. */
+  plan: Plan;
+  members: GroupMember[];
+  /** Targets per wave, in order: the first is the canary. */
+  waves: string[][];
+  settings: GroupSettings;
+  /** The config's approvers, channels and signers, for the compensation plans. */
+  defaults: PlanDefaults;
+}
+
+const { planTargetRollback } = proxyActivities<Pick<Activities, 'planTargetRollback'>>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 3 },
+});
+
+/** A child's id: the target's own, so the per-target lock holds across CLI, guard and group. */
+const childId = (target: string) => `rollback-${target}`;
+
+function childOptions(input: RollbackInput) {
+  const { request, plan } = input;
+  return {
+    workflowId: childId(request.target),
+    args: [input] as [RollbackInput],
+    // The target's rollback finishes (or undoes itself) even if the group is terminated.
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    staticSummary: `${request.kind} rollback of ${request.target} to ${plan.toVersion} (group)`,
+    typedSearchAttributes: [
+      { key: TARGET, value: request.target },
+      { key: KIND, value: request.kind },
+      { key: TO_VERSION, value: plan.toVersion },
+      { key: REQUESTED_BY, value: request.requestedBy },
+    ],
+  };
+}
+
+/**
+ * Rolls back the targets of a group in waves: each target's own rollback as a child workflow (its
+ * plan, checks, undos and reports as if started alone), at most `maxParallel` at once, the next
+ * wave only once the last one is done and validated. At `failureThreshold` failed targets it starts
+ * no more, and stops, rolls the completed ones back to where they were, or asks (the same
+ * `rollback decide` as a step: retry the failed targets, skip to go on, compensate, abort).
+ */
+export async function groupRollbackWorkflow(input: GroupInput): Promise<RollbackRecord> {
+  const { settings } = input;
+  const record = newGroupRecord(input);
+  const gates = new Gates(record, input.plan);
+  gates.listen();
+  const byTarget = new Map(input.members.map((m) => [m.target, m]));
+  const step = (target: string) => record.steps.find((s) => s.id === target)!;
+  /** What each completed target ran before: where compensation takes it back to. */
+  const fromVersions = new Map<string, string | undefined>();
+  let failures = 0;
+  /** Failures already decided on: the threshold counts from here again. */
+  let tolerated = 0;
+
+  if (input.plan.approval.required) {
+    const decided = await gates.waitForApproval(async () => undefined);
+    if (!decided.approved) return finish(record, 'rejected', `rejected by ${decided.by}`);
+    record.status = 'running';
+  }
+
+  async function runMember(target: string): Promise<void> {
+    const s = step(target);
+    const member = byTarget.get(target)!;
+    Object.assign(s, { state: 'running', startedAt: new Date().toISOString(), lastError: undefined });
+    s.attempts++;
+    let child: ChildWorkflowHandle<typeof rollbackWorkflow>;
+    try {
+      child = await startChild(rollbackWorkflow, childOptions(member.input));
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Another rollback of this target runs (the CLI, a guard): reported, never started twice.
+      Object.assign(s, {
+        state: 'skipped',
+        summary: `not started: ${childId(target)} is already rolling back ${target}`,
+        finishedAt: new Date().toISOString(),
+      });
+      return;
+    }
+    s.summary = `running as ${child.workflowId} (run ${child.firstExecutionRunId})`;
+    try {
+      const result = await child.result();
+      Object.assign(s, {
+        state: 'succeeded',
+        summary: `${result.fromVersion ?? '?'} → ${result.toVersion} (${child.workflowId})`,
+      });
+      fromVersions.set(target, result.fromVersion);
+    } catch (err) {
+      failures++;
+      Object.assign(s, { state: 'failed', lastError: describeError(err) });
+    } finally {
+      const at = new Date().toISOString();
+      s.finishedAt = at;
+      s.durationMs = Date.parse(at) - Date.parse(s.startedAt!);
+    }
+  }
+
+  const overThreshold = () => failures - tolerated >= settings.failureThreshold;
+
+  /** Runs these targets, at most maxParallel at once, starting none once the threshold is reached. */
+  async function runWave(targets: string[]): Promise<void> {
+    const queue = [...targets];
+    const lane = async () => {
+      while (queue.length > 0 && !overThreshold()) await runMember(queue.shift()!);
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.maxParallel, targets.length) }, lane));
+  }
+
+  for (let w = 0; w < input.waves.length; w++) {
+    record.currentStep = `wave ${w + 1} of ${input.waves.length}`;
+    await runWave(input.waves[w]!);
+    while (overThreshold()) {
+      const failed = record.steps.filter((s) => s.state === 'failed');
+      const what = `${failures} target(s) failed (threshold ${settings.failureThreshold}): ${failed.map((s) => s.id).join(', ')}`;
+      let decision: string = settings.onThreshold === 'decide' ? '' : settings.onThreshold;
+      if (settings.onThreshold === 'decide') {
+        const first = failed[0]!;
+        ({ decision } = await gates.waitForDecision(first.id, first.title, what, input.plan.onFailure));
+      }
+      if (decision === 'retry') {
+        failures -= failed.length;
+        await runWave(failed.map((s) => s.id));
+        continue;
+      }
+      if (decision === 'skip') {
+        tolerated = failures;
+        break;
+      }
+      record.failure = { stepId: failed[0]!.id, title: failed[0]!.title, message: what };
+      if (decision === 'compensate') {
+        await compensate(input, record, fromVersions);
+        return finish(record, 'compensated', what);
+      }
+      return finish(record, decision === 'abort' ? 'aborted' : 'failed', what);
+    }
+    if (w < input.waves.length - 1 && settings.pauseBetweenWavesSeconds > 0) {
+      record.currentStep = `pause before wave ${w + 2}`;
+      await sleep(settings.pauseBetweenWavesSeconds * 1000);
+    }
+  }
+  const skipped = record.steps.filter((s) => s.state === 'skipped');
+  if (failures > 0 || skipped.length > 0) {
+    return finish(
+      record,
+      'failed',
+      `${failures} failed, ${skipped.length} not started (already rolling back)`,
+    );
+  }
+  return finish(record, 'succeeded');
+}
+
+function newGroupRecord(input: GroupInput): RollbackRecord {
+  const startedAt = new Date().toISOString();
+  const { request, plan } = input;
+  const steps: StepProgress[] = input.waves.flatMap((wave, w) =>
+    wave.map((target) => ({
+      id: target,
+      title: `Roll back ${target} (wave ${w + 1}${w === 0 ? ', canary' : ''})`,
+      activity: 'rollbackWorkflow',
+      role: 'change' as const,
+      state: 'pending' as const,
+      attempts: 0,
+    })),
+  );
+  return {
+    rollbackId: request.rollbackId,
+    target: request.target,
+    kind: request.kind,
+    toVersion: plan.toVersion,
+    reason: request.reason,
+    impact: request.impact,
+    requestedBy: request.requestedBy,
+    requestedAt: request.requestedAt,
+    status: plan.approval.required ? 'awaiting-approval' : 'running',
+    startedAt,
+    steps,
+    undos: [],
+    approvals: [],
+    decisions: [],
+    audit: [requestedEntry(request, startedAt)],
+  };
+}
+
+/**
+ * Rolls each completed target back to the version it ran before the group started, newest first:
+ * a new rollback of each (planned by an activity from the target's config), recorded as an undo.
+ */
+async function compensate(
+  input: GroupInput,
+  record: RollbackRecord,
+  fromVersions: Map<string, string | undefined>,
+): Promise<void> {
+  record.status = 'compensating';
+  const done = record.steps.filter((s) => s.state === 'succeeded').reverse();
+  for (const s of done) {
+    const member = input.members.find((m) => m.target === s.id)!;
+    const undo = {
+      stepId: s.id,
+      activity: 'rollbackWorkflow',
+      state: 'running' as const,
+      startedAt: new Date().toISOString(),
+    };
+    record.undos.push(undo);
+    const entry = record.undos[record.undos.length - 1]!;
+    const back = fromVersions.get(s.id);
+    try {
+      if (!back) throw new Error(`the version ${s.id} ran before is unknown`);
+      const request: RollbackRequest = {
+        ...member.input.request,
+        rollbackId: `${member.input.request.rollbackId}-undo`,
+        kind: 'emergency',
+        toVersion: back,
+        commits: undefined,
+        force: true,
+        // Going back to what ran: nothing the analysis finds may stop that.
+        accept: ['*'],
+        reason: `undo of group rollback ${input.request.rollbackId}: ${record.failure?.message ?? ''}`.slice(
+          0,
+          500,
+        ),
+        requestedAt: new Date().toISOString(),
+      };
+      const planned = await planTargetRollback({ config: member.config, request, defaults: input.defaults });
+      // Back to what ran, as a saga's undo: restored, not validated (what ran may be the release
+      // that was failing its checks in the first place).
+      const plan = {
+        ...planned,
+        approval: { ...planned.approval, required: false },
+        steps: planned.steps.filter((st) => st.role !== 'validate' && st.activity !== 'wait'),
+      };
+      const child = await startChild(rollbackWorkflow, {
+        ...childOptions({ request, plan }),
+        workflowId: childId(s.id),
+      });
+      const result = await child.result();
+      Object.assign(entry, { state: 'succeeded', summary: `back on ${result.toVersion}` });
+    } catch (err) {
+      Object.assign(entry, { state: 'failed', error: describeError(err) });
+    }
+    entry.finishedAt = new Date().toISOString();
+  }
+}
+
+function finish(record: RollbackRecord, status: RollbackStatus, why?: string): RollbackRecord {
+  record.status = status;
+  record.currentStep = undefined;
+  record.finishedAt = new Date().toISOString();
+  record.durationMs = Date.parse(record.finishedAt) - Date.parse(record.startedAt);
+  for (const s of record.steps) if (s.state === 'pending') s.summary = 'not started';
+  if (status === 'succeeded') return record;
+  throw ApplicationFailure.create({
+    message: `Group rollback ${workflowInfo().workflowId} ${status}${why ? `: ${why}` : ''}`,
+    type:
+      status === 'aborted'
+        ? 'RollbackAborted'
+        : status === 'rejected'
+          ? 'RollbackRejected'
+          : 'RollbackFailed',
+    nonRetryable: true,
+    details: [record],
+  });
+}

@@ -7,7 +7,16 @@ import {
 } from '../src/analysis/dependencies';
 import { documentedKeys, envFindings, envKeys } from '../src/analysis/env-keys';
 import { globBase, migrationFindings, migrationName } from '../src/analysis/migrations';
-import { applyAcceptances, blockingFindings, refusalMessage, type Finding } from '../src/model/analysis';
+import { rollbackMessage } from '../src/chatops/blocks';
+import type { RollbackRecord } from '../src/model';
+import {
+  applyAcceptances,
+  blockingFindings,
+  formatFinding,
+  refusalMessage,
+  type Finding,
+} from '../src/model/analysis';
+import { channelBody } from '../src/notifications/channels';
 
 /** The pure parts of the pre-flight analysis; the activities are tested against real git and engines. */
 
@@ -124,5 +133,60 @@ describe('acceptances', () => {
     const message = refusalMessage(blockingFindings(findings), 'svc');
     expect(message).toContain('--accept migration:a --accept migration:b --accept env:K');
     expect(message).toContain('targets.svc.analysis.accept');
+  });
+});
+
+describe('findings where approvers look: the Slack notice and the chat message', () => {
+  const findings: Finding[] = [
+    { id: 'migration:20261101_add_orders', severity: 'block', accepted: true, title: 'migration added' },
+    { id: 'env-unknown:NEW_FLAG', severity: 'warn', title: 'NEW_FLAG is <!channel> undocumented' },
+  ];
+
+  test('the awaiting-approval notice lists each finding, as Slack text (no mention gets through)', () => {
+    const event = {
+      type: 'awaiting-approval' as const,
+      at: '2026-01-01T00:00:00.000Z',
+      rollbackId: 'svc-1',
+      workflowId: 'rollback-svc',
+      target: 'svc',
+      kind: 'emergency' as const,
+      toVersion: 'v1.30.0',
+      requestedBy: 'alice',
+      reason: 'broken',
+      status: 'awaiting-approval',
+      findings: findings.map(formatFinding),
+    };
+    const { text } = channelBody({ type: 'slack', url: 'https://hooks.slack.invalid/x' }, event) as {
+      text: string;
+    };
+    expect(text).toContain('*Pre-flight analysis*');
+    expect(text).toContain('• block (accepted) migration:20261101_add_orders: migration added');
+    expect(text).not.toContain('<!channel>');
+  });
+
+  test("the chat message shows the record's findings, blocks first", () => {
+    const record = {
+      rollbackId: 'svc-1',
+      target: 'svc',
+      kind: 'emergency',
+      toVersion: 'v1.30.0',
+      reason: 'broken',
+      requestedBy: 'alice',
+      requestedAt: '2026-01-01T00:00:00.000Z',
+      status: 'awaiting-approval',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      steps: [],
+      undos: [],
+      approvals: [],
+      decisions: [],
+      audit: [],
+      findings: [...findings].reverse(),
+    } as RollbackRecord;
+    const { blocks } = rollbackMessage(record, { workflowId: 'rollback-svc', runId: 'r1' });
+    const text = JSON.stringify(blocks);
+    const at = (s: string) => text.indexOf(s);
+    expect(at('*Pre-flight analysis*')).toBeGreaterThan(-1);
+    expect(at('migration:20261101_add_orders')).toBeLessThan(at('env-unknown:NEW_FLAG'));
+    expect(text).not.toContain('<!channel>');
   });
 });

@@ -6,7 +6,13 @@ import {
   cacheContentPath,
 } from '../src/analysis/dependencies';
 import { documentedKeys, envFindings, envKeys } from '../src/analysis/env-keys';
-import { globBase, migrationFindings, migrationName } from '../src/analysis/migrations';
+import {
+  globBase,
+  globRegExp,
+  matchMigrations,
+  migrationFindings,
+  migrationName,
+} from '../src/analysis/migrations';
 import { rollbackMessage } from '../src/chatops/blocks';
 import type { RollbackRecord } from '../src/model';
 import {
@@ -98,6 +104,28 @@ describe('env keys', () => {
 });
 
 describe('migrations', () => {
+  test('globs match as git pathspecs do: ** crosses folders, * and ? stay in one, dots are literal', () => {
+    expect(globRegExp('migrations/**').test('migrations/20261101_add_orders.sql')).toBe(true);
+    expect(globRegExp('migrations/**').test('migrations/2026/x/up.sql')).toBe(true);
+    expect(globRegExp('migrations/**').test('other/migrations/x.sql')).toBe(false);
+    expect(globRegExp('db/*.sql').test('db/a.sql')).toBe(true);
+    expect(globRegExp('db/*.sql').test('db/sub/a.sql')).toBe(false);
+    expect(globRegExp('db/*.sql').test('db/axsql')).toBe(false);
+    expect(globRegExp('**/schema.prisma').test('schema.prisma')).toBe(true);
+    expect(globRegExp('**/schema.prisma').test('prisma/schema.prisma')).toBe(true);
+    expect(globRegExp('v?/up.sql').test('v1/up.sql')).toBe(true);
+    expect(globRegExp('v?/up.sql').test('v10/up.sql')).toBe(false);
+    expect(
+      matchMigrations(
+        ['migrations/a.sql', 'src/x.js', 'prisma/migrations/b/migration.sql'],
+        ['migrations/**', 'prisma/migrations/**'],
+      ),
+    ).toEqual([
+      { path: 'migrations/a.sql', glob: 'migrations/**' },
+      { path: 'prisma/migrations/b/migration.sql', glob: 'prisma/migrations/**' },
+    ]);
+  });
+
   test('named after the file or the folder below the glob', () => {
     expect(globBase('prisma/migrations/**')).toBe('prisma/migrations');
     expect(migrationName('migrations/20261101_add_orders.sql', 'migrations/**')).toBe('20261101_add_orders');

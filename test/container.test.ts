@@ -190,6 +190,26 @@ test('rollback plan compares the running container with the stable image: image 
     ),
   );
   expect(r.stdout + r.stderr).not.toContain(ct.sb.secret);
+
+  // An image with a HEALTHCHECK where the running one has none: the analysis says so.
+  const hc = await runCli([
+    '--config',
+    ct.sb.configFile,
+    'plan',
+    'emergency',
+    '--target',
+    ct.name,
+    '--to',
+    '1.11.6',
+    '--json',
+  ]);
+  expect(hc.code).toBe(0);
+  const hcOut = JSON.parse(hc.stdout) as typeof out;
+  expect(hcOut.preview.findings.find((f) => f.id === 'health-check')).toEqual({
+    id: 'health-check',
+    severity: 'info',
+    title: `${IMAGE}:1.11.6 has health check; the running image has none`,
+  });
   // Nothing changed: the bad container still runs under its name.
   expect((await inspect(ct.name)).Id).toBe(ct.oldId);
 });

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { pm2LogFiles } from '../src/activities/logs';
 import { ApplicationFailure } from '@temporalio/common';
 import { installNpmPackage, inspectNpmPackage, resolveNpmVersion } from '../src/activities/npm-package';
+import { analyzeNpmPackageRollback } from '../src/activities/npm-package-analysis';
 import { checkMcp } from '../src/activities/validate';
 import { LOCAL_HOST } from '../src/runner/local-host';
 import { BAD_VERSION, GOOD_VERSION } from './rig/fixture-repo';
@@ -102,6 +103,89 @@ test('install, inspect, resolve and reinstall: exact versions from the registry,
     expectedVersion: GOOD_VERSION,
   });
   expect(mcp.data.tools).toBe(FIXTURE_TOOLS);
+});
+
+test('analysis: the target tarball from the registry against the installed folder: a missing env key and a newer migration block, an unknown key warns, no value anywhere', async () => {
+  const running = '1.30.0';
+  const target = '1.29.0';
+  // Lower first: npm refuses to publish below the latest without a tag.
+  await registry.publishFixture({
+    name: NAME,
+    version: target,
+    bare: true,
+    files: {
+      '.env.example': 'LIGHTDASH_API_KEY=\nLIGHTDASH_REGION=\n# LIGHTDASH_DEBUG=\n',
+      'migrations/20261001_init.sql': 'create table t ();\n',
+    },
+  });
+  await registry.publishFixture({
+    name: NAME,
+    version: running,
+    bare: true,
+    files: {
+      '.env.example': 'LIGHTDASH_API_KEY=\nLIGHTDASH_URL=\n',
+      'migrations/20261001_init.sql': 'create table t ();\n',
+      'migrations/20261101_add_orders.sql': 'create table orders ();\n',
+    },
+  });
+  const own = mkdtempSync(join(tmpdir(), 'rollback-prefix-'));
+  const secret = 'canary-npm-analysis-7f3a';
+  try {
+    const pkgRef = { name: NAME, prefix: own, registry: registry.url };
+    await installNpmPackage({ ...pkgRef, version: running }, LOCAL_HOST);
+    const dir = join(own, 'lib', 'node_modules', NAME);
+    writeFileSync(join(dir, '.env'), `LIGHTDASH_API_KEY=${secret}\nLIGHTDASH_URL=http://x\n`);
+    const resolved = await resolveNpmVersion({ ...pkgRef, version: target, current: running }, LOCAL_HOST);
+    const tmpBefore = readdirSync(tmpdir()).filter((n) => n.startsWith('rollback-analysis.'));
+    const input = {
+      ...pkgRef,
+      target: 'npm-analysis',
+      accept: [] as string[],
+      dir,
+      toVersion: target,
+      dependencies: resolved.data.dependencies,
+      envFile: '.env',
+      envExamples: ['.env.example', '.env.sample'],
+      migrations: ['migrations/**', 'prisma/migrations/**'],
+    };
+    const shown = await analyzeNpmPackageRollback({ ...input, report: true }, LOCAL_HOST);
+    const bySeverity = (sev: string) =>
+      shown.data.findings
+        .filter((f) => f.severity === sev)
+        .map((f) => f.id)
+        .sort();
+    expect(bySeverity('block')).toEqual(['env:LIGHTDASH_REGION', 'migration:20261101_add_orders']);
+    expect(bySeverity('warn')).toEqual(['env-unknown:LIGHTDASH_URL']);
+    expect(bySeverity('info')).toEqual(['deps', 'deps:tarball']);
+    expect(shown.data.findings.find((f) => f.id === 'migration:20261101_add_orders')!.details).toEqual([
+      'migrations/20261101_add_orders.sql',
+    ]);
+    expect(JSON.stringify(shown)).not.toContain(secret);
+    // The tarball went to a temporary folder, removed after.
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('rollback-analysis.'))).toEqual(tmpBefore);
+
+    // Unaccepted, the blocks refuse the rollback for good, naming how to accept them.
+    const refused = await failure(analyzeNpmPackageRollback(input, LOCAL_HOST));
+    expect(refused.type).toBe('AnalysisBlocked');
+    expect(refused.nonRetryable).toBe(true);
+    expect(refused.message).toContain('--accept migration:20261101_add_orders');
+    expect(refused.message).toContain('env:LIGHTDASH_REGION');
+    expect(refused.message).not.toContain(secret);
+    const accepted = await analyzeNpmPackageRollback(
+      { ...input, accept: ['migration:20261101_add_orders', 'env:LIGHTDASH_REGION'] },
+      LOCAL_HOST,
+    );
+    const blocks = accepted.data.findings.filter((f) => f.severity === 'block');
+    expect(blocks.map((f) => [f.id, f.accepted])).toEqual([
+      ['env:LIGHTDASH_REGION', true],
+      ['migration:20261101_add_orders', true],
+    ]);
+    // Nothing of the service changed: the installed version and its .env are as they were.
+    expect(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version).toBe(running);
+    expect(readFileSync(join(dir, '.env'), 'utf8')).toContain(secret);
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
 });
 
 /** An npm-package sandbox: the bad release installed under a prefix of its own, run by pm2 from there. */
@@ -209,14 +293,21 @@ describe('npm-package rollbacks', () => {
     expect(record.status).toBe('succeeded');
     expect(record.fromVersion).toBe(BAD_VERSION);
     expect(record.toVersion).toBe(GOOD_VERSION);
-    // Both versions publish the fixture's dependencies: the analysis says so, from the registry.
-    expect(record.findings).toEqual([
-      {
-        id: 'deps',
-        severity: 'info',
-        title: `no declared dependencies change (${BAD_VERSION} → ${GOOD_VERSION})`,
-      },
+    // Both versions publish the fixture's dependencies, and neither documents env keys: the
+    // analysis says so, having fetched the target's tarball from the registry.
+    expect(record.findings!.map((f) => [f.id, f.severity])).toEqual([
+      ['deps', 'info'],
+      ['deps:tarball', 'info'],
+      ['env', 'info'],
     ]);
+    expect(record.findings![0]!.title).toBe(
+      `no declared dependencies change (${BAD_VERSION} → ${GOOD_VERSION})`,
+    );
+    expect(record.findings![1]!.title).toMatch(
+      new RegExp(
+        `^the registry serves ${NAME}@${GOOD_VERSION.replace(/\./g, '\\.')} to the host \\(\\d+ files, \\d+ kB, integrity checked\\)$`,
+      ),
+    );
     expect(record.steps.find((s) => s.id === 'install')!.summary).toBe(
       `installed ${NAME}@${GOOD_VERSION} (was ${BAD_VERSION})`,
     );

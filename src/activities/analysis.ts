@@ -3,11 +3,10 @@ import {
   cacheContentPath,
   dependencyFindings,
   diffLocks,
-  diffRanges,
   parseLockFile,
   type LockFile,
 } from '../analysis/dependencies';
-import { documentedKeys, envFindings, envKeys } from '../analysis/env-keys';
+import { documentedKeys, envCheckFindings, envKeys } from '../analysis/env-keys';
 import { migrationFindings, migrationPathspecs } from '../analysis/migrations';
 import {
   applyAcceptances,
@@ -208,26 +207,14 @@ async function envCheck(
   label: string,
 ): Promise<Finding[]> {
   if (!input.envFile) return [];
-  if (!documented) {
-    return [
-      {
-        id: 'env',
-        severity: 'info',
-        title: `${label} documents no env keys (none of ${input.envExamples.join(', ')}): env keys not checked`,
-      },
-    ];
-  }
-  const present = await presentKeys(host, input);
-  if (!present) {
-    return [
-      {
-        id: `env-file`,
-        severity: documented.required.length > 0 ? 'block' : 'info',
-        title: `no ${input.envFile} on the host, and ${label} requires ${documented.required.length} key(s) (${documented.file})`,
-      },
-    ];
-  }
-  return envFindings(documented, present.keys, present.where);
+  const present = documented ? await presentKeys(host, input) : null;
+  return envCheckFindings({
+    envFile: input.envFile,
+    envExamples: input.envExamples,
+    documented,
+    present,
+    label,
+  });
 }
 
 /** Emergency: what runs → the release rolled back to. */
@@ -327,44 +314,6 @@ export function concludeAnalysis(findings: Finding[], common: AnalysisCommon): S
   return done(countFindings(all), { findings: all });
 }
 
-/** A global npm package: its declared dependencies now and at the version rolled back to. */
-export async function analyzeNpmPackageRollback(
-  input: AnalysisCommon & {
-    /** The installed package's folder (the inspect step's). */
-    dir: string;
-    toVersion: string;
-    /** The target version's dependencies, as the registry publishes them (the resolve step's). */
-    dependencies: Record<string, string>;
-  },
-  host: Host,
-): Promise<StepResult<AnalysisResult>> {
-  let pkg: { version?: string; dependencies?: Record<string, string> };
-  try {
-    pkg = JSON.parse((await host.files.read(join(input.dir, 'package.json'))).toString('utf8')) as typeof pkg;
-  } catch {
-    return concludeAnalysis(
-      [
-        {
-          id: 'deps',
-          severity: 'warn',
-          title: `cannot read ${input.dir}/package.json: the dependency diff is unknown`,
-        },
-      ],
-      input,
-    );
-  }
-  const installed = pkg.dependencies ?? {};
-  const version = pkg.version ?? '?';
-  const changes = diffRanges(installed, input.dependencies ?? {});
-  return concludeAnalysis(
-    dependencyFindings(changes, `${version} → ${input.toVersion}`, [
-      'declared dependency',
-      'declared dependencies',
-    ]),
-    input,
-  );
-}
-
 export async function analyzeGitRollback(
   input: GitAnalysisInput,
   host: Host,
@@ -379,7 +328,5 @@ export function analysisActivities(deps: Pick<ActivityDeps, 'onHost'>) {
   return {
     analyzeGitRollback: (input: GitAnalysisInput, on?: HostSpec) =>
       deps.onHost(on, (host) => analyzeGitRollback(input, host)),
-    analyzeNpmPackageRollback: (input: Parameters<typeof analyzeNpmPackageRollback>[0], on?: HostSpec) =>
-      deps.onHost(on, (host) => analyzeNpmPackageRollback(input, host)),
   };
 }

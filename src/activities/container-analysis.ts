@@ -62,7 +62,6 @@ export async function analyzeContainerRollback(
     });
   const hc = (c: { Healthcheck?: { Test?: string[] } } | undefined) =>
     !!c?.Healthcheck?.Test?.length && c.Healthcheck.Test[0] !== 'NONE';
-  // Docker keeps an image's HEALTHCHECK in its config; podman's OCI images do not keep it at all.
   if (hc(runningImage?.Config) !== hc(stable.Config))
     findings.push({
       id: 'health-check',

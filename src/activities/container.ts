@@ -99,7 +99,35 @@ export const inspectOrNull = (docker: Docker, input: EngineInput, name: string) 
   orNull(input, `inspecting container ${name}`, () => docker.getContainer(name).inspect());
 
 export const imageOrNull = (docker: Docker, input: EngineInput, ref: string) =>
-  orNull(input, `inspecting image ${ref}`, () => docker.getImage(ref).inspect());
+  orNull(input, `inspecting image ${ref}`, async () => {
+    const image = await docker.getImage(ref).inspect();
+    if (image.Config && !image.Config.Healthcheck) {
+      const healthcheck = await podmanImageHealthcheck(docker, image.Id);
+      if (healthcheck) image.Config.Healthcheck = healthcheck;
+    }
+    return image;
+  });
+
+/**
+ * An image's HEALTHCHECK as podman's own API reports it: its Docker-compatible image inspect
+ * (podman 4.x) leaves `Config.Healthcheck` out even when the image has one. Docker answers 404
+ * here, which means "nothing more to know".
+ */
+async function podmanImageHealthcheck(docker: Docker, id: string): Promise<Docker.HealthConfig | undefined> {
+  return new Promise((resolve) =>
+    docker.modem.dial(
+      {
+        path: `/v4.0.0/libpod/images/${encodeURIComponent(id)}/json`,
+        method: 'GET',
+        statusCodes: { 200: true },
+      },
+      (err, data) => {
+        const hc = err ? undefined : (data as { Healthcheck?: Docker.HealthConfig } | undefined)?.Healthcheck;
+        resolve(hc?.Test?.length ? hc : undefined);
+      },
+    ),
+  );
+}
 
 /** Whether the container's image (or its own settings) define a healthcheck. */
 const hasHealthcheck = (c: Docker.ContainerInspectInfo) =>

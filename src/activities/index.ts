@@ -8,6 +8,7 @@ import { logActivities } from './logs';
 import { notifyActivities } from './notify';
 import { npmActivities } from './npm';
 import { npmPackageActivities } from './npm-package';
+import { npmPackageAnalysisActivities } from './npm-package-analysis';
 import { blueGreenActivities } from './blue-green';
 import { containerActivities } from './container';
 import { containerAnalysisActivities } from './container-analysis';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     ...analysisActivities(deps),
     ...npmActivities(deps),
     ...npmPackageActivities(deps),
+    ...npmPackageAnalysisActivities(deps),
     ...blueGreenActivities(deps),
     ...containerActivities(deps),
     ...containerAnalysisActivities(deps),

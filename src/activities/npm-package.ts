@@ -23,7 +23,7 @@ export interface NpmPackageRef {
 
 const NPM_TIMEOUT_MS = 15 * 60_000;
 
-function npmArgs(ref: NpmPackageRef): string[] {
+export function npmArgs(ref: NpmPackageRef): string[] {
   return [
     ...(ref.prefix ? ['--prefix', ref.prefix] : []),
     ...(ref.registry ? ['--registry', ref.registry] : []),

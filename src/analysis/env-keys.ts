@@ -66,3 +66,36 @@ export function envFindings(
   }
   return findings;
 }
+
+/**
+ * The env check of a rollback: what the target version documents (null: it documents nothing)
+ * against the key names of the env file it will start with (null: there is none).
+ */
+export function envCheckFindings(opts: {
+  envFile: string;
+  envExamples: readonly string[];
+  documented: { file: string; required: string[]; optional: string[] } | null;
+  present: { keys: string[]; where: string } | null;
+  label: string;
+}): Finding[] {
+  const { documented, present, label } = opts;
+  if (!documented) {
+    return [
+      {
+        id: 'env',
+        severity: 'info',
+        title: `${label} documents no env keys (none of ${opts.envExamples.join(', ')}): env keys not checked`,
+      },
+    ];
+  }
+  if (!present) {
+    return [
+      {
+        id: 'env-file',
+        severity: documented.required.length > 0 ? 'block' : 'info',
+        title: `no ${opts.envFile} on the host, and ${label} requires ${documented.required.length} key(s) (${documented.file})`,
+      },
+    ];
+  }
+  return envFindings(documented, present.keys, present.where);
+}

@@ -22,6 +22,34 @@ export function migrationName(path: string, glob: string): string {
   return rel.includes('/') ? first : first.replace(/\.[^.]+$/, '');
 }
 
+/**
+ * A glob as a RegExp over relative paths: `**` crosses folders (`a/**` matches everything below
+ * `a`), `*` and `?` stay within a segment, as git's `:(glob)` pathspecs do.
+ */
+export function globRegExp(glob: string): RegExp {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*' && glob[i + 1] === '*') {
+      const slash = glob[i + 2] === '/';
+      out += slash ? '(?:.*/)?' : '.*';
+      i += slash ? 2 : 1;
+    } else if (c === '*') out += '[^/]*';
+    else if (c === '?') out += '[^/]';
+    else out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`);
+}
+
+/** The files among `paths` each glob matches, with the first glob that matched. */
+export function matchMigrations(paths: readonly string[], globs: readonly string[]) {
+  const res = globs.map((g) => ({ glob: g, re: globRegExp(g) }));
+  return paths.flatMap((path) => {
+    const hit = res.find((r) => r.re.test(path));
+    return hit ? [{ path, glob: hit.glob }] : [];
+  });
+}
+
 /** Git pathspecs for the globs (`:(glob)` magic, so `**` crosses folders). */
 export function migrationPathspecs(globs: readonly string[]): string[] {
   return globs.map((g) => `:(glob)${g}`);

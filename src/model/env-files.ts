@@ -11,3 +11,8 @@ export function envFilesOf(configFiles: readonly string[]): string[] {
   const files = configFiles.filter(isEnvFile);
   return files.length ? files : ['.env'];
 }
+
+/** The host's env file among the config files (`.env`, `.env.production`, not an example), if any. */
+export function envFileOf(configFiles: readonly string[]): string | undefined {
+  return configFiles.find((f) => /(^|\/)\.env($|\.)/.test(f) && !/\.(example|sample|template)$/.test(f));
+}

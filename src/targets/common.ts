@@ -142,7 +142,7 @@ export const analysisSchema = z.strictObject({
       z.string().regex(/^[A-Za-z0-9._@/:*-]+$/, 'must be a finding id such as migration:NAME or env:KEY'),
     )
     .default([]),
-  /** Globs, relative to the deploy path, of migration files: one added since the target version blocks. */
+  /** Globs, relative to the deploy path (an npm package: its folder), of migration files: one added since the target version blocks. */
   migrations: z
     .array(configPath)
     .default(['migrations/**', 'prisma/migrations/**', 'db/migrate/**', 'db/migrations/**']),

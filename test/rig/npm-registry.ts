@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
 import { Cleanup } from './cleanup';
@@ -23,7 +23,17 @@ export interface TestRegistry {
   npmrc: string;
   /** Environment for npm commands aimed at this registry. */
   env: Record<string, string>;
-  publishFixture(opts: { name: string; version: string; failureMode?: FailureMode }): Promise<void>;
+  /**
+   * `files`: more files in the release (relative path → text), e.g. `.env.example` or a migration.
+   * `bare`: no dependencies at all (quick to publish and install; the server cannot run).
+   */
+  publishFixture(opts: {
+    name: string;
+    version: string;
+    failureMode?: FailureMode;
+    files?: Record<string, string>;
+    bare?: boolean;
+  }): Promise<void>;
   log(): string;
   stop(): Promise<void>;
 }
@@ -96,10 +106,16 @@ export async function startRegistry(): Promise<TestRegistry> {
       name,
       version,
       failureMode = 'none',
+      files = {},
+      bare = false,
     }) => {
       const pkg = mkdtempSync(join(dir, 'pkg-'));
+      for (const [rel, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(pkg, rel)), { recursive: true });
+        writeFileSync(join(pkg, rel), text);
+      }
       cpSync(join(FIXTURE_SOURCE_DIR, 'server.js'), join(pkg, 'server.js'));
-      cpSync(join(FIXTURE_SOURCE_DIR, 'package-lock.json'), join(pkg, 'package-lock.json'));
+      if (!bare) cpSync(join(FIXTURE_SOURCE_DIR, 'package-lock.json'), join(pkg, 'package-lock.json'));
       const manifest = JSON.parse(readFileSync(join(FIXTURE_SOURCE_DIR, 'package.json'), 'utf8')) as Record<
         string,
         unknown
@@ -113,7 +129,7 @@ export async function startRegistry(): Promise<TestRegistry> {
             name,
             version,
             bin: { [name.replace(/^@[^/]+\//, '')]: 'server.js' },
-            bundleDependencies: Object.keys(manifest.dependencies),
+            ...(bare ? { dependencies: {} } : { bundleDependencies: Object.keys(manifest.dependencies) }),
           },
           null,
           2,
@@ -121,7 +137,8 @@ export async function startRegistry(): Promise<TestRegistry> {
       );
       writeFileSync(join(pkg, 'release.json'), JSON.stringify({ failureMode }));
       // The fixture's dependencies come from the npm cache the project's own install filled.
-      await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: pkg });
+      if (!bare)
+        await run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: pkg });
       await run('npm', ['publish', '--registry', url, '--loglevel=error'], {
         cwd: pkg,
         env: { ...process.env, ...env },

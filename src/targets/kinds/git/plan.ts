@@ -1,6 +1,7 @@
 import { join } from 'node:path/posix';
 import {
   ANALYZE_STEP,
+  envFileOf,
   ref,
   type ActivityCall,
   type PlanStep,
@@ -72,11 +73,6 @@ function inspect(target: GitTarget): PlanStep {
     input: { path: target.deploy.path },
     undo: [],
   };
-}
-
-/** The host's env file among the config files (`.env`, `.env.production`), if any. */
-export function envFileOf(configFiles: string[]): string | undefined {
-  return configFiles.find((f) => /(^|\/)\.env($|\.)/.test(f) && !/\.(example|sample|template)$/.test(f));
 }
 
 /**

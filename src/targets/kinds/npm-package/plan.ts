@@ -1,5 +1,5 @@
 import { join } from 'node:path/posix';
-import { ANALYZE_STEP, ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
+import { ANALYZE_STEP, envFileOf, ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
 import { ConfigError } from '../../errors';
 import { validationSteps } from '../../validation/steps';
 import {
@@ -93,16 +93,20 @@ const emergency: KindPlanner<NpmPackageTarget> = (target, request): KindPlan => 
       },
       {
         id: ANALYZE_STEP,
-        title: 'Analyse what the rollback changes (declared dependencies)',
+        title: 'Analyse what the rollback changes (dependencies, env keys, migrations)',
         role: 'check',
         activity: 'analyzeNpmPackageRollback',
         retry: 'quick',
         input: {
           target: request.target,
           accept: acceptedFindings(target, request),
+          ...pkg,
           dir: ref('inspect.dir'),
           toVersion,
           dependencies: ref('resolve.dependencies'),
+          envFile: envFileOf(files),
+          envExamples: target.analysis.envExamples,
+          migrations: target.analysis.migrations,
         },
         undo: [],
       },

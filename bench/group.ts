@@ -57,7 +57,10 @@ async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const root = mkdtempSync(join(tmpdir(), 'rb-bench-group-'));
   const config = writeConfig(root, 50);
-  const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite'), headless: true });
+  const server = await startDevServer({
+    dbFile: process.env.BENCH_DB === 'memory' ? undefined : join(root, 'temporal.sqlite'),
+    headless: true,
+  });
   const taskQueue = 'bench-group';
   const { worker, close } = await createWorker({
     address: server.address,

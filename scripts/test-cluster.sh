@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
-bash scripts/test.sh test/cluster.test.ts "$@"
+bash scripts/test.sh test/cluster.test.ts test/cluster-tls.test.ts "$@"
 status=$?
 echo "test-cluster: $(($(date +%s) - started)) s with the setup" >&2
 exit $status

@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { RollbackClient } from '../src/client';
@@ -7,11 +7,11 @@ import type { RollbackKind } from '../src/model';
 import { Cleanup } from './rig/cleanup';
 import { startCluster, type TestCluster } from './rig/cluster';
 import { commandRollback } from './rig/configs';
-import { eventually, GiveUp } from './rig/eventually';
+import { eventually } from './rig/eventually';
 import { createFakeActivities, gate, type FakeCall } from './rig/fake-activities';
 import { scratchRoot } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
-import { activityPollers, killHard } from './rig/worker-process';
+import { activityPollers, killHard, spawnFakeWorker as spawnWorker } from './rig/worker-process';
 
 /**
  * The cluster suite: the project's workflows, unchanged, on a production-shaped Temporal: the real
@@ -26,7 +26,6 @@ import { activityPollers, killHard } from './rig/worker-process';
  */
 
 const EventType = temporal.api.enums.v1.EventType;
-const ROOT = join(__dirname, '..');
 const cleanup = new Cleanup();
 const root = mkdtempSync(join(scratchRoot(), 'rb-cluster-'));
 const deployPath = join(root, 'srv');
@@ -67,51 +66,15 @@ async function inProcessWorker(taskQueue: string, activities: object): Promise<v
   cleanup.add(`a worker of ${taskQueue}`, () => worker.stop());
 }
 
-/**
- * A worker with the fake steps in a process of its own (so a test can SIGKILL it), holding the
- * first call of `block` until it is cancelled, if given. Resolves once the server sees it poll.
- */
+/** A worker with the fake steps in a process of its own (so a test can SIGKILL it). */
 async function spawnFakeWorker(taskQueue: string, block?: 'stopService'): Promise<ChildProcess> {
-  const rig = join(ROOT, 'test', 'rig');
-  const script = [
-    `const { startWorker } = require(${JSON.stringify(join(rig, 'temporal.ts'))});`,
-    `const { createFakeActivities } = require(${JSON.stringify(join(rig, 'fake-activities.ts'))});`,
-    'const block = process.env.CLUSTER_FAKE_BLOCK;',
-    'startWorker(process.env.CLUSTER_TASK_QUEUE, process.env.TEMPORAL_ADDRESS,',
-    '  createFakeActivities(block ? { block: { [block]: {} } } : {}),',
-    ').catch((err) => { console.error(err); process.exit(1); });',
-  ].join('\n');
-  const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), '-e', script], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: cluster.address,
-      CLUSTER_TASK_QUEUE: taskQueue,
-      CLUSTER_FAKE_BLOCK: block ?? '',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const { child, dispose } = await spawnWorker({
+    address: cluster.address,
+    namespace: cluster.namespace,
+    taskQueue,
+    block,
   });
-  cleanup.add(`the worker process ${child.pid}`, () => killHard(child));
-  // Stopped by the run's globalTeardown (its service.pid) should this test process die first.
-  const marker = mkdtempSync(join(scratchRoot(), 'rb-cluster-worker-'));
-  writeFileSync(join(marker, 'service.pid'), String(child.pid));
-  cleanup.add('the worker marker', () => rmSync(marker, { recursive: true, force: true }));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  await eventually(
-    `worker process ${child.pid} polling ${taskQueue}`,
-    async () => {
-      if (child.exitCode !== null)
-        throw new GiveUp(`the worker exited with code ${child.exitCode}: ${stderr}`);
-      // The activity pollers, as test/rig/worker-process.ts waits: the server lists the pollers
-      // its root partition saw, and a worker's few workflow polls may sit on another partition
-      // for a whole long poll (a minute) before one lands there; its several activity polls do not.
-      return (await activityPollers(cluster.address, taskQueue, cluster.namespace)).some((id) =>
-        id.startsWith(`${child.pid}@`),
-      );
-    },
-    90_000,
-    200,
-  );
+  cleanup.add(`the worker process ${child.pid}`, dispose);
   return child;
 }
 

@@ -7,7 +7,8 @@ import { SEARCH_ATTRIBUTES } from '../model';
 import { ensureTemporalCli } from './cli-binary';
 
 export interface DevServerOptions {
-  dbFile: string;
+  /** The SQLite file that keeps the server's state; none: in memory, gone when it stops. */
+  dbFile?: string;
   port?: number;
   uiPort?: number;
   namespace?: string;
@@ -88,7 +89,7 @@ const START_ATTEMPTS = 4;
 /** Starts `temporal server start-dev` on a SQLite file, with our search attributes registered. */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const cli = ensureTemporalCli(opts.log);
-  mkdirSync(dirname(opts.dbFile), { recursive: true });
+  if (opts.dbFile) mkdirSync(dirname(opts.dbFile), { recursive: true });
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await freePort());
     const uiPort = opts.headless ? undefined : (opts.uiPort ?? (await freePort()));
@@ -113,8 +114,7 @@ async function startOnce(
   const args = [
     'server',
     'start-dev',
-    '--db-filename',
-    opts.dbFile,
+    ...(opts.dbFile ? ['--db-filename', opts.dbFile] : []),
     '--ip',
     '127.0.0.1',
     '--port',

@@ -11,11 +11,19 @@ export type AddressProbe =
   | { verdict: 'silent' } // accepted the connection and said nothing in time
   | {
       verdict:
-        'refused' | 'unresolved' | 'unreachable' | 'not-grpc' | 'no-tls' | 'tls-failed' | 'tls-untrusted';
+        | 'refused'
+        | 'unresolved'
+        | 'unreachable'
+        | 'not-grpc'
+        | 'no-tls'
+        | 'needs-tls'
+        | 'tls-failed'
+        | 'tls-untrusted';
       detail: string;
     };
 
 const PROBE_MS = 2000;
+const CLOSED = 'it closed the connection';
 // The HTTP/2 connection preface and an empty SETTINGS frame: an HTTP/2 server answers with its SETTINGS.
 const PREFACE = Buffer.concat([
   Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
@@ -29,13 +37,13 @@ function splitAddress(address: string): { host: string; port: number } {
 
 /** What the first bytes a server sent back say about it. */
 function readAnswer(first: Buffer | undefined): AddressProbe {
-  if (!first || first.length === 0) return { verdict: 'not-grpc', detail: 'it closed the connection' };
+  if (!first || first.length === 0) return { verdict: 'not-grpc', detail: CLOSED };
   if (first.length >= 9 && first[3] === 0x04) return { verdict: 'http2' };
   const text = first.subarray(0, 16).toString('latin1');
   if (text.startsWith('HTTP/') || /^\s*</.test(text))
     return { verdict: 'not-grpc', detail: 'it answered as an HTTP/1 web server' };
   if (first[0] === 0x15 || first[0] === 0x16)
-    return { verdict: 'not-grpc', detail: 'it expects TLS: set TEMPORAL_TLS=true or use a profile with TLS' };
+    return { verdict: 'needs-tls', detail: 'it answered with a TLS record' };
   return { verdict: 'not-grpc', detail: 'it answered in a protocol other than HTTP/2' };
 }
 
@@ -58,11 +66,27 @@ const UNTRUSTED =
   /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE)$/;
 
 /**
- * Connects once to `address` and reads what comes back; never throws, never takes much over 2 s.
+ * Connects to `address` and reads what comes back; never throws, never takes much over 4 s.
  * With TLS settings it verifies the server's certificate as the gRPC client will (its CA, the
  * server name), and presents the client certificate, so a certificate problem is named at once.
+ * Without TLS, a server that hangs up on the plaintext preface is asked again with a TLS hello:
+ * a gRPC server with TLS (the Temporal server's, say) hangs up on plaintext without a word.
  */
-export function probeAddress(address: string, tls: boolean | ProbeTls): Promise<AddressProbe> {
+export async function probeAddress(address: string, tls: boolean | ProbeTls): Promise<AddressProbe> {
+  const probe = await probeOnce(address, tls);
+  if (tls || probe.verdict !== 'not-grpc' || probe.detail !== CLOSED) return probe;
+  const again = await probeOnce(address, true);
+  const speaksTls =
+    again.verdict === 'http2' ||
+    again.verdict === 'tls-failed' ||
+    again.verdict === 'tls-untrusted' ||
+    (again.verdict === 'not-grpc' && again.detail.startsWith('its TLS server'));
+  return speaksTls
+    ? { verdict: 'needs-tls', detail: 'it closed a plaintext connection and completed a TLS handshake' }
+    : probe;
+}
+
+function probeOnce(address: string, tls: boolean | ProbeTls): Promise<AddressProbe> {
   const { host, port } = splitAddress(address);
   return new Promise((resolve) => {
     let socket: Socket;
@@ -162,6 +186,12 @@ export function probeFailure(address: string, probe: AddressProbe): Error | unde
         `the server at ${address} has a certificate this client does not trust: ${probe.detail}; ` +
           "give the CA that signed it (TEMPORAL_TLS_SERVER_CA_CERT_PATH, or the profile's tls.server_ca_cert_path) " +
           "and the name in it (TEMPORAL_TLS_SERVER_NAME) when that is not the address's host",
+      );
+    case 'needs-tls':
+      return new ConfigError(
+        `${address} speaks TLS, and this client connects without it (${probe.detail}): set TEMPORAL_TLS=true, ` +
+          'with TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH if the server requires a client certificate ' +
+          '(or use a profile with tls settings, TEMPORAL_PROFILE)',
       );
     case 'no-tls':
       return new ConfigError(

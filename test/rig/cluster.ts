@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,7 @@ import { eventually, GiveUp } from './eventually';
 import { portRefuses, reservePort, withFreshPort, type PortReservation } from './ports';
 import { scratchRoot } from './sandbox';
 import { installedTool, stopChild } from './tools';
+import type { TestCerts } from './tls-proxy';
 
 const run = promisify(execFile);
 
@@ -193,7 +194,48 @@ async function membershipPort(): Promise<PortReservation> {
 
 type Ports = Record<(typeof SERVICES)[number], { grpcPort: number; membershipPort: number }>;
 
-function serverConfig(pgPort: number, ports: Ports): string {
+/**
+ * The frontend's TLS: the server's certificate, client certificates of the test CA required
+ * (mutual TLS); the server's own system workers present the client certificate too.
+ */
+function tlsConfig(certs: TestCerts) {
+  const client = { serverName: 'localhost', rootCaFiles: [certs.ca] };
+  return {
+    frontend: {
+      server: {
+        certFile: certs.serverCert,
+        keyFile: certs.serverKey,
+        requireClientAuth: true,
+        clientCaFiles: [certs.ca],
+      },
+      client,
+    },
+    systemWorker: { certFile: certs.clientCert, keyFile: certs.clientKey, client },
+  };
+}
+
+/** What a client of a TLS frontend gives Connection.connect. */
+export function clientTls(certs: TestCerts) {
+  return {
+    serverNameOverride: 'localhost',
+    serverRootCACertificate: readFileSync(certs.ca),
+    clientCertPair: { crt: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) },
+  };
+}
+
+/** The Temporal CLI's flags for a TLS frontend. */
+const cliTls = (certs: TestCerts) => [
+  '--tls-cert-path',
+  certs.clientCert,
+  '--tls-key-path',
+  certs.clientKey,
+  '--tls-ca-path',
+  certs.ca,
+  '--tls-server-name',
+  'localhost',
+];
+
+function serverConfig(pgPort: number, ports: Ports, certs?: TestCerts): string {
   const store = (databaseName: string, maxConns: number) => ({
     sql: {
       pluginName: 'postgres12',
@@ -221,6 +263,7 @@ function serverConfig(pgPort: number, ports: Ports): string {
     },
     global: {
       membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
+      ...(certs ? { tls: tlsConfig(certs) } : {}),
     },
     services: Object.fromEntries(SERVICES.map((s) => [s, { rpc: { ...ports[s], bindOnIP: '127.0.0.1' } }])),
     clusterMetadata: {
@@ -240,7 +283,12 @@ function serverConfig(pgPort: number, ports: Ports): string {
  * Waits until the server serves the namespace with its search attributes: a visibility query
  * naming every one of them is refused until the frontend knows them all.
  */
-async function untilServing(address: string, child: ChildProcess, log: () => string): Promise<void> {
+async function untilServing(
+  address: string,
+  child: ChildProcess,
+  log: () => string,
+  certs?: TestCerts,
+): Promise<void> {
   const query = SEARCH_ATTRIBUTES.map((a) => `${a.name} = 'x'`).join(' AND ');
   await eventually(
     `the Temporal server at ${address} to serve namespace ${NAMESPACE}`,
@@ -248,7 +296,11 @@ async function untilServing(address: string, child: ChildProcess, log: () => str
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new GiveUp(`the server exited (${child.exitCode ?? child.signalCode}): ${log().trim()}`);
       }
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      const connection = await Connection.connect({
+        address,
+        connectTimeout: 1000,
+        ...(certs ? { tls: clientTls(certs) } : {}),
+      });
       try {
         await connection.workflowService.countWorkflowExecutions({ namespace: NAMESPACE, query });
         return true;
@@ -261,7 +313,9 @@ async function untilServing(address: string, child: ChildProcess, log: () => str
   );
 }
 
-export async function startCluster(): Promise<TestCluster> {
+/** `tls`: the frontend requires mutual TLS with these certificates (the test CA's). */
+export async function startCluster(opts: { tls?: TestCerts } = {}): Promise<TestCluster> {
+  const certs = opts.tls;
   const cleanup = new Cleanup();
   try {
     const tool = installedTool('install-temporal-server.sh');
@@ -312,7 +366,7 @@ export async function startCluster(): Promise<TestCluster> {
             membershipPort: await take(membershipPort()),
           };
         }
-        writeFileSync(configFile, serverConfig(pgPort, ports));
+        writeFileSync(configFile, serverConfig(pgPort, ports, certs));
         const proc = spawnServer();
         // Ready enough to take operator calls; the namespace comes next.
         await eventually(
@@ -326,6 +380,7 @@ export async function startCluster(): Promise<TestCluster> {
             const connection = await Connection.connect({
               address: `127.0.0.1:${grpcPort}`,
               connectTimeout: 1000,
+              ...(certs ? { tls: clientTls(certs) } : {}),
             });
             try {
               await connection.workflowService.getSystemInfo({});
@@ -353,7 +408,7 @@ export async function startCluster(): Promise<TestCluster> {
 
     // As an operator creates them, through the operator API (the Temporal CLI).
     const operator = async (args: string[]) => {
-      const argv = ['operator', ...args, '--address', address];
+      const argv = ['operator', ...args, '--address', address, ...(certs ? cliTls(certs) : [])];
       await eventually(
         `temporal ${argv.join(' ')}`,
         async () => {
@@ -384,7 +439,7 @@ export async function startCluster(): Promise<TestCluster> {
         'Keyword',
       ]);
     }
-    await untilServing(address, child!, log);
+    await untilServing(address, child!, log, certs);
     process.stderr.write(
       `[rig] Temporal server ${address} on PostgreSQL 127.0.0.1:${pgPort}, ready in ${Date.now() - started} ms ` +
         `(schema ${schemaMs} ms, namespace and search attributes ${Date.now() - setupStarted} ms)\n`,
@@ -405,7 +460,7 @@ export async function startCluster(): Promise<TestCluster> {
         }
         const starting = Date.now();
         const proc = spawnServer();
-        await untilServing(address, proc, log);
+        await untilServing(address, proc, log, certs);
         process.stderr.write(`[rig] Temporal server serving again in ${Date.now() - starting} ms\n`);
       },
       log: () => log(),

@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { eventually, GiveUp } from './eventually';
+import { scratchRoot } from './sandbox';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -16,6 +19,71 @@ export async function spawnWorkerProcess(address: string, taskQueue: string): Pr
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return untilPolling(child, address, taskQueue);
+}
+
+/**
+ * A worker with the fake steps (test/rig/fake-activities.ts) in a process of its own, so a test
+ * can SIGKILL it, holding the first call of `block` until it is cancelled, if given. `env` adds to
+ * its environment (the Temporal CLI's TLS variables, say); `connection` is how this process asks
+ * the server for its pollers. Resolves once the server sees it poll; `dispose` kills it.
+ */
+export async function spawnFakeWorker(opts: {
+  address: string;
+  taskQueue: string;
+  namespace: string;
+  block?: string;
+  env?: Record<string, string>;
+  connection?: Connection;
+}): Promise<{ child: ChildProcess; dispose: () => Promise<void> }> {
+  const rig = __dirname;
+  const script = [
+    `const { startWorker } = require(${JSON.stringify(join(rig, 'temporal.ts'))});`,
+    `const { createFakeActivities } = require(${JSON.stringify(join(rig, 'fake-activities.ts'))});`,
+    'const block = process.env.FAKE_WORKER_BLOCK;',
+    'startWorker(process.env.FAKE_WORKER_TASK_QUEUE, process.env.TEMPORAL_ADDRESS,',
+    '  createFakeActivities(block ? { block: { [block]: {} } } : {}),',
+    ').catch((err) => { console.error(err); process.exit(1); });',
+  ].join('\n');
+  const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), '-e', script], {
+    env: {
+      ...process.env,
+      ...opts.env,
+      TEMPORAL_ADDRESS: opts.address,
+      FAKE_WORKER_TASK_QUEUE: opts.taskQueue,
+      FAKE_WORKER_BLOCK: opts.block ?? '',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Stopped by the run's globalTeardown (its service.pid) should the test process die first.
+  const marker = mkdtempSync(join(scratchRoot(), 'rb-fake-worker-'));
+  writeFileSync(join(marker, 'service.pid'), String(child.pid));
+  const dispose = async () => {
+    await killHard(child);
+    rmSync(marker, { recursive: true, force: true });
+  };
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  try {
+    await eventually(
+      `worker process ${child.pid} polling ${opts.taskQueue}`,
+      async () => {
+        if (child.exitCode !== null)
+          throw new GiveUp(`the worker exited with code ${child.exitCode}: ${stderr}`);
+        // The activity pollers: the server lists the pollers its root partition saw, and a
+        // worker's few workflow polls may sit on another partition for a whole long poll (a
+        // minute) before one lands there; its several activity polls do not.
+        return (await activityPollers(opts.connection ?? opts.address, opts.taskQueue, opts.namespace)).some(
+          (id) => id.startsWith(`${child.pid}@`),
+        );
+      },
+      90_000,
+      200,
+    );
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return { child, dispose };
 }
 
 /**

@@ -5,19 +5,17 @@
  * together). Fast fake step activities on a real dev server and worker: what is measured is the
  * orchestration (children, waves, histories), not the services. BENCH_RUNS sets the runs (default 3).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { stringify } from 'yaml';
 import { RollbackClient } from '../src/client';
 import { prepareGroup, preparePlan } from '../src/cli/planning';
 import { startDevServer } from '../src/temporal/dev-server';
 import { createWorker } from '../src/worker';
 import { createActivities, defaultDeps } from '../src/activities';
-import { commandTarget } from '../test/rig/configs';
 import { createFakeActivities } from '../test/rig/fake-activities';
+import { writeFleetConfig } from './fleet-config';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const median = (xs: number[]) => {
@@ -28,35 +26,13 @@ const median = (xs: number[]) => {
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
-function writeConfig(root: string, n: number): string {
-  const targets: Record<string, unknown> = {};
-  for (let i = 0; i < n; i++) {
-    const name = `fleet-${i}`;
-    const path = join(root, name, 'srv');
-    mkdirSync(path, { recursive: true });
-    execFileSync('git', ['init', '-q', path]);
-    targets[name] = commandTarget(name, path, join(root, name));
-  }
-  const names = Object.keys(targets);
-  const file = join(root, 'rollback.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      version: 1,
-      targets,
-      groups: {
-        one: { targets: names.slice(0, 1), waves: ['100%'], maxParallel: 1 },
-        twenty: { targets: names.slice(0, 20), waves: ['100%'], maxParallel: 20 },
-      },
-    }),
-  );
-  return file;
-}
-
 async function main() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const root = mkdtempSync(join(tmpdir(), 'rb-bench-group-'));
-  const config = writeConfig(root, 50);
+  const config = writeFleetConfig(root, 50, {
+    one: { targets: 1, waves: ['100%'], maxParallel: 1 },
+    twenty: { targets: 20, waves: ['100%'], maxParallel: 20 },
+  });
   const server = await startDevServer({
     dbFile: process.env.BENCH_DB === 'memory' ? undefined : join(root, 'temporal.sqlite'),
     headless: true,

@@ -256,7 +256,7 @@ export class RollbackClient {
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         staticSummary: `${request.kind} rollback of group ${input.group}: ${input.members.length} targets in ${input.waves.length} waves`,
-        staticDetails: `Reason: ${request.reason}\nRequested by: ${request.requestedBy}\nTargets: ${input.waves.map((w) => w.join(', ')).join(' | ')}`,
+        staticDetails: `Reason: ${request.reason}\nRequested by: ${request.requestedBy}\nTargets: ${wavesLine(input.waves)}`,
         typedSearchAttributes: [
           { key: TARGET, value: request.target },
           { key: KIND, value: request.kind },
@@ -453,4 +453,15 @@ export class RollbackClient {
     }
     return out;
   }
+}
+
+/** The waves' targets for the Web UI's details: a fleet's first 40 names, then how many more. */
+function wavesLine(waves: string[][], max = 40): string {
+  let shown = 0;
+  const parts = waves.map((w) => {
+    const names = w.slice(0, Math.max(0, max - shown));
+    shown += names.length;
+    return names.join(', ') + (names.length < w.length ? `, … ${w.length - names.length} more` : '');
+  });
+  return parts.join(' | ');
 }

@@ -118,7 +118,7 @@ export function prepareGroup(
   global: GlobalOpts,
   kindArg: string,
   opts: Omit<PlanOptions, 'target'> & { group: string },
-): { input: GroupInput; configFile: string } {
+): { input: GroupInput; plans: Record<string, Plan>; configFile: string } {
   const kind = parseKind(kindArg);
   const loaded = loadConfig(global.config);
   const groups = loaded.config.groups;
@@ -129,16 +129,19 @@ export function prepareGroup(
   const g = groups[opts.group]!;
   const now = new Date();
   const base = webUiBase(connectionSettings(global).address);
+  // Every target planned here, so a config error stops the group before it starts; the workers plan
+  // each again when its turn comes (the plans are not sent: a fleet's would outgrow the input).
+  const plans: Record<string, Plan> = {};
   const members: GroupMember[] = g.targets.map((name) => {
     const target = getTarget(loaded, name);
     const request = requestOf(name, kind, opts, now, base);
-    const plan = planRollback(target, request, loaded.config);
+    plans[name] = planRollback(target, request, loaded.config);
     const problems = checkTargetPaths(name, target);
     if (problems.length) throw new ConfigError(problems.join('\n'));
-    return { target: name, input: { request, plan }, config: target };
+    return { target: name, request, config: target };
   });
-  const approvers = [...new Set(members.flatMap((m) => m.input.plan.approval.approvers))];
-  const required = g.approval.required ?? members.some((m) => m.input.plan.approval.required);
+  const approvers = [...new Set(Object.values(plans).flatMap((p) => p.approval.approvers))];
+  const required = g.approval.required ?? Object.values(plans).some((p) => p.approval.required);
   if (required && approvers.filter((a) => a !== opts.requestedBy).length < g.approval.quorum) {
     throw new ConfigError(
       `group "${opts.group}" needs ${g.approval.quorum} approval(s) but no approver other than ${opts.requestedBy} is configured; ` +
@@ -146,8 +149,6 @@ export function prepareGroup(
         `${opts.group}.approval.required: false`,
     );
   }
-  // One approval covers the group: the targets' rollbacks run without their own gate.
-  for (const m of members) m.input.plan.approval = { ...m.input.plan.approval, required: false };
   const request: RollbackRequest = {
     rollbackId: newRollbackId(`group-${opts.group}`, now),
     target: groupLabel(opts.group),
@@ -159,7 +160,7 @@ export function prepareGroup(
     requestedAt: now.toISOString(),
     webUiBase: base,
   };
-  const first = members[0]!.input.plan;
+  const first = plans[members[0]!.target]!;
   const plan: Plan = {
     rollbackId: request.rollbackId,
     target: request.target,
@@ -173,7 +174,7 @@ export function prepareGroup(
     notify: [],
     steps: [],
   };
-  const { waves, maxParallel, failureThreshold, pauseBetweenWavesSeconds, onThreshold } = g;
+  const { waves, maxParallel, failureThreshold, pauseBetweenWavesSeconds, onThreshold, batchSize } = g;
   return {
     input: {
       group: opts.group,
@@ -187,6 +188,7 @@ export function prepareGroup(
         failureThreshold,
         pauseBetweenWavesSeconds,
         onThreshold,
+        batchSize,
       },
       defaults: {
         approvers: loaded.config.approvers,
@@ -194,6 +196,7 @@ export function prepareGroup(
         allowedSigners: loaded.config.allowedSigners,
       },
     },
+    plans,
     configFile: loaded.file,
   };
 }

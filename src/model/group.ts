@@ -17,6 +17,11 @@ export interface GroupSettings {
   pauseBetweenWavesSeconds: number;
   /** At the threshold: stop (leave the rest), compensate (roll the completed back), or ask. */
   onThreshold: OnThreshold;
+  /**
+   * A wave of more targets than this runs batch by batch, each batch a child workflow of its own,
+   * so no history grows with the fleet (absent: the whole wave in the group's own history).
+   */
+  batchSize?: number;
 }
 
 /** The workflow id of a group's rollback: one at a time per group, as per target. */

@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  executeChild,
   ParentClosePolicy,
   proxyActivities,
   sleep,
@@ -27,11 +28,15 @@ import { Gates } from './gates';
 import { rollbackWorkflow, type RollbackInput } from './rollback';
 import { describeError } from './step-runner';
 
-/** One target of a group: its rollback as `rollback start` would make it, and its config. */
+/**
+ * One target of a group: its request as `rollback start` would make it, and its config. The plan
+ * is made on a worker when the target's turn comes (the same planner as the CLI's): a fleet's
+ * plans together would outgrow a workflow's input.
+ */
 export interface GroupMember {
   target: string;
-  input: RollbackInput;
-  /** The target's config: planning the rollback back to where it was (compensation) needs it. */
+  request: RollbackRequest;
+  /** The target's config: its plan, and the plan back to where it was (compensation), come from it. */
   config: unknown;
 }
 
@@ -74,6 +79,91 @@ function childOptions(input: RollbackInput) {
   };
 }
 
+/** What running one member came to. */
+interface MemberOutcome {
+  state: 'succeeded' | 'failed' | 'skipped';
+  summary?: string;
+  lastError?: string;
+  fromVersion?: string;
+}
+
+/**
+ * One member's rollback: planned by an activity on a worker (its own approval is the group's),
+ * run as its child under the target's own workflow id; a target already rolling back is reported,
+ * never started twice.
+ */
+async function runMember(member: GroupMember, defaults: PlanDefaults): Promise<MemberOutcome> {
+  let plan: Plan;
+  try {
+    plan = await planTargetRollback({ config: member.config, request: member.request, defaults });
+  } catch (err) {
+    return { state: 'failed', lastError: `planning failed: ${describeError(err)}` };
+  }
+  // One approval covers the group: the targets' rollbacks run without their own gate.
+  plan = { ...plan, approval: { ...plan.approval, required: false } };
+  let child: ChildWorkflowHandle<typeof rollbackWorkflow>;
+  try {
+    child = await startChild(rollbackWorkflow, childOptions({ request: member.request, plan }));
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return {
+      state: 'skipped',
+      summary: `not started: ${childId(member.target)} is already rolling back ${member.target}`,
+    };
+  }
+  try {
+    const result = await child.result();
+    return {
+      state: 'succeeded',
+      summary: `${result.fromVersion ?? '?'} → ${result.toVersion} (${child.workflowId})`,
+      fromVersion: result.fromVersion,
+    };
+  } catch (err) {
+    return { state: 'failed', lastError: describeError(err) };
+  }
+}
+
+/** Runs `fn` over the items, at most `lanes` at once, starting none once `stop()` says so. */
+async function inLanes<T>(items: T[], lanes: number, stop: () => boolean, fn: (item: T) => Promise<void>) {
+  const queue = [...items];
+  const lane = async () => {
+    while (queue.length > 0 && !stop()) await fn(queue.shift()!);
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+}
+
+/** A batch of a large wave: run by a child workflow of its own, so no history grows with the fleet. */
+export interface GroupBatchInput {
+  group: string;
+  members: GroupMember[];
+  defaults: PlanDefaults;
+  maxParallel: number;
+  /** Failures at which the batch starts no more targets (what is left of the group's threshold). */
+  budget: number;
+}
+
+export interface GroupBatchResult {
+  outcomes: (MemberOutcome & { target: string; startedAt?: string; finishedAt?: string })[];
+}
+
+/** The targets of one batch, as the group would run them itself (see groupRollbackWorkflow). */
+export async function groupBatchWorkflow(input: GroupBatchInput): Promise<GroupBatchResult> {
+  const outcomes: GroupBatchResult['outcomes'] = [];
+  let failures = 0;
+  await inLanes(
+    input.members,
+    input.maxParallel,
+    () => failures >= input.budget,
+    async (member) => {
+      const startedAt = new Date().toISOString();
+      const outcome = await runMember(member, input.defaults);
+      if (outcome.state === 'failed') failures++;
+      outcomes.push({ target: member.target, ...outcome, startedAt, finishedAt: new Date().toISOString() });
+    },
+  );
+  return { outcomes };
+}
+
 /**
  * Rolls back the targets of a group in waves: each target's own rollback as a child workflow (its
  * plan, checks, undos and reports as if started alone), at most `maxParallel` at once, the next
@@ -93,6 +183,7 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
   let failures = 0;
   /** Failures already decided on: the threshold counts from here again. */
   let tolerated = 0;
+  let batches = 0;
 
   if (input.plan.approval.required) {
     const decided = await gates.waitForApproval(async () => undefined);
@@ -100,51 +191,76 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
     record.status = 'running';
   }
 
-  async function runMember(target: string): Promise<void> {
+  /** Puts what a member came to in its step. */
+  function settle(target: string, outcome: MemberOutcome, startedAt: string, finishedAt: string) {
     const s = step(target);
-    const member = byTarget.get(target)!;
-    Object.assign(s, { state: 'running', startedAt: new Date().toISOString(), lastError: undefined });
+    Object.assign(s, {
+      state: outcome.state,
+      summary: outcome.summary,
+      lastError: outcome.lastError,
+      startedAt,
+      finishedAt,
+      durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
+    });
+    if (outcome.state === 'failed') failures++;
+    if (outcome.state === 'succeeded') fromVersions.set(target, outcome.fromVersion);
+  }
+
+  function begin(target: string, summary?: string): string {
+    const s = step(target);
+    const startedAt = new Date().toISOString();
+    Object.assign(s, { state: 'running', startedAt, lastError: undefined, summary });
     s.attempts++;
-    let child: ChildWorkflowHandle<typeof rollbackWorkflow>;
-    try {
-      child = await startChild(rollbackWorkflow, childOptions(member.input));
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      // Another rollback of this target runs (the CLI, a guard): reported, never started twice.
-      Object.assign(s, {
-        state: 'skipped',
-        summary: `not started: ${childId(target)} is already rolling back ${target}`,
-        finishedAt: new Date().toISOString(),
-      });
-      return;
-    }
-    s.summary = `running as ${child.workflowId} (run ${child.firstExecutionRunId})`;
-    try {
-      const result = await child.result();
-      Object.assign(s, {
-        state: 'succeeded',
-        summary: `${result.fromVersion ?? '?'} → ${result.toVersion} (${child.workflowId})`,
-      });
-      fromVersions.set(target, result.fromVersion);
-    } catch (err) {
-      failures++;
-      Object.assign(s, { state: 'failed', lastError: describeError(err) });
-    } finally {
-      const at = new Date().toISOString();
-      s.finishedAt = at;
-      s.durationMs = Date.parse(at) - Date.parse(s.startedAt!);
-    }
+    return startedAt;
   }
 
   const overThreshold = () => failures - tolerated >= settings.failureThreshold;
 
-  /** Runs these targets, at most maxParallel at once, starting none once the threshold is reached. */
+  /**
+   * Runs these targets, at most maxParallel at once, starting none once the threshold is reached:
+   * itself when they fit a batch, else batch by batch, each a child workflow.
+   */
   async function runWave(targets: string[]): Promise<void> {
-    const queue = [...targets];
-    const lane = async () => {
-      while (queue.length > 0 && !overThreshold()) await runMember(queue.shift()!);
-    };
-    await Promise.all(Array.from({ length: Math.min(settings.maxParallel, targets.length) }, lane));
+    const size = settings.batchSize ?? targets.length;
+    if (targets.length <= size) {
+      await inLanes(targets, settings.maxParallel, overThreshold, async (target) => {
+        const startedAt = begin(target);
+        const outcome = await runMember(byTarget.get(target)!, input.defaults);
+        settle(target, outcome, startedAt, new Date().toISOString());
+      });
+      return;
+    }
+    for (let i = 0; i < targets.length && !overThreshold(); i += size) {
+      const batch = targets.slice(i, i + size);
+      const id = `${workflowInfo().workflowId}-batch-${++batches}`;
+      for (const t of batch) begin(t, `in batch ${id}`);
+      const result = await executeChild(groupBatchWorkflow, {
+        workflowId: id,
+        args: [
+          {
+            group: input.group,
+            members: batch.map((t) => byTarget.get(t)!),
+            defaults: input.defaults,
+            maxParallel: settings.maxParallel,
+            budget: settings.failureThreshold - (failures - tolerated),
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `batch ${batches} of group ${input.group}: ${batch.length} targets`,
+      });
+      const byOutcome = new Map(result.outcomes.map((o) => [o.target, o]));
+      for (const t of batch) {
+        const o = byOutcome.get(t);
+        if (o) settle(t, o, o.startedAt ?? step(t).startedAt!, o.finishedAt ?? new Date().toISOString());
+        else
+          Object.assign(step(t), {
+            state: 'pending',
+            summary: undefined,
+            startedAt: undefined,
+            attempts: step(t).attempts - 1,
+          });
+      }
+    }
   }
 
   for (let w = 0; w < input.waves.length; w++) {
@@ -247,8 +363,8 @@ async function compensate(
     try {
       if (!back) throw new Error(`the version ${s.id} ran before is unknown`);
       const request: RollbackRequest = {
-        ...member.input.request,
-        rollbackId: `${member.input.request.rollbackId}-undo`,
+        ...member.request,
+        rollbackId: `${member.request.rollbackId}-undo`,
         kind: 'emergency',
         toVersion: back,
         commits: undefined,

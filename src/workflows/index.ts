@@ -1,4 +1,4 @@
 export { rollbackWorkflow } from './rollback';
-export { groupRollbackWorkflow } from './group';
+export { groupBatchWorkflow, groupRollbackWorkflow } from './group';
 export { notifyWorkflow } from './notify';
 export { guardWorkflow } from './guard';

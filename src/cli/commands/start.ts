@@ -133,12 +133,12 @@ async function startGroup(
   requestedBy: string,
 ): Promise<void> {
   const { prepareGroup } = lazy.planning();
-  const { input } = prepareGroup(ctx.globals(), kind, { ...opts, requestedBy });
+  const { input, plans } = prepareGroup(ctx.globals(), kind, { ...opts, requestedBy });
   await withClient(
     ctx,
     async (client) => {
       await requireWorker(client, `group ${opts.group}`);
-      for (const m of input.members) await requireHostWorkers(client, m.target, m.input.plan);
+      for (const m of input.members) await requireHostWorkers(client, m.target, plans[m.target]!);
       const started = await client.startGroup(input);
       const head = { ...started, rollbackId: input.request.rollbackId, waves: input.waves };
       if (!opts.json) {

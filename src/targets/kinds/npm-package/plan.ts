@@ -1,5 +1,12 @@
 import { join } from 'node:path/posix';
-import { ANALYZE_STEP, envFileOf, ref, type ActivityCall, type PlanStep, type RollbackRequest } from '../../../model';
+import {
+  ANALYZE_STEP,
+  envFileOf,
+  ref,
+  type ActivityCall,
+  type PlanStep,
+  type RollbackRequest,
+} from '../../../model';
 import { ConfigError } from '../../errors';
 import { validationSteps } from '../../validation/steps';
 import {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: a simulated fleet (BENCH_FLEET targets, default 1,000) rolled back as one group
- * on one worker: waves [1, 10%, 100%], maxParallel 50, batches of 100 (each batch a child workflow
+ * on one worker: waves [1, 10%, 100%], maxParallel 50, batches of 50 (the default; each batch a child workflow
  * starting its targets' rollbacks). The steps are fast fakes; the workflows, the worker and the
  * server are real (a dev server kept in memory: what is measured is the orchestration). Reports
  * whether every target finished, the wall time, and how big the histories grew: the group's, the
@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { RollbackClient } from '../src/client';
 import { prepareGroup } from '../src/cli/planning';
@@ -71,8 +72,22 @@ async function main() {
     const record = result.record as RollbackRecord;
     const succeeded = record.steps.filter((s) => s.state === 'succeeded').length;
 
+    // A fleet's histories can pass gRPC's default 4 MB message: read them on a connection of their own.
+    const reader = await Connection.connect({
+      address: server.address,
+      channelArgs: { 'grpc.max_receive_message_length': 256 * 2 ** 20 },
+    });
+    const readerClient = new Client({ connection: reader });
+    const heaviest: Record<string, number> = {};
     const size = async (workflowId: string) => {
-      const history = await client.client.workflow.getHandle(workflowId).fetchHistory();
+      const history = await readerClient.workflow.getHandle(workflowId).fetchHistory();
+      if (workflowId === started.workflowId) {
+        for (const e of history.events ?? []) {
+          const type = temporal.api.enums.v1.EventType[e.eventType ?? 0] ?? '?';
+          const bytes = temporal.api.history.v1.HistoryEvent.encode(e).finish().length;
+          heaviest[type] = (heaviest[type] ?? 0) + bytes;
+        }
+      }
       return {
         events: history.events?.length ?? 0,
         bytes: temporal.api.history.v1.History.encode(history).finish().length,
@@ -87,6 +102,14 @@ async function main() {
     const batches = await Promise.all(batchIds.map(size));
     const largest = batches.reduce((a, b) => (b.events > a.events ? b : a), { events: 0, bytes: 0 });
     const member = await size('rollback-fleet-1');
+    await reader.close();
+    process.stderr.write(
+      `  the group history's bytes by event type: ${Object.entries(heaviest)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 5)
+        .map(([t, b]) => `${t.replace('EVENT_TYPE_', '')} ${(b / 1024).toFixed(0)} KB`)
+        .join(', ')}\n`,
+    );
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const kb = (b: number) => `${(b / 1024).toFixed(0)} KB`;
     console.log(

@@ -18,8 +18,8 @@ export interface GroupSettings {
   /** At the threshold: stop (leave the rest), compensate (roll the completed back), or ask. */
   onThreshold: OnThreshold;
   /**
-   * A wave of more targets than this runs batch by batch, each batch a child workflow of its own,
-   * so no history grows with the fleet (absent: the whole wave in the group's own history).
+   * A group of more targets than this runs its waves batch by batch, each batch a child workflow
+   * of its own, so no history grows with the fleet (absent: every target from the group's history).
    */
   batchSize?: number;
 }

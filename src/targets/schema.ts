@@ -50,8 +50,8 @@ export const groupSchema = z.strictObject({
   pauseBetweenWavesSeconds: z.number().min(0).max(86_400).default(0),
   /** At the threshold: stop starting more, and leave (stop), roll the completed back (compensate), or ask (decide). */
   onThreshold: z.enum(['stop', 'compensate', 'decide']).default('decide'),
-  /** A wave of more targets than this runs in batches, each a child workflow (histories stay small). */
-  batchSize: z.number().int().min(1).max(500).default(100),
+  /** A group of more targets than this runs its waves in batches, each a child workflow (histories stay small). */
+  batchSize: z.number().int().min(1).max(500).default(50),
   /** How long a decision is waited for, then `stop`. */
   decisionTimeoutSeconds: z.number().int().min(1).default(3600),
   /** Whether the group needs an approval (one covers every target); default: when a target's kind would. */

@@ -218,11 +218,13 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
 
   /**
    * Runs these targets, at most maxParallel at once, starting none once the threshold is reached:
-   * itself when they fit a batch, else batch by batch, each a child workflow.
+   * itself when the group fits a batch, else batch by batch, each a child workflow.
    */
   async function runWave(targets: string[]): Promise<void> {
-    const size = settings.batchSize ?? targets.length;
-    if (targets.length <= size) {
+    // A group larger than a batch runs every wave in batches: a target run from the group's own
+    // history costs it its plan twice and its record (~16 KB), one in a batch ~1.5 KB.
+    const size = settings.batchSize ?? input.members.length;
+    if (input.members.length <= size) {
       await inLanes(targets, settings.maxParallel, overThreshold, async (target) => {
         const startedAt = begin(target);
         const outcome = await runMember(byTarget.get(target)!, input.defaults);

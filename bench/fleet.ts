@@ -31,7 +31,6 @@ async function main() {
       targets: FLEET,
       waves: [1, '10%', '100%'],
       maxParallel: 50,
-      batchSize: 100,
       failureThreshold: 5,
     },
   });

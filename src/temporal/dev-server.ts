@@ -11,6 +11,8 @@ export interface DevServerOptions {
   dbFile?: string;
   port?: number;
   uiPort?: number;
+  /** The codec server the Web UI decodes payloads through (`rollback codec-server`). */
+  uiCodecEndpoint?: string;
   namespace?: string;
   headless?: boolean;
   log?: (line: string) => void;
@@ -127,6 +129,7 @@ async function startOnce(
   ];
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
+  if (uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   const inherit = opts.stdio === 'inherit';
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   const spawnedAt = Date.now();

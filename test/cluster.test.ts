@@ -1,4 +1,5 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -274,4 +275,44 @@ test('an approval waiting across a server restart: approved after it, the rollba
   expect(eventList(after).slice(0, before.length)).toEqual(eventList(before));
   expect(after.map((e) => e.eventType)).toContain(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED);
   expect(after.at(-1)!.eventType).toBe(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED);
+});
+
+test("with codec keys, the PostgreSQL databases hold neither the reason nor a step's error text; without, both are there", async () => {
+  const withText = (s: string) => [s, Buffer.from(s, 'utf8').toString('hex')];
+  const run = async (name: string, keys: string | undefined) => {
+    const queue = testTaskQueue(`cluster-codec-${name}`);
+    const reason = `reason-canary-${name}-${randomBytes(6).toString('hex')}`;
+    const error = `error-canary-${name}-${randomBytes(6).toString('hex')}: ECONNREFUSED 10.0.0.5:5432`;
+    const saved = process.env.ROLLBACK_CODEC_KEYS;
+    if (keys) process.env.ROLLBACK_CODEC_KEYS = keys;
+    try {
+      // The worker and the client read the keys when they are made.
+      await inProcessWorker(
+        queue,
+        createFakeActivities({ fail: { stopService: { times: 1, type: 'Error', message: error } } }),
+      );
+      const c = await client(queue);
+      const { request, plan } = commandRollback(`cluster-codec-${name}`, deployPath, root, {
+        request: { reason },
+      });
+      const started = await c.start(request, plan);
+      expect((await c.result(started.workflowId, started.runId)).record).toMatchObject({
+        status: 'succeeded',
+        reason,
+      });
+    } finally {
+      if (saved === undefined) delete process.env.ROLLBACK_CODEC_KEYS;
+      else process.env.ROLLBACK_CODEC_KEYS = saved;
+    }
+    return { reason, error };
+  };
+  const plain = await run('plain', undefined);
+  const sealed = await run('sealed', `k1:${randomBytes(32).toString('base64')}`);
+  const dump = await cluster.dumpDatabases();
+  // The search works: the run without keys left both texts in the database (bytea, as hex).
+  expect(withText(plain.reason).some((t) => dump.includes(t))).toBe(true);
+  expect(withText(plain.error.split(':')[0]!).some((t) => dump.includes(t))).toBe(true);
+  for (const t of [...withText(sealed.reason), ...withText(sealed.error.split(':')[0]!)]) {
+    expect(dump.includes(t)).toBe(false);
+  }
 });

@@ -35,6 +35,8 @@ export interface TestCluster {
   startServer(): Promise<void>;
   /** The server's recent output (warnings and errors), for a failing test to show. */
   log(): string;
+  /** Every row the server stored (its two databases, as pg_dump writes them: bytea in hex). */
+  dumpDatabases(): Promise<string>;
   /** Stops the server and Postgres, releases the ports, removes the folder. */
   stop(): Promise<void>;
 }
@@ -464,6 +466,16 @@ export async function startCluster(opts: { tls?: TestCerts } = {}): Promise<Test
         process.stderr.write(`[rig] Temporal server serving again in ${Date.now() - starting} ms\n`);
       },
       log: () => log(),
+      async dumpDatabases() {
+        const dumps = await Promise.all(
+          ['temporal', 'temporal_visibility'].map((db) =>
+            run('pg_dump', ['-h', '127.0.0.1', '-p', String(pgPort), '-U', 'postgres', '-d', db], {
+              maxBuffer: 512 * 2 ** 20,
+            }),
+          ),
+        );
+        return dumps.map((d) => d.stdout).join('\n');
+      },
       stop: () => cleanup.run(),
     };
   } catch (err) {

@@ -44,6 +44,8 @@ if [ "${1:-}" = "--tests" ]; then
   bash scripts/install-podman.sh >/dev/null
   # Prometheus and Alertmanager, the metrics source and the alert sender of the guard tests
   bash scripts/install-prometheus.sh >/dev/null
+  # Docker Compose v2 (built from Go when the machine has none), to validate docker-compose.yml
+  bash scripts/install-compose.sh >/dev/null
   # Chromium, for the test that reads a history in the Web UI through the codec server
   bash scripts/install-chromium.sh >/dev/null
   # The real Temporal server and its schema tool (built from Go sources once; seconds when cached),

@@ -1,4 +1,5 @@
 export { rollbackWorkflow } from './rollback';
-export { groupBatchWorkflow, groupRollbackWorkflow } from './group';
+export { groupRollbackWorkflow } from './group';
+export { groupBatchWorkflow } from './group-members';
 export { notifyWorkflow } from './notify';
 export { guardWorkflow } from './guard';

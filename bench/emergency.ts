@@ -12,7 +12,7 @@ import { RollbackClient } from '../src/client';
 import { startDevServer } from '../src/temporal/dev-server';
 import { getTarget, loadConfig } from '../src/targets/load';
 import { planRollback } from '../src/targets/plan';
-import { createWorker } from '../src/worker';
+import { startBenchWorker } from './worker-stack';
 import { createSandbox, type Sandbox } from '../test/rig/sandbox';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,9 +111,7 @@ async function main() {
     `bench: ${RUNS} runs each, alternating; starting a Temporal dev server and a worker...\n`,
   );
   const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite'), headless: true });
-  const { worker, close } = await createWorker({ address: server.address, taskQueue: TASK_QUEUE });
-  const running = worker.run();
-  const client = await RollbackClient.connect({ address: server.address, taskQueue: TASK_QUEUE });
+  const { client, stop } = await startBenchWorker(server.address, TASK_QUEUE, { fakes: false });
 
   const wf: number[] = [];
   const sh: number[] = [];
@@ -139,10 +137,7 @@ async function main() {
       );
     }
   } finally {
-    await client.close();
-    worker.shutdown();
-    await running;
-    await close();
+    await stop();
     await server.stop();
   }
 

@@ -12,14 +12,11 @@ import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { RollbackClient } from '../src/client';
 import { prepareGroup } from '../src/cli/planning';
 import type { RollbackRecord } from '../src/model';
 import { startDevServer } from '../src/temporal/dev-server';
-import { createWorker } from '../src/worker';
-import { createActivities, defaultDeps } from '../src/activities';
-import { createFakeActivities } from '../test/rig/fake-activities';
 import { writeFleetConfig } from './fleet-config';
+import { startBenchWorker } from './worker-stack';
 
 const FLEET = Number(process.env.BENCH_FLEET ?? 1000);
 
@@ -36,13 +33,7 @@ async function main() {
   });
   const server = await startDevServer({ headless: true });
   const taskQueue = 'bench-fleet';
-  const { worker, close } = await createWorker({
-    address: server.address,
-    taskQueue,
-    activities: { ...createActivities(defaultDeps()), ...createFakeActivities() },
-  });
-  const running = worker.run();
-  const client = await RollbackClient.connect({ address: server.address, taskQueue });
+  const { client, stop } = await startBenchWorker(server.address, taskQueue, { fakes: true });
   try {
     const planned = performance.now();
     const { input } = prepareGroup({ config, address: server.address }, 'emergency', {
@@ -135,10 +126,7 @@ async function main() {
       ].join('\n'),
     );
   } finally {
-    await client.close();
-    worker.shutdown();
-    await running;
-    await close();
+    await stop();
     await server.stop();
     rmSync(root, { recursive: true, force: true });
   }

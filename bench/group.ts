@@ -12,11 +12,9 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { RollbackClient } from '../src/client';
 import { prepareGroup, preparePlan } from '../src/cli/planning';
 import { startDevServer } from '../src/temporal/dev-server';
-import { createWorker } from '../src/worker';
-import { createActivities, defaultDeps } from '../src/activities';
-import { createFakeActivities } from '../test/rig/fake-activities';
 import { spawnFakeWorker } from '../test/rig/worker-process';
 import { writeFleetConfig } from './fleet-config';
+import { startBenchWorker } from './worker-stack';
 
 /** A process's resident set now, in kB, as the kernel counts it. */
 function rssKb(pid: number): number {
@@ -45,13 +43,7 @@ async function main() {
     headless: true,
   });
   const taskQueue = 'bench-group';
-  const { worker, close } = await createWorker({
-    address: server.address,
-    taskQueue,
-    activities: { ...createActivities(defaultDeps()), ...createFakeActivities() },
-  });
-  const running = worker.run();
-  const client = await RollbackClient.connect({ address: server.address, taskQueue });
+  const { client, stop } = await startBenchWorker(server.address, taskQueue, { fakes: true });
   const global = { config, address: server.address };
   const ask = { reason: 'bench', requestedBy: 'bench' };
   const groupWall = async (group: string) => {
@@ -131,10 +123,7 @@ async function main() {
       ].join('\n'),
     );
   } finally {
-    await client.close();
-    worker.shutdown();
-    await running;
-    await close();
+    await stop();
     await server.stop();
   }
 }

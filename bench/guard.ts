@@ -12,15 +12,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { RollbackClient } from '../src/client';
 import { GuardClient } from '../src/guard-client';
 import { resolveGuard } from '../src/targets/guard';
 import { getTarget, loadConfig } from '../src/targets/load';
 import { startDevServer } from '../src/temporal/dev-server';
-import { createWorker } from '../src/worker';
-import { createActivities, defaultDeps } from '../src/activities';
 import { commandTarget } from '../test/rig/configs';
-import { createFakeActivities } from '../test/rig/fake-activities';
+import { startBenchWorker } from './worker-stack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WINDOW_S = 1;
@@ -39,13 +36,7 @@ async function main() {
   await new Promise<void>((r) => instance.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(instance.address() as AddressInfo).port}/health`;
   const taskQueue = 'bench-guard';
-  const { worker, close } = await createWorker({
-    address: server.address,
-    taskQueue,
-    activities: { ...createActivities(defaultDeps()), ...createFakeActivities() },
-  });
-  const running = worker.run();
-  const client = await RollbackClient.connect({ address: server.address, taskQueue });
+  const { client, stop } = await startBenchWorker(server.address, taskQueue, { fakes: true });
   const guards = new GuardClient(client);
   const lags: number[] = [];
   try {
@@ -98,10 +89,7 @@ async function main() {
       process.stderr.write(`  run ${i + 1}/${RUNS}: first step ${lag} ms after the window held\n`);
     }
   } finally {
-    await client.close();
-    worker.shutdown();
-    await running;
-    await close();
+    await stop();
     instance.close();
     await server.stop();
   }

@@ -164,26 +164,31 @@ test('emergency: the good image runs under the name with the same settings and t
 
 test('rollback plan compares the running container with the stable image: image and env keys, never a value', async () => {
   const ct = await containerTarget('ct-plan');
-  const r = await runCli([
-    '--config',
-    ct.sb.configFile,
-    'plan',
-    'emergency',
-    '--target',
-    ct.name,
-    '--to',
-    '1.11.8',
-    '--json',
-  ]);
-  expect(r.code).toBe(0);
-  const out = JSON.parse(r.stdout) as {
-    preview: { findings: { id: string; severity: string; title: string }[] };
+  /** `rollback plan emergency --to TAG --json`: its exit, output and the findings of its preview. */
+  const plan = async (tag: string) => {
+    const r = await runCli([
+      '--config',
+      ct.sb.configFile,
+      'plan',
+      'emergency',
+      '--target',
+      ct.name,
+      '--to',
+      tag,
+      '--json',
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as {
+      preview: { findings: { id: string; severity: string; title: string }[] };
+    };
+    return { ...r, findings: out.preview.findings };
   };
-  expect(Object.fromEntries(out.preview.findings.map((f) => [f.id, f.severity]))).toEqual({
+  const r = await plan('1.11.8');
+  expect(Object.fromEntries(r.findings.map((f) => [f.id, f.severity]))).toEqual({
     image: 'info',
     'env:STABLE_ONLY': 'info',
   });
-  expect(out.preview.findings.find((f) => f.id === 'image')!.title).toMatch(
+  expect(r.findings.find((f) => f.id === 'image')!.title).toMatch(
     // podman names the running container's image with its registry (docker.io/library/...).
     new RegExp(
       `^image (docker\\.io/library/)?${IMAGE}:${BAD_VERSION} \\([0-9a-f]{12}\\) → ${IMAGE}:1.11.8 \\([0-9a-f]{12}\\)$`,
@@ -192,20 +197,8 @@ test('rollback plan compares the running container with the stable image: image 
   expect(r.stdout + r.stderr).not.toContain(ct.sb.secret);
 
   // An image with a HEALTHCHECK where the running one has none: the analysis says so.
-  const hc = await runCli([
-    '--config',
-    ct.sb.configFile,
-    'plan',
-    'emergency',
-    '--target',
-    ct.name,
-    '--to',
-    '1.11.6',
-    '--json',
-  ]);
-  expect(hc.code).toBe(0);
-  const hcOut = JSON.parse(hc.stdout) as typeof out;
-  expect(hcOut.preview.findings.find((f) => f.id === 'health-check')).toEqual({
+  const hc = await plan('1.11.6');
+  expect(hc.findings.find((f) => f.id === 'health-check')).toEqual({
     id: 'health-check',
     severity: 'info',
     title: `${IMAGE}:1.11.6 has health check; the running image has none`,

@@ -5,7 +5,14 @@ import { Cleanup } from './rig/cleanup';
 import { eventually } from './rig/eventually';
 import { ROOT, runCli } from './rig/rollback';
 import { testTaskQueue } from './rig/temporal';
-import { makeCerts, startTlsProxy, type TestCerts } from './rig/tls-proxy';
+import {
+  expectDoctorOk,
+  expectTlsRefusals,
+  makeCerts,
+  startTlsProxy,
+  tlsClientEnv,
+  type TestCerts,
+} from './rig/tls-proxy';
 import { activityPollers, killHard } from './rig/worker-process';
 
 /**
@@ -26,16 +33,8 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup.run());
 
-function tlsEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {
-    TEMPORAL_ADDRESS: proxy.address,
-    TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert,
-    TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey,
-    TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca,
-    TEMPORAL_TLS_SERVER_NAME: 'localhost',
-    ...overrides,
-  };
-}
+const tlsEnv = (overrides: Record<string, string | undefined> = {}) =>
+  tlsClientEnv(proxy.address, certs, overrides);
 
 test('the worker and the CLI connect with a client certificate; doctor sees the worker through TLS', async () => {
   const queue = testTaskQueue('tls');
@@ -67,37 +66,11 @@ test('the worker and the CLI connect with a client certificate; doctor sees the 
   const list = await runCli(['list', '--json'], tlsEnv());
   expect(list.code).toBe(0);
   expect(Array.isArray(JSON.parse(list.stdout))).toBe(true);
-  const doctor = await runCli(['doctor', '--task-queue', queue, '--json'], tlsEnv());
-  expect(doctor.code).toBe(0);
-  const checks = (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string }[] })
-    .checks;
-  expect(checks.find((c) => c.name === 'reachable')).toMatchObject({ status: 'ok' });
-  expect(checks.find((c) => c.name === 'worker')).toMatchObject({ status: 'ok' });
+  await expectDoctorOk(queue, tlsEnv());
 });
 
 test('a server certificate from another CA, or no client certificate: refused with a clear error, nothing done', async () => {
-  const wrongCa = await runCli(['list'], tlsEnv({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.otherCa }));
-  expect(wrongCa.code).toBe(2);
-  expect(wrongCa.stderr).toContain(
-    `the server at ${proxy.address} has a certificate this client does not trust`,
-  );
-  expect(wrongCa.stderr).toContain('TEMPORAL_TLS_SERVER_CA_CERT_PATH');
-  expect(wrongCa.stderr).not.toMatch(/^\s+at /m); // a message, not a stack trace
-
-  const noClientCert = await runCli(
-    ['list'],
-    tlsEnv({
-      TEMPORAL_TLS: 'true',
-      TEMPORAL_TLS_CLIENT_CERT_PATH: undefined,
-      TEMPORAL_TLS_CLIENT_KEY_PATH: undefined,
-    }),
-  );
-  expect(noClientCert.code).not.toBe(0);
-  expect(noClientCert.stderr).toContain(`cannot connect to a Temporal server at ${proxy.address}`);
-  expect(noClientCert.stderr).toContain(
-    'if the server requires a client certificate, give it with TEMPORAL_TLS_CLIENT_CERT_PATH',
-  );
-  expect(noClientCert.stderr).not.toMatch(/^\s+at /m);
+  await expectTlsRefusals(proxy.address, certs, tlsEnv());
 
   const missingFile = await runCli(
     ['list'],

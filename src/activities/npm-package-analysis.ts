@@ -2,14 +2,13 @@ import { join } from 'node:path/posix';
 import { dependencyFindings, diffRanges } from '../analysis/dependencies';
 import { documentedKeys, envCheckFindings, envKeys } from '../analysis/env-keys';
 import { globBase, matchMigrations, migrationFindings } from '../analysis/migrations';
-import type { Finding } from '../model/analysis';
+import type { AnalysisResult, Finding } from '../model/analysis';
 import type { HostSpec } from '../model';
 import { tail, type Host } from '../runner/types';
 import { concludeAnalysis, type AnalysisCommon } from './analysis';
 import { permanent, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 import { npmArgs, type NpmPackageRef } from './npm-package';
-import type { AnalysisResult } from '../model/analysis';
 
 /**
  * The pre-flight analysis of a service installed as an npm package: the installed folder against

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mainConf, runNginx } from './nginx';
+import { runCli } from './rollback';
 
 /**
  * Mutual TLS in front of the dev server (which speaks plain gRPC only): a real nginx terminates
@@ -117,4 +118,60 @@ export async function startTlsProxy(
     ]),
   );
   return { address: `127.0.0.1:${nginx.port}`, stop: nginx.stop };
+}
+
+/** The Temporal CLI's variables for a client of `address` with the test's client certificate. */
+export function tlsClientEnv(
+  address: string,
+  certs: TestCerts,
+  overrides: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TLS_CLIENT_CERT_PATH: certs.clientCert,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: certs.clientKey,
+    TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.ca,
+    TEMPORAL_TLS_SERVER_NAME: 'localhost',
+    ...overrides,
+  };
+}
+
+/** `rollback doctor --json` on `taskQueue`: reachable and a worker polling, both ok; its checks. */
+export async function expectDoctorOk(taskQueue: string, env: Record<string, string | undefined>) {
+  const doctor = await runCli(['doctor', '--task-queue', taskQueue, '--json'], env);
+  expect(doctor.code).toBe(0);
+  const checks = (JSON.parse(doctor.stdout) as { checks: { name: string; status: string; detail: string }[] })
+    .checks;
+  expect(checks.find((c) => c.name === 'reachable')).toMatchObject({ status: 'ok' });
+  expect(checks.find((c) => c.name === 'worker')).toMatchObject({ status: 'ok' });
+  return checks;
+}
+
+/**
+ * The CLI refuses a server certificate of another CA (exit 2, naming the variable) and, with no
+ * client certificate, says which variables give one; a message each time, never a stack trace.
+ */
+export async function expectTlsRefusals(
+  address: string,
+  certs: TestCerts,
+  env: Record<string, string | undefined>,
+) {
+  const wrongCa = await runCli(['list'], { ...env, TEMPORAL_TLS_SERVER_CA_CERT_PATH: certs.otherCa });
+  expect(wrongCa.code).toBe(2);
+  expect(wrongCa.stderr).toContain(`the server at ${address} has a certificate this client does not trust`);
+  expect(wrongCa.stderr).toContain('TEMPORAL_TLS_SERVER_CA_CERT_PATH');
+  expect(wrongCa.stderr).not.toMatch(/^\s+at /m); // a message, not a stack trace
+
+  const noClientCert = await runCli(['list'], {
+    ...env,
+    TEMPORAL_TLS: 'true',
+    TEMPORAL_TLS_CLIENT_CERT_PATH: undefined,
+    TEMPORAL_TLS_CLIENT_KEY_PATH: undefined,
+  });
+  expect(noClientCert.code).not.toBe(0);
+  expect(noClientCert.stderr).toContain(`cannot connect to a Temporal server at ${address}`);
+  expect(noClientCert.stderr).toContain(
+    'if the server requires a client certificate, give it with TEMPORAL_TLS_CLIENT_CERT_PATH',
+  );
+  expect(noClientCert.stderr).not.toMatch(/^\s+at /m);
 }

@@ -61,24 +61,11 @@ export async function spawnFakeWorker(opts: {
     await killHard(child);
     rmSync(marker, { recursive: true, force: true });
   };
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   try {
-    await eventually(
-      `worker process ${child.pid} polling ${opts.taskQueue}`,
-      async () => {
-        if (child.exitCode !== null)
-          throw new GiveUp(`the worker exited with code ${child.exitCode}: ${stderr}`);
-        // The activity pollers: the server lists the pollers its root partition saw, and a
-        // worker's few workflow polls may sit on another partition for a whole long poll (a
-        // minute) before one lands there; its several activity polls do not.
-        return (await activityPollers(opts.connection ?? opts.address, opts.taskQueue, opts.namespace)).some(
-          (id) => id.startsWith(`${child.pid}@`),
-        );
-      },
-      90_000,
-      200,
-    );
+    await untilPolling(child, opts.connection ?? opts.address, opts.taskQueue, {
+      namespace: opts.namespace,
+      timeoutMs: 90_000,
+    });
   } catch (err) {
     await dispose();
     throw err;
@@ -134,22 +121,39 @@ export async function activityPollers(
   }
 }
 
-async function untilPolling(child: ChildProcess, address: string, taskQueue: string): Promise<ChildProcess> {
+/**
+ * Resolves `child` once the server lists it (its `pid@host` identity: a killed worker stays listed
+ * for a while) among the activity pollers of `taskQueue`, asked through `server` (a connection to
+ * reuse, or an address to connect to once). Fails at once, with its stderr, if the worker exits.
+ * The activity pollers: the server lists the pollers its root partition saw, and a worker's few
+ * workflow polls may sit on another partition for a whole long poll (a minute) before one lands
+ * there; its several activity polls do not.
+ */
+async function untilPolling(
+  child: ChildProcess,
+  server: Connection | string,
+  taskQueue: string,
+  opts: { namespace?: string; timeoutMs?: number } = {},
+): Promise<ChildProcess> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const connection = await Connection.connect({ address });
+  const connection = typeof server === 'string' ? await Connection.connect({ address: server }) : server;
   try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`worker exited with code ${child.exitCode}: ${stderr}`);
-      // This process by its identity (pid@host): a killed worker stays in the list for a while.
-      if ((await activityPollers(connection, taskQueue)).some((id) => id.startsWith(`${child.pid}@`)))
-        return child;
-      if (Date.now() > deadline) throw new Error(`worker never polled ${taskQueue}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually(
+      `worker process ${child.pid} polling ${taskQueue}`,
+      async () => {
+        if (child.exitCode !== null)
+          throw new GiveUp(`the worker exited with code ${child.exitCode}: ${stderr}`);
+        return (await activityPollers(connection, taskQueue, opts.namespace)).some((id) =>
+          id.startsWith(`${child.pid}@`),
+        );
+      },
+      opts.timeoutMs ?? 60_000,
+      200,
+    );
+    return child;
   } finally {
-    await connection.close();
+    if (typeof server === 'string') await connection.close();
   }
 }
 

@@ -8,8 +8,8 @@ import { installedTool } from './rig/tools';
 /**
  * docker-compose.yml as Docker Compose v2 itself reads it (`config`: the compose schema, the
  * interpolation, profiles, env files), with the real CLI (scripts/install-compose.sh builds it when
- * the machine has none). `up --wait` needs a Docker engine and images this machine cannot pull: not
- * run here (see the README, "Production stack").
+ * the machine has none). `up --wait` on a real engine, and a rollback through the stack:
+ * compose-up.test.ts.
  */
 
 const run = promisify(execFile);

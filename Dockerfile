@@ -13,6 +13,8 @@ COPY package.json package-lock.json ./
 RUN npm install --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle-workflows.ts ./scripts/
+# tsc, then the workflows bundled once into dist/workflow-bundle.js: the worker starts without webpack.
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM ${NODE_IMAGE}

@@ -5,10 +5,10 @@
  * process's peak RSS). Fast fake step activities on a real dev server and worker: what is measured is the
  * orchestration (children, waves, histories), not the services. BENCH_RUNS sets the runs (default 3).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { RollbackClient } from '../src/client';
 import { prepareGroup, preparePlan } from '../src/cli/planning';
 import { startDevServer } from '../src/temporal/dev-server';
@@ -23,6 +23,13 @@ function rssKb(pid: number): number {
 }
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+interface FiftyResult {
+  ok: number;
+  times: number[];
+  idleKb: number;
+  peakKb: number;
+}
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -57,6 +64,31 @@ async function main() {
   try {
     const one: number[] = [];
     const twenty: number[] = [];
+    async function fiftyAtOnce(queue: string, env: Record<string, string>): Promise<FiftyResult> {
+      const lone = await spawnFakeWorker({
+        address: server.address,
+        taskQueue: queue,
+        namespace: 'default',
+        env,
+      });
+      const loneClient = await RollbackClient.connect({ address: server.address, taskQueue: queue });
+      const idleKb = rssKb(lone.child.pid!);
+      let peakKb = idleKb;
+      const sampler = setInterval(() => (peakKb = Math.max(peakKb, rssKb(lone.child.pid!))), 50);
+      const t0 = performance.now();
+      const finished = await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const { request, plan } = preparePlan(global, 'emergency', { ...ask, target: `fleet-${i}` });
+          const started = await loneClient.start(request, plan);
+          const r = await loneClient.result(started.workflowId, started.runId);
+          return { ok: r.ok, ms: performance.now() - t0 };
+        }),
+      );
+      clearInterval(sampler);
+      await loneClient.close();
+      await lone.dispose();
+      return { ok: finished.filter((f) => f.ok).length, times: finished.map((f) => f.ms), idleKb, peakKb };
+    }
     for (let i = 0; i < RUNS; i++) {
       one.push(await groupWall('one'));
       twenty.push(await groupWall('twenty'));
@@ -66,29 +98,16 @@ async function main() {
     }
     // 50 single rollbacks, started together, on a worker in a process of its own: its RSS sampled
     // every 50 ms while they run (not VmHWM: that keeps the peak of bundling the workflows at start).
-    const loneQueue = 'bench-group-50';
-    const lone = await spawnFakeWorker({
-      address: server.address,
-      taskQueue: loneQueue,
-      namespace: 'default',
+    // Twice: the worker bundling the workflows itself at start (what `rollback worker` does), and
+    // with a bundle built beforehand (ROLLBACK_WORKFLOW_BUNDLE, as the test suites run it).
+    const bundlePath = join(root, 'workflow-bundle.js');
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../src/workflows'),
+      logger: new DefaultLogger('WARN'),
     });
-    const loneClient = await RollbackClient.connect({ address: server.address, taskQueue: loneQueue });
-    const idleKb = rssKb(lone.child.pid!);
-    let workerPeakKb = idleKb;
-    const sampler = setInterval(() => (workerPeakKb = Math.max(workerPeakKb, rssKb(lone.child.pid!))), 50);
-    const t0 = performance.now();
-    const finished = await Promise.all(
-      Array.from({ length: 50 }, async (_, i) => {
-        const { request, plan } = preparePlan(global, 'emergency', { ...ask, target: `fleet-${i}` });
-        const started = await loneClient.start(request, plan);
-        const r = await loneClient.result(started.workflowId, started.runId);
-        return { ok: r.ok, ms: performance.now() - t0 };
-      }),
-    );
-    clearInterval(sampler);
-    await loneClient.close();
-    await lone.dispose();
-    const times = finished.map((f) => f.ms);
+    writeFileSync(bundlePath, code);
+    const selfBundled = await fiftyAtOnce('bench-group-50', { ROLLBACK_WORKFLOW_BUNDLE: '' });
+    const prebuilt = await fiftyAtOnce('bench-group-50-prebuilt', { ROLLBACK_WORKFLOW_BUNDLE: bundlePath });
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     console.log(
       [
@@ -102,24 +121,27 @@ async function main() {
           `1: ${Math.min(...one).toFixed(0)}–${Math.max(...one).toFixed(0)} ms; 20: ${Math.min(...twenty).toFixed(0)}–${Math.max(...twenty).toFixed(0)} ms`,
           '≤ 1.5',
         ]),
-        row([
-          '50 rollbacks at once on one worker: succeeded',
-          `${finished.filter((f) => f.ok).length}/50`,
-          '',
-          '50/50',
-        ]),
-        row([
-          '50 at once: time to finish p50 / p95',
-          `${pct(times, 50).toFixed(0)} / ${pct(times, 95).toFixed(0)} ms`,
-          '',
-          '',
-        ]),
-        row([
-          '50 at once: peak RSS of the worker process (sampled every 50 ms)',
-          `${(workerPeakKb / 1024).toFixed(0)} MB`,
-          `idle, polling: ${(idleKb / 1024).toFixed(0)} MB`,
-          '≤ 250 MB',
-        ]),
+        ...[
+          ['worker bundling the workflows at start', selfBundled],
+          ['worker given a prebuilt bundle', prebuilt],
+        ].flatMap(([what, r]) => {
+          const f = r as FiftyResult;
+          return [
+            row([`50 rollbacks at once (${what as string}): succeeded`, `${f.ok}/50`, '', '50/50']),
+            row([
+              `50 at once (${what as string}): time to finish p50 / p95`,
+              `${pct(f.times, 50).toFixed(0)} / ${pct(f.times, 95).toFixed(0)} ms`,
+              '',
+              '',
+            ]),
+            row([
+              `50 at once (${what as string}): peak RSS of the worker process (sampled every 50 ms)`,
+              `${(f.peakKb / 1024).toFixed(0)} MB`,
+              `idle, polling: ${(f.idleKb / 1024).toFixed(0)} MB`,
+              '≤ 250 MB',
+            ]),
+          ];
+        }),
       ].join('\n'),
     );
   } finally {

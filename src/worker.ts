@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
@@ -15,7 +17,10 @@ export interface WorkerSettings extends ConnectionFlags {
    * the steps that act on this host (no workflows, no notices, no reports).
    */
   host?: string;
-  /** A prebuilt workflow bundle (tests and `rollback dev` build it once); else bundled at start. */
+  /**
+   * A prebuilt workflow bundle (tests build it once); default: $ROLLBACK_WORKFLOW_BUNDLE, else the
+   * one `npm run build` writes beside the compiled worker (builtBundle), else bundled at start.
+   */
   workflowBundlePath?: string;
   /** The activities to register; default: every activity, with the worker's own dependencies. */
   activities?: object;
@@ -32,6 +37,30 @@ export function taskQueueFor(explicit?: string): string {
   return explicit ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
 }
 
+/**
+ * dist/workflow-bundle.js when this is the compiled worker and the bundle is at least as new as the
+ * compiled workflows (a `tsc` alone after `npm run build` would leave it stale); else undefined (the
+ * sources, run through tsx, have none).
+ */
+export function builtBundle(dir = __dirname): string | undefined {
+  const bundle = join(dir, 'workflow-bundle.js');
+  const workflows = join(dir, 'workflows', 'index.js');
+  if (!existsSync(bundle) || !existsSync(workflows)) return undefined;
+  return statSync(bundle).mtimeMs >= statSync(workflows).mtimeMs ? bundle : undefined;
+}
+
+/** Where a worker's workflow code comes from, for its start-up line. */
+export function workflowSource(settings: Pick<WorkerSettings, 'workflowBundlePath' | 'host'> = {}): string {
+  if (settings.host) return 'none (a host worker runs steps only)';
+  if (dataConverterFromEnv()) return 'bundled at start (encrypted payloads)';
+  const path = bundlePathFor(settings);
+  return path ? `prebuilt bundle ${path}` : 'bundled at start';
+}
+
+function bundlePathFor(settings: Pick<WorkerSettings, 'workflowBundlePath'>): string | undefined {
+  return settings.workflowBundlePath || process.env.ROLLBACK_WORKFLOW_BUNDLE || builtBundle();
+}
+
 export async function createWorker(
   settings: WorkerSettings = {},
 ): Promise<{ worker: Worker; close: () => Promise<void> }> {
@@ -41,9 +70,7 @@ export async function createWorker(
   // Encrypted payloads: the workflows are bundled here, with the failure converter that encrypts
   // failures' messages too (a bundle built elsewhere has the default one).
   const dataConverter = dataConverterFromEnv();
-  const bundlePath = dataConverter
-    ? undefined
-    : (settings.workflowBundlePath ?? process.env.ROLLBACK_WORKFLOW_BUNDLE);
+  const bundlePath = dataConverter ? undefined : bundlePathFor(settings);
   const all = settings.activities ?? createActivities(defaultDeps());
   const options: WorkerOptions = {
     connection,

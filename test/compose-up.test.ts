@@ -223,6 +223,9 @@ test('up --wait brings every service up healthy, in order, with the one-shot set
     },
   );
   expect(inspect).not.toContain(password);
+  // The worker image runs its workflows from the bundle its build made (no webpack at start).
+  const { stdout: workerLog } = await compose(['logs', '--no-color', 'worker']);
+  expect(workerLog).toContain('(workflows: prebuilt bundle /app/dist/workflow-bundle.js)');
   // The Web UI answers on its published port.
   const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
   expect(ui.status).toBe(200);

@@ -1,15 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RollbackClient } from '../src/client';
 import { startDevServer, type DevServer } from '../src/temporal/dev-server';
 import { Cleanup } from './rig/cleanup';
-import { eventually, GiveUp } from './rig/eventually';
+import { eventually } from './rig/eventually';
 import { GOOD_VERSION, gitDescribe } from './rig/fixture-repo';
 import { portRefuses, withFreshPort } from './rig/ports';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 import { createSandbox, FIXTURE_TOOLS, health, pm2Status, type Sandbox } from './rig/sandbox';
-import { listToolsHttp, ROOT, startRollback } from './rig/rollback';
+import { listToolsHttp, startRollback } from './rig/rollback';
+import { spawnCliWorker } from './rig/worker-process';
 
 // Workers, clients and servers stop before the sandboxes go: nothing may start a service again.
 const cleanups = new Cleanup();
@@ -31,30 +32,8 @@ async function sandbox(name: string): Promise<Sandbox> {
 
 /** The real `rollback worker` command, as an operator runs it, in a process we can SIGKILL. */
 async function spawnWorkerProcess(taskQueue: string, address?: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin', 'rollback.js'),
-      'worker',
-      '--task-queue',
-      taskQueue,
-      ...(address ? ['--address', address] : []),
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const { child } = await spawnCliWorker(taskQueue, { address });
   cleanups.add('the worker process', () => child.kill('SIGKILL'));
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  await eventually(
-    'the worker process to poll its task queue',
-    () => {
-      if (child.exitCode !== null) throw new GiveUp(`worker exited ${child.exitCode}: ${err}`);
-      return err.includes('worker polling task queue');
-    },
-    60_000,
-  );
   return child;
 }
 

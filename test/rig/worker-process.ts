@@ -22,6 +22,38 @@ export async function spawnWorkerProcess(address: string, taskQueue: string): Pr
 }
 
 /**
+ * The real `rollback worker` command (bin/rollback.js: the build when fresh, else the sources), as
+ * an operator runs it, in a process a test can SIGKILL. Resolves once it says it polls; `stderr`
+ * is everything it has written there so far.
+ */
+export async function spawnCliWorker(
+  taskQueue: string,
+  opts: { address?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const args = ['worker', '--task-queue', taskQueue, ...(opts.address ? ['--address', opts.address] : [])];
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'rollback.js'), ...args], {
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    await eventually(
+      'the worker process to poll its task queue',
+      () => {
+        if (child.exitCode !== null) throw new GiveUp(`worker exited ${child.exitCode}: ${err}`);
+        return err.includes('worker polling task queue');
+      },
+      60_000,
+    );
+  } catch (e) {
+    await killHard(child);
+    throw e;
+  }
+  return { child, stderr: () => err };
+}
+
+/**
  * A worker with the fake steps (test/rig/fake-activities.ts) in a process of its own, so a test
  * can SIGKILL it, holding the first call of `block` until it is cancelled, if given. `env` adds to
  * its environment (the Temporal CLI's TLS variables, say); `connection` is how this process asks

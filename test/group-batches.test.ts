@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { stringify } from 'yaml';
@@ -8,7 +8,9 @@ import type { RollbackClient } from '../src/client';
 import type { RollbackRecord } from '../src/model';
 import { Cleanup } from './rig/cleanup';
 import { commandTarget } from './rig/configs';
+import { eventually } from './rig/eventually';
 import { createFakeActivities, type FakeOptions } from './rig/fake-activities';
+import { startReceiver } from './rig/rollback';
 import { scratchRoot } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 
@@ -124,4 +126,61 @@ test('the failure threshold holds across batches: the batch after one failure st
   });
   expect(record.steps.find((s) => s.id === 'thresh-7')!.summary).toBe('not started');
   await expect(client.client.workflow.getHandle('rollback-thresh-7').describe()).rejects.toThrow();
+});
+
+test('the group sends notices of its own: asked to approve (waves listed), approved, and how it ended; each target its own', async () => {
+  const receiver = await startReceiver();
+  cleanup.add('the notice receiver', receiver.close);
+  // Fake steps, but the real sendNotification: the notices are real HTTP posts to the receiver.
+  const queue = testTaskQueue('noticed');
+  const fakes: Partial<ReturnType<typeof createFakeActivities>> = createFakeActivities({});
+  delete fakes.sendNotification;
+  const worker = await startWorker(queue, undefined, fakes);
+  cleanup.add('the worker of noticed', () => worker.stop());
+  const client = await connectClient(queue);
+  cleanup.add('the client of noticed', () => client.close());
+  const config = fleetConfig('noticed', 3, {
+    waves: [1, '100%'],
+    maxParallel: 2,
+    approval: { required: true },
+  });
+  // Top-level channels and approvers, as an operator's config has them.
+  const text = readFileSync(config, 'utf8');
+  writeFileSync(
+    config,
+    text +
+      stringify({
+        approvers: ['carol'],
+        notify: { channels: [{ type: 'webhook', name: 'ops', url: `${receiver.url}/hook` }] },
+      }),
+  );
+  const { input } = prepareGroup({ config }, 'emergency', {
+    reason: 'v1.20.2 fails on the fleet',
+    requestedBy: 'alice',
+    group: 'noticed',
+  });
+  const started = await client.startGroup(input);
+  const group = () => receiver.bodies.filter((b) => b.body?.target === 'group:noticed').map((b) => b.body);
+  await eventually('the group to ask for approval', () =>
+    group().some((e) => e.type === 'awaiting-approval'),
+  );
+  const asked = group().find((e) => e.type === 'awaiting-approval')!;
+  expect(asked).toMatchObject({
+    workflowId: started.workflowId,
+    requestedBy: 'alice',
+    approvers: ['carol'],
+    plan: ['wave 1 (canary): noticed-1', 'wave 2: noticed-2, noticed-3'],
+  });
+  await client.act(started.workflowId, 'approve', { by: 'carol' });
+  const result = await client.result(started.workflowId, started.runId);
+  expect(result.error).toBeUndefined();
+  await eventually('the group to say it succeeded', () => group().some((e) => e.type === 'succeeded'));
+  expect(group().map((e) => e.type)).toEqual(['started', 'awaiting-approval', 'approved', 'succeeded']);
+  expect(group().find((e) => e.type === 'approved')).toMatchObject({ by: 'carol' });
+  // Each target's rollback still announces itself.
+  await eventually('every target to say it succeeded', () =>
+    ['noticed-1', 'noticed-2', 'noticed-3'].every((t) =>
+      receiver.bodies.some((b) => b.body?.target === t && b.body.type === 'succeeded'),
+    ),
+  );
 });

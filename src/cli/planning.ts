@@ -171,7 +171,9 @@ export function prepareGroup(
     approval: { required, approvers, quorum: g.approval.quorum, onTimeout: 'reject' },
     // At the failure threshold an operator decides; nobody deciding in time stops the group.
     onFailure: { wait: true, timeoutSeconds: g.decisionTimeoutSeconds, default: 'abort' },
-    notify: [],
+    // The group's own notices go to the config's channels (each target's rollback adds its own).
+    notify: loaded.config.notify?.channels ?? [],
+    webUiBase: base,
     steps: [],
   };
   const { waves, maxParallel, failureThreshold, pauseBetweenWavesSeconds, onThreshold, batchSize } = g;

@@ -9,6 +9,7 @@ import {
 import {
   requestedEntry,
   type GroupSettings,
+  type RollbackEventType,
   type Plan,
   type RollbackRecord,
   type RollbackRequest,
@@ -27,6 +28,7 @@ import {
   type GroupMember,
   type MemberOutcome,
 } from './group-members';
+import { notifier, type Notify } from './notify';
 import { rollbackWorkflow } from './rollback';
 import { describeError } from './step-runner';
 
@@ -58,6 +60,11 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
   const record = newGroupRecord(input);
   const gates = new Gates(record, input.plan);
   gates.listen();
+  // The group's own notices (each target's rollback sends its own too). Replay-safe: groups planned
+  // before these existed carry no channels (`plan.notify` was always empty), so notify starts nothing.
+  const notify = notifier(input.plan, record);
+  const close = (status: RollbackStatus, why?: string) => finish(record, status, notify, why);
+  await notify('started', { plan: waveLines(input.waves) });
   const byTarget = new Map(input.members.map((m) => [m.target, m]));
   const step = (target: string) => record.steps.find((s) => s.id === target)!;
   /** What each completed target ran before: where compensation takes it back to. */
@@ -68,9 +75,14 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
   let batches = 0;
 
   if (input.plan.approval.required) {
-    const decided = await gates.waitForApproval(async () => undefined);
-    if (!decided.approved) return finish(record, 'rejected', `rejected by ${decided.by}`);
+    await notify('awaiting-approval', {
+      plan: waveLines(input.waves),
+      approvers: input.plan.approval.approvers,
+    });
+    const decided = await gates.waitForApproval(() => notify('approval-escalated'));
+    if (!decided.approved) return close('rejected', `rejected by ${decided.by}`);
     record.status = 'running';
+    await notify('approved', { by: decided.by, comment: decided.comment });
   }
 
   /** Puts what a member came to in its step. */
@@ -156,6 +168,7 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
       let decision: string = settings.onThreshold === 'decide' ? '' : settings.onThreshold;
       if (settings.onThreshold === 'decide') {
         const first = failed[0]!;
+        await notify('step-failed', { step: { id: first.id, title: first.title, error: what } });
         ({ decision } = await gates.waitForDecision(first.id, first.title, what, input.plan.onFailure));
       }
       if (decision === 'retry') {
@@ -170,9 +183,9 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
       record.failure = { stepId: failed[0]!.id, title: failed[0]!.title, message: what };
       if (decision === 'compensate') {
         await compensate(input, record, fromVersions);
-        return finish(record, 'compensated', what);
+        return close('compensated', what);
       }
-      return finish(record, decision === 'abort' ? 'aborted' : 'failed', what);
+      return close(decision === 'abort' ? 'aborted' : 'failed', what);
     }
     if (w < input.waves.length - 1 && settings.pauseBetweenWavesSeconds > 0) {
       record.currentStep = `pause before wave ${w + 2}`;
@@ -181,13 +194,17 @@ export async function groupRollbackWorkflow(input: GroupInput): Promise<Rollback
   }
   const skipped = record.steps.filter((s) => s.state === 'skipped');
   if (failures > 0 || skipped.length > 0) {
-    return finish(
-      record,
-      'failed',
-      `${failures} failed, ${skipped.length} not started (already rolling back)`,
-    );
+    return close('failed', `${failures} failed, ${skipped.length} not started (already rolling back)`);
   }
-  return finish(record, 'succeeded');
+  return close('succeeded');
+}
+
+/** The waves, one line each, for a notice (targets named while a wave is short). */
+function waveLines(waves: string[][]): string[] {
+  return waves.map(
+    (w, i) =>
+      `wave ${i + 1}${i === 0 ? ' (canary)' : ''}: ${w.length <= 10 ? w.join(', ') : `${w.length} targets`}`,
+  );
 }
 
 function newGroupRecord(input: GroupInput): RollbackRecord {
@@ -282,12 +299,25 @@ async function compensate(
   }
 }
 
-function finish(record: RollbackRecord, status: RollbackStatus, why?: string): RollbackRecord {
+/** Settles the group's record, says how it ended, and returns it (succeeded) or fails with it. */
+async function finish(
+  record: RollbackRecord,
+  status: RollbackStatus,
+  notify: Notify,
+  why?: string,
+): Promise<RollbackRecord> {
   record.status = status;
   record.currentStep = undefined;
   record.finishedAt = new Date().toISOString();
   record.durationMs = Date.parse(record.finishedAt) - Date.parse(record.startedAt);
   for (const s of record.steps) if (s.state === 'pending') s.summary = 'not started';
+  const failed = record.failure;
+  const step = failed
+    ? { id: failed.stepId, title: failed.title, error: failed.message }
+    : why && status !== 'rejected'
+      ? { id: record.target, title: record.target, error: why }
+      : undefined;
+  await notify(status as RollbackEventType, { step, ...(status === 'rejected' ? { comment: why } : {}) });
   if (status === 'succeeded') return record;
   throw ApplicationFailure.create({
     message: `Group rollback ${workflowInfo().workflowId} ${status}${why ? `: ${why}` : ''}`,

@@ -8,7 +8,7 @@ import { SEARCH_ATTRIBUTES } from '../src/model/search-attributes';
  * docker-compose.yml, the Dockerfile and the setup scripts as files: what the stack promises (health-
  * gated order, no inline secrets, settable replicas, the search attributes the code uses, a worker
  * image without root or dev dependencies). Compose itself reads the file in test/compose-cli.test.ts;
- * `up --wait` needs a Docker engine and images: not run here (see the README, "Production stack").
+ * `up --wait` on a real engine: compose-up.test.ts.
  */
 
 const ROOT = join(__dirname, '..');

@@ -49,28 +49,21 @@ export function builtBundle(dir = __dirname): string | undefined {
   return statSync(bundle).mtimeMs >= statSync(workflows).mtimeMs ? bundle : undefined;
 }
 
-/** Where a worker's workflow code comes from, for its start-up line. */
-export function workflowSource(settings: Pick<WorkerSettings, 'workflowBundlePath' | 'host'> = {}): string {
-  if (settings.host) return 'none (a host worker runs steps only)';
-  if (dataConverterFromEnv()) return 'bundled at start (encrypted payloads)';
-  const path = bundlePathFor(settings);
-  return path ? `prebuilt bundle ${path}` : 'bundled at start';
-}
-
-function bundlePathFor(settings: Pick<WorkerSettings, 'workflowBundlePath'>): string | undefined {
-  return settings.workflowBundlePath || process.env.ROLLBACK_WORKFLOW_BUNDLE || builtBundle();
-}
-
-export async function createWorker(
-  settings: WorkerSettings = {},
-): Promise<{ worker: Worker; close: () => Promise<void> }> {
+export async function createWorker(settings: WorkerSettings = {}): Promise<{
+  worker: Worker;
+  close: () => Promise<void>;
+  /** Where its workflow code comes from, for its start-up line. */
+  workflows: string;
+}> {
   // The CLI's settings: --address/--namespace, then the Temporal CLI's variables and profile (TLS, API key).
   const { address, namespace, tls, apiKey, metadata } = connectionSettings(settings);
   const connection = await NativeConnection.connect({ address, tls, apiKey, metadata });
   // Encrypted payloads: the workflows are bundled here, with the failure converter that encrypts
   // failures' messages too (a bundle built elsewhere has the default one).
   const dataConverter = dataConverterFromEnv();
-  const bundlePath = dataConverter ? undefined : bundlePathFor(settings);
+  const bundlePath = dataConverter
+    ? undefined
+    : settings.workflowBundlePath || process.env.ROLLBACK_WORKFLOW_BUNDLE || builtBundle();
   const all = settings.activities ?? createActivities(defaultDeps());
   const options: WorkerOptions = {
     connection,
@@ -94,7 +87,14 @@ export async function createWorker(
         : { workflowsPath: require.resolve('./workflows') }),
   };
   const worker = await Worker.create(options);
-  return { worker, close: () => connection.close() };
+  const workflows = settings.host
+    ? 'none (a host worker runs steps only)'
+    : bundlePath
+      ? `prebuilt bundle ${bundlePath}`
+      : dataConverter
+        ? 'bundled at start (encrypted payloads)'
+        : 'bundled at start';
+  return { worker, close: () => connection.close(), workflows };
 }
 
 if (require.main === module) {

@@ -81,9 +81,9 @@ export function registerLocal(program: Command, ctx: CliContext): void {
           throw usage(`--host "${opts.host}" is not a host worker name: letters, digits, . _ -, like web-1`);
       }
       // Loaded on demand: the worker SDK is heavy and most commands never need it.
-      const { createWorker, taskQueueFor, workflowSource } = lazy.worker();
+      const { createWorker, taskQueueFor } = lazy.worker();
       const { address, namespace, profile } = ctx.globals();
-      const { worker, close } = await createWorker({
+      const { worker, close, workflows } = await createWorker({
         address,
         namespace,
         profile,
@@ -101,7 +101,7 @@ export function registerLocal(program: Command, ctx: CliContext): void {
       ctx.io.stderr(
         opts.host
           ? `host worker ${opts.host} polling task queue ${queue} (the steps of targets with host: { worker: ${opts.host} })\n`
-          : `worker polling task queue ${queue} (workflows: ${workflowSource()})\n`,
+          : `worker polling task queue ${queue} (workflows: ${workflows})\n`,
       );
       if (!opts.host)
         for (const line of notificationGaps(ctx.globals().config)) ctx.io.stderr(`warning: ${line}\n`);

@@ -6,10 +6,11 @@
  * machine: --help under 300 ms, status under 600 ms (medians).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { entryPoint } from '../bin/entry-point';
 import { stringify } from 'yaml';
 import { RollbackClient } from '../src/client';
 import type { RollbackRequest } from '../src/model';
@@ -28,15 +29,6 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-
-function newest(dir: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-      e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-    ),
-  );
-}
 
 /** Wall time of whole runs of the command, in ms (after one warm-up run that is not counted). */
 function time(args: string[], env: NodeJS.ProcessEnv): number[] {
@@ -82,8 +74,7 @@ async function startGitRollback(client: RollbackClient, target: string) {
 }
 
 async function main() {
-  const built = join(ROOT, 'dist', 'cli', 'main.js');
-  const fresh = existsSync(built) && statSync(built).mtimeMs >= newest(join(ROOT, 'src'));
+  const fresh = entryPoint().path !== null;
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const root = mkdtempSync(join(tmpdir(), 'bench-cli-'));
   const server = await startDevServer({ dbFile: join(root, 'temporal.sqlite'), headless: true });

@@ -1,15 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { entryPoint } from '../bin/entry-point';
 import { builtBundle } from '../src/worker';
 import { Cleanup } from './rig/cleanup';
 import { commandRollback } from './rig/configs';
@@ -29,21 +21,10 @@ import { killHard, spawnCliWorker } from './rig/worker-process';
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
-
 beforeAll(() => {
   // CI's setup builds; a working copy with newer sources is built here, as bin/rollback.js would
   // otherwise run the sources (which have no bundle).
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  const bundle = join(ROOT, 'dist', 'workflow-bundle.js');
-  if (!existsSync(main) || !existsSync(bundle) || statSync(main).mtimeMs < newest(join(ROOT, 'src'))) {
+  if (!entryPoint().path || !existsSync(join(ROOT, 'dist', 'workflow-bundle.js'))) {
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   }
 }, 180_000);

@@ -8,6 +8,8 @@
 # libraries on LD_LIBRARY_PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debs.sh
+. scripts/lib/debs.sh
 TOOLS_DIR="${ROLLBACK_TOOLS_DIR:-$PWD/.tools}"
 ROOT="$TOOLS_DIR/chromium"
 
@@ -20,17 +22,12 @@ done
 if [ ! -x "$ROOT/usr/lib/chromium/chromium" ]; then
   command -v apt-get >/dev/null || { echo "install-chromium: no chromium and no apt-get: install chromium" >&2; exit 1; }
   echo "install-chromium: fetching chromium and its libraries from Debian into $ROOT" >&2
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  chmod 0777 "$work" # apt-get download drops root for the download
   # What installing it would add (upgrades of installed packages are not needed to run it).
   missing=$(apt-get install --simulate chromium 2>/dev/null | awk '/^Inst/{print $2}' |
     while read -r p; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-  (cd "$work" && apt-get download $missing >&2)
-  rm -rf "$ROOT.partial" && mkdir -p "$ROOT.partial"
-  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT.partial"; done
-  [ -x "$ROOT.partial/usr/lib/chromium/chromium" ] || { echo "install-chromium: the packages did not hold usr/lib/chromium/chromium" >&2; exit 1; }
-  rm -rf "$ROOT" && mv "$ROOT.partial" "$ROOT"
+  # shellcheck disable=SC2086 # one package name per word
+  unpack_debs "$ROOT" $missing
+  commit_debs install-chromium "$ROOT" usr/lib/chromium/chromium
 fi
 libs="$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu:$ROOT/usr/lib/x86_64-linux-gnu/pulseaudio"
 echo "CHROMIUM=$ROOT/usr/lib/chromium/chromium LD_PATH=$libs"

@@ -9,6 +9,8 @@
 # socket and pid file of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debs.sh
+. scripts/lib/debs.sh
 TOOLS_DIR="${ROLLBACK_TOOLS_DIR:-$PWD/.tools}"
 ROOT="$TOOLS_DIR/docker"
 PACKAGES=(docker.io containerd runc tini iptables libip4tc2 libip6tc2 libxtables12 libnetfilter-conntrack3
@@ -25,20 +27,12 @@ flock 9
 if ! unpacked; then
   command -v apt-get >/dev/null || { echo "install-docker: no dockerd and no apt-get: install Docker" >&2; exit 1; }
   echo "install-docker: fetching Debian's docker.io into $ROOT" >&2
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  chmod 0777 "$work" # apt-get download drops root for the download
-  (cd "$work" && apt-get download "${PACKAGES[@]}" >&2)
-  rm -rf "$ROOT.partial" && mkdir -p "$ROOT.partial"
-  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT.partial"; done
+  unpack_debs "$ROOT" "${PACKAGES[@]}"
   # The alternatives dpkg would have made: dockerd calls `iptables` (the legacy backend: no nftables
   # library needed at run time).
   for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
     ln -sf "$t-legacy" "$ROOT.partial/usr/sbin/$t"
   done
-  for bin in usr/sbin/dockerd usr/bin/containerd usr/bin/runc usr/sbin/debootstrap; do
-    [ -x "$ROOT.partial/$bin" ] || { echo "install-docker: the packages did not hold $bin" >&2; exit 1; }
-  done
-  rm -rf "$ROOT" && mv "$ROOT.partial" "$ROOT"
+  commit_debs install-docker "$ROOT" usr/sbin/dockerd usr/bin/containerd usr/bin/runc usr/sbin/debootstrap
 fi
 echo "DOCKERD=$ROOT/usr/sbin/dockerd PATH_DIRS=$ROOT/usr/bin:$ROOT/usr/sbin LIBS=$ROOT/usr/lib/x86_64-linux-gnu:$ROOT/lib/x86_64-linux-gnu XTABLES=$ROOT/usr/lib/x86_64-linux-gnu/xtables DEBOOTSTRAP=$ROOT/usr/sbin/debootstrap DEBOOTSTRAP_DIR=$ROOT/usr/share/debootstrap"

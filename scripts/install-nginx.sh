@@ -6,6 +6,8 @@
 # into the system. The rig runs it with a prefix and a configuration of its own (-p, -c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debs.sh
+. scripts/lib/debs.sh
 TOOLS_DIR="${ROLLBACK_TOOLS_DIR:-$PWD/.tools}"
 ROOT="$TOOLS_DIR/nginx"
 
@@ -17,13 +19,8 @@ else
   if [ ! -x "$ROOT/usr/sbin/nginx" ]; then
     command -v apt-get >/dev/null || { echo "install-nginx: no nginx and no apt-get: install nginx" >&2; exit 1; }
     echo "install-nginx: fetching nginx from Debian into $ROOT" >&2
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    chmod 0777 "$work" # apt-get download drops root for the download
-    (cd "$work" && apt-get download nginx nginx-common >&2)
-    mkdir -p "$ROOT"
-    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
-    [ -x "$ROOT/usr/sbin/nginx" ] || { echo "install-nginx: the packages did not hold usr/sbin/nginx" >&2; exit 1; }
+    unpack_debs "$ROOT" nginx nginx-common
+    commit_debs install-nginx "$ROOT" usr/sbin/nginx
   fi
   NGINX="$ROOT/usr/sbin/nginx"
 fi

@@ -10,6 +10,8 @@
 # API the rollback talks to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debs.sh
+. scripts/lib/debs.sh
 TOOLS_DIR="${ROLLBACK_TOOLS_DIR:-$PWD/.tools}"
 ROOT="$TOOLS_DIR/podman"
 PACKAGES=(podman conmon runc golang-github-containers-common libgpgme11 libsubid4 docker-registry)
@@ -25,16 +27,8 @@ else
   if [ ! -x "$ROOT/usr/bin/podman" ] || [ ! -x "$ROOT/usr/bin/docker-registry" ]; then
     command -v apt-get >/dev/null || { echo "install-podman: no podman and no apt-get: install podman" >&2; exit 1; }
     echo "install-podman: fetching podman from Debian into $ROOT" >&2
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    chmod 0777 "$work" # apt-get download drops root for the download
-    (cd "$work" && apt-get download "${PACKAGES[@]}" >&2)
-    rm -rf "$ROOT.partial" && mkdir -p "$ROOT.partial"
-    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT.partial"; done
-    for bin in podman conmon docker-registry; do
-      [ -x "$ROOT.partial/usr/bin/$bin" ] || { echo "install-podman: the packages did not hold usr/bin/$bin" >&2; exit 1; }
-    done
-    rm -rf "$ROOT" && mv "$ROOT.partial" "$ROOT"
+    unpack_debs "$ROOT" "${PACKAGES[@]}"
+    commit_debs install-podman "$ROOT" usr/bin/podman usr/bin/conmon usr/bin/docker-registry
   fi
   PODMAN="$ROOT/usr/bin/podman"
   CONMON="$ROOT/usr/bin/conmon"

@@ -7,6 +7,8 @@
 # .tools/prometheus: nothing is installed into the system. The rig runs them with flags of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debs.sh
+. scripts/lib/debs.sh
 TOOLS_DIR="${ROLLBACK_TOOLS_DIR:-$PWD/.tools}"
 ROOT="$TOOLS_DIR/prometheus"
 
@@ -17,13 +19,8 @@ if [ -z "$PROMETHEUS" ] || [ -z "$ALERTMANAGER" ]; then
   if [ ! -x "$ROOT/usr/bin/prometheus" ] || [ ! -x "$ROOT/usr/bin/prometheus-alertmanager" ]; then
     command -v apt-get >/dev/null || { echo "install-prometheus: no prometheus and no apt-get: install prometheus" >&2; exit 1; }
     echo "install-prometheus: fetching prometheus and alertmanager from Debian into $ROOT" >&2
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    chmod 0777 "$work" # apt-get download drops root for the download
-    (cd "$work" && apt-get download prometheus prometheus-alertmanager >&2)
-    mkdir -p "$ROOT"
-    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
-    [ -x "$ROOT/usr/bin/prometheus" ] || { echo "install-prometheus: the packages did not hold usr/bin/prometheus" >&2; exit 1; }
+    unpack_debs "$ROOT" prometheus prometheus-alertmanager
+    commit_debs install-prometheus "$ROOT" usr/bin/prometheus
   fi
   PROMETHEUS="$ROOT/usr/bin/prometheus"
   ALERTMANAGER="$ROOT/usr/bin/prometheus-alertmanager"

@@ -7,6 +7,8 @@
 # run as root: its privilege-separation user `sshd` and the empty folder /run/sshd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/debs.sh
+. scripts/lib/debs.sh
 TOOLS_DIR="${ROLLBACK_TOOLS_DIR:-$PWD/.tools}"
 ROOT="$TOOLS_DIR/openssh"
 
@@ -18,13 +20,8 @@ else
   if [ ! -x "$ROOT/usr/sbin/sshd" ]; then
     command -v apt-get >/dev/null || { echo "install-sshd: no sshd and no apt-get: install OpenSSH's server (openssh-server)" >&2; exit 1; }
     echo "install-sshd: fetching openssh-server from Debian into $ROOT" >&2
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    chmod 0777 "$work" # apt-get download drops root for the download
-    (cd "$work" && apt-get download openssh-server openssh-sftp-server libwrap0 >&2)
-    mkdir -p "$ROOT"
-    for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
-    [ -x "$ROOT/usr/sbin/sshd" ] || { echo "install-sshd: the packages did not hold usr/sbin/sshd" >&2; exit 1; }
+    unpack_debs "$ROOT" openssh-server openssh-sftp-server libwrap0
+    commit_debs install-sshd "$ROOT" usr/sbin/sshd
   fi
   SSHD="$ROOT/usr/sbin/sshd"
   SFTP="$ROOT/usr/lib/openssh/sftp-server"

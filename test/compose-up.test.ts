@@ -183,7 +183,10 @@ beforeAll(async () => {
     await compose(['up', '-d', '--wait', '--pull', 'never']);
   } catch (err) {
     const logs = await compose(['logs', '--no-color', '--tail', '30']).catch(() => ({ stdout: '' }));
-    throw new Error(`docker compose up failed: ${(err as Error).message}\n${logs.stdout}`, { cause: err });
+    throw new Error(
+      `docker compose up failed: ${(err as Error).message}\n${logs.stdout}\ndockerd: ${engine.log().slice(-2000)}`,
+      { cause: err },
+    );
   }
   upSeconds = (Date.now() - upStarted) / 1000;
   process.stderr.write(

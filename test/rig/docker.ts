@@ -17,8 +17,6 @@ const run = promisify(execFile);
  * temporary data root instead (and builds cold).
  */
 export interface DockerEngine {
-  /** DOCKER_HOST for the docker CLI and Compose. */
-  host: string;
   /** The environment the docker CLI and Compose need to reach this engine. */
   env: NodeJS.ProcessEnv;
   /** The engine's log, for a failure message. */
@@ -49,15 +47,15 @@ export async function startDocker(): Promise<DockerEngine> {
     const dir = mkdtempSync(join(tmpdir(), 'rb-dk-'));
     cleanup.add('the engine folder', () => rmSync(dir, { recursive: true, force: true }));
     mkdirSync(CACHE_ROOT, { recursive: true });
-    let dataRoot = join(CACHE_ROOT, 'data');
     const cachePid = join(CACHE_ROOT, 'dockerd.pid');
-    if (alive(cachePid)) {
-      dataRoot = join(dir, 'data');
+    const shared = !alive(cachePid);
+    const dataRoot = shared ? join(CACHE_ROOT, 'data') : join(dir, 'data');
+    const pidFile = shared ? cachePid : join(dir, 'dockerd.pid');
+    if (!shared) {
       process.stderr.write(
         `[docker] ${CACHE_ROOT} is in use by another engine: images are built cold in ${dataRoot}\n`,
       );
     }
-    const pidFile = dataRoot.startsWith(CACHE_ROOT) ? cachePid : join(dir, 'dockerd.pid');
     const socket = join(dir, 'docker.sock');
     const extraPath = tool('PATH_DIRS');
     const env: NodeJS.ProcessEnv = {
@@ -85,11 +83,10 @@ export async function startDocker(): Promise<DockerEngine> {
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     cleanup.add('dockerd', () => stopChild(child));
-    const host = `unix://${socket}`;
     const cliEnv: NodeJS.ProcessEnv = {
       ...process.env,
       PATH: env.PATH,
-      DOCKER_HOST: host,
+      DOCKER_HOST: `unix://${socket}`,
       DOCKER_BUILDKIT: '0',
     };
     await eventually(
@@ -105,7 +102,7 @@ export async function startDocker(): Promise<DockerEngine> {
       },
       60_000,
     );
-    return { host, env: cliEnv, log: () => log, stop: () => cleanup.run() };
+    return { env: cliEnv, log: () => log, stop: () => cleanup.run() };
   } catch (err) {
     return cleanup.abandon(err);
   }

@@ -6,7 +6,8 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
  * Recorded rollbacks of every kind and outcome, replayed against today's workflow code: a change
  * that would break a rollback in flight (an approval waiting, a validation phase on its timer)
  * fails here. `v1/` was recorded by the code before the target-kind modules, `v2/` by the code with
- * the read-only checks first (plan format 3); keep a set while rollbacks started by its code may
+ * the read-only checks first (plan format 3), `v3/` by the code whose start's watch runs beside the
+ * checks after it (patch start-beside-checks); keep a set while rollbacks started by its code may
  * still be running. Record a new set with
  * `npx tsx test/replay/record.ts test/replay/histories/NAME` (README, "Replay safety").
  */

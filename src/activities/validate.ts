@@ -6,7 +6,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { HostSpec } from '../model';
 import { LOCAL_HOST } from '../runner/local-host';
 import type { Host } from '../runner/types';
-import { done, heartbeat, permanent, retryable, type StepResult } from './common';
+import { CancelledFailure } from '@temporalio/common';
+import { cancellationSignal, done, heartbeat, permanent, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 import { HostProcessTransport } from './mcp-transport';
 import { envFileSecrets, redact } from './redact';
@@ -18,7 +19,18 @@ import { envFileSecrets, redact } from './redact';
  */
 export type CheckFrom = 'orchestrator' | 'host';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` aborts first. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /** `v1.11.4` and `1.11.4` name the same release. */
 export function sameVersion(a: string, b: string): boolean {
@@ -34,7 +46,9 @@ interface HealthBody {
 
 /**
  * Polls the health endpoint until it reports healthy (and the expected version) or the deadline
- * passes. No fixed sleep: a service that comes up in 300 ms is validated in 300 ms.
+ * passes. No fixed sleep: a service that comes up in 300 ms is validated in 300 ms (every 100 ms
+ * for the first 5 s, then every 500 ms). The first check runs beside the start's watch, so it may
+ * begin before the service is up, and it stops when the rollback cancels it (the start failed).
  */
 export async function checkHealth(
   input: {
@@ -48,10 +62,15 @@ export async function checkHealth(
   const started = Date.now();
   const deadline = started + input.timeoutSeconds * 1000;
   let last = 'no answer yet';
+  const cancelled = cancellationSignal();
   for (;;) {
     heartbeat(last);
+    if (cancelled?.aborted) throw new CancelledFailure(`health check ${input.url} stopped: ${last}`);
     try {
-      const res = await host.fetch(input.url, { signal: AbortSignal.timeout(5000) });
+      const timeout = AbortSignal.timeout(5000);
+      const res = await host.fetch(input.url, {
+        signal: cancelled ? AbortSignal.any([cancelled, timeout]) : timeout,
+      });
       const text = await res.text();
       let body: HealthBody = {};
       try {
@@ -84,7 +103,8 @@ export async function checkHealth(
         'HealthCheckFailed',
       );
     }
-    await sleep(Math.min(500, Math.max(0, deadline - Date.now())));
+    const every = Date.now() - started < 5000 ? 100 : 500;
+    await pause(Math.min(every, Math.max(0, deadline - Date.now())), cancelled);
   }
 }
 

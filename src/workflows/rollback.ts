@@ -3,6 +3,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -28,7 +29,7 @@ import { Gates } from './gates';
 import { finalStepsOf, legacyReportsVersion } from './legacy';
 import { preflightUpdate } from './messages';
 import { notifier, type Notify } from './notify';
-import { describeError, failureType, StepRunner } from './step-runner';
+import { besideStart, describeError, failureType, StepRunner } from './step-runner';
 
 export interface RollbackInput {
   request: RollbackRequest;
@@ -211,41 +212,44 @@ async function runSteps(
   runner: StepRunner,
   notify: Notify,
 ): Promise<Outcome> {
+  // Workflows started before a start's watch ran beside its checks replay them one after another.
+  let beside: boolean | undefined;
   for (let i = 0; i < steps.length;) {
+    if (beside === undefined && besideStart(steps, i) > i + 1) beside = patched('start-beside-checks');
+    const ran = await runner.runFrom(steps, i, beside ?? false);
+    if ('next' in ran) {
+      i = ran.next;
+      continue;
+    }
+    const { err } = ran;
+    i = ran.index;
     const step = steps[i]!;
-    try {
-      await runner.runStep(step);
+    const error = describeError(err);
+    let decision = plan.onFailure.default;
+    let by = 'policy';
+    if (plan.onFailure.wait || step.onFailure === 'decide') {
+      const waiting = gates.waitForDecision(step.id, step.title, error, plan.onFailure);
+      runner.publish();
+      await notify('step-failed', { step: { id: step.id, title: step.title, error } });
+      ({ decision, by } = await waiting);
+    } else {
+      runner.record.decisions.push({
+        stepId: step.id,
+        decision,
+        by,
+        at: new Date().toISOString(),
+        via: 'policy',
+        comment: `the plan decides at once (onFailure.wait is false for ${plan.kind} rollbacks)`,
+      });
+    }
+    if (decision === 'retry') continue;
+    if (decision === 'skip') {
+      runner.markSkipped(step.id, `skipped by ${by} after: ${error}`);
       i++;
       continue;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const error = describeError(err);
-      let decision = plan.onFailure.default;
-      let by = 'policy';
-      if (plan.onFailure.wait || step.onFailure === 'decide') {
-        const waiting = gates.waitForDecision(step.id, step.title, error, plan.onFailure);
-        runner.publish();
-        await notify('step-failed', { step: { id: step.id, title: step.title, error } });
-        ({ decision, by } = await waiting);
-      } else {
-        runner.record.decisions.push({
-          stepId: step.id,
-          decision,
-          by,
-          at: new Date().toISOString(),
-          via: 'policy',
-          comment: `the plan decides at once (onFailure.wait is false for ${plan.kind} rollbacks)`,
-        });
-      }
-      if (decision === 'retry') continue;
-      if (decision === 'skip') {
-        runner.markSkipped(step.id, `skipped by ${by} after: ${error}`);
-        i++;
-        continue;
-      }
-      runner.record.failure = { stepId: step.id, title: step.title, message: error, type: failureType(err) };
-      return decision === 'abort' ? { type: 'aborted', by } : { type: 'failed' };
     }
+    runner.record.failure = { stepId: step.id, title: step.title, message: error, type: failureType(err) };
+    return decision === 'abort' ? { type: 'aborted', by } : { type: 'failed' };
   }
   return { type: 'succeeded' };
 }

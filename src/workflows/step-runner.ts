@@ -131,6 +131,30 @@ function renderDetails(record: RollbackRecord): string {
   ].join('\n');
 }
 
+/** A step that failed for good: where it is in the steps, and why. */
+export interface StepFailure {
+  index: number;
+  err: unknown;
+}
+
+/**
+ * Where the steps that run together from `i` end (exclusive). A service's start guards against a
+ * release that dies at once by watching it stay up for its grace period (`startGraceSeconds`).
+ * That watch runs beside the validation that follows instead of before it: the first check is a
+ * health check, which waits until the service answers, and the rollback goes past the validation
+ * only once the start's watch held too. A restart is never overlapped: until it happens, the old
+ * process would answer the health check.
+ */
+export function besideStart(steps: PlanStep[], i: number): number {
+  const step = steps[i]!;
+  if (step.role !== 'start' || step.activity !== 'startService' || steps[i + 1]?.activity !== 'checkHealth')
+    return i + 1;
+  let end = i + 1;
+  while (end < steps.length && steps[end]!.role === 'validate' && steps[end]!.activity !== WAIT_ACTIVITY)
+    end++;
+  return end;
+}
+
 interface RegisteredUndo {
   stepId: string;
   calls: { activity: string; retry: RetryClass; input: unknown; on?: HostSpec }[];
@@ -144,6 +168,11 @@ interface RegisteredUndo {
 export class StepRunner {
   readonly results = new Map<string, StepResult>();
   private readonly undos: RegisteredUndo[] = [];
+  /**
+   * The steps running now, oldest first (a start and the checks beside it run together): the
+   * record's current step is the oldest, the one the rollback waits on.
+   */
+  private readonly running: string[] = [];
 
   constructor(
     readonly record: RollbackRecord,
@@ -168,7 +197,8 @@ export class StepRunner {
     const startedMs = Date.now();
     p.state = 'running';
     p.startedAt = new Date(startedMs).toISOString();
-    this.record.currentStep = step.id;
+    this.running.push(step.id);
+    this.record.currentStep = this.running[0];
     this.publish();
     try {
       // Once per step: a retried step (an operator's "retry") must not be undone twice.
@@ -202,9 +232,66 @@ export class StepRunner {
     } finally {
       p.finishedAt = new Date().toISOString();
       p.durationMs = Date.now() - startedMs;
-      this.record.currentStep = undefined;
+      this.running.splice(this.running.indexOf(step.id), 1);
+      this.record.currentStep = this.running[0];
       this.publish();
     }
+  }
+
+  /** A step stopped before it could finish (a check beside a start that failed): as if it never ran. */
+  markNotRun(id: string): void {
+    const p = this.progress(id);
+    p.state = 'pending';
+    p.attempts = 0;
+    for (const k of ['startedAt', 'finishedAt', 'durationMs', 'summary', 'lastError', 'errorType'] as const)
+      delete p[k];
+    this.publish();
+  }
+
+  /**
+   * Runs `steps[i]`, or a start with the checks that run beside it (`besideStart`, when `beside`).
+   * Resolves to the index after what ran, or to the step that failed for good: the start when it
+   * failed (it is the cause), else the first check that failed. A check still running when the
+   * start fails is stopped and counts as not run. An operator's cancellation is thrown.
+   */
+  async runFrom(steps: PlanStep[], i: number, beside: boolean): Promise<{ next: number } | StepFailure> {
+    const end = beside ? besideStart(steps, i) : i + 1;
+    if (end === i + 1) {
+      try {
+        await this.runStep(steps[i]!);
+        return { next: i + 1 };
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        return { index: i, err };
+      }
+    }
+    const checks = new CancellationScope();
+    let startError: { err: unknown } | undefined;
+    const start = this.runStep(steps[i]!).catch((err: unknown) => {
+      startError = { err };
+      checks.cancel();
+    });
+    let checkError: StepFailure | undefined;
+    let stopped: string | undefined;
+    await checks.run(async () => {
+      for (let j = i + 1; j < end; j++) {
+        try {
+          await this.runStep(steps[j]!);
+        } catch (err) {
+          if (startError && isCancellation(err)) stopped = steps[j]!.id;
+          else checkError = { index: j, err };
+          return;
+        }
+      }
+    });
+    await start;
+    if (startError) {
+      if (isCancellation(startError.err)) throw startError.err;
+      if (stopped) this.markNotRun(stopped);
+      return { index: i, err: startError.err };
+    }
+    if (checkError && isCancellation(checkError.err)) throw checkError.err;
+    return checkError ?? { next: end };
   }
 
   markSkipped(id: string, reason: string): void {

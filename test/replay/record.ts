@@ -46,7 +46,14 @@ export const SCENARIOS: Scenario[] = [
     config: 'git-command',
     target: 'billing-api',
     request: { kind: 'emergency' },
-    fakes: { fail: { startService: { times: Infinity, type: 'Error', nonRetryable: true } } },
+    fakes: {
+      fail: { startService: { times: Infinity, type: 'Error', nonRetryable: true } },
+      // The health check beside the failing start waits for a service that never comes, as the
+      // real one would, until the start's failure cancels it. (A fake that returned at once could
+      // finish while the workflow asks to cancel it; the real server takes that in its stride, the
+      // time-skipping test server answers ACTIVITY_UNKNOWN and the workflow task never completes.)
+      block: { checkHealth: {} },
+    },
     drive: async ({ handle, progressWhen }) => {
       await progressWhen('awaiting approval', (r) => r.status === 'awaiting-approval');
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });

@@ -15,7 +15,15 @@ const execFileAsync = promisify(execFile);
 
 /** The fixture's failure modes (server.js FAILURE_MODES). */
 export type FailureMode =
-  'none' | 'unhealthy' | 'tools-missing' | 'crash' | 'slow' | 'probe-error' | 'warmup' | 'errors';
+  | 'none'
+  | 'unhealthy'
+  | 'tools-missing'
+  | 'crash'
+  | 'slow'
+  | 'probe-error'
+  | 'warmup'
+  | 'errors'
+  | 'dies-soon';
 
 export interface ExtraTag {
   /** Tag name, e.g. `v1.21.0`. */

@@ -33,5 +33,7 @@ USER rollback
 ENV NODE_ENV=production \
     ROLLBACK_STATE_DIR=/home/rollback/.rollback
 EXPOSE 8080 9464
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/rollback.js"]
+# V8's young generation capped at 2 MB a semi-space: the worker under 50 concurrent rollbacks
+# peaked at ~250 MB instead of ~300 MB, at the same speed (README, bench/group.ts).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "/app/bin/rollback.js"]
 CMD ["worker", "--health", "0.0.0.0:8080", "--metrics", "0.0.0.0:9464", "--log-format", "json"]

@@ -2,10 +2,11 @@
  * `npm run bench`: fleet rollbacks. A group of 20 targets (maxParallel 20) against a group of one,
  * alternating (wall ratio of medians), and 50 single rollbacks of 50 targets started at once on
  * one worker in a process of its own (all must succeed; p50/p95 time to finish; the worker
- * process's peak RSS). Fast fake step activities on a real dev server and worker: what is measured is the
+ * process's peak RSS; from the sources under tsx, and compiled under plain node). Fast fake step activities on a real dev server and worker: what is measured is the
  * orchestration (children, waves, histories), not the services. BENCH_RUNS sets the runs (default 3).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -64,12 +65,17 @@ async function main() {
   try {
     const one: number[] = [];
     const twenty: number[] = [];
-    async function fiftyAtOnce(queue: string, env: Record<string, string>): Promise<FiftyResult> {
+    async function fiftyAtOnce(
+      queue: string,
+      env: Record<string, string>,
+      compiled?: string,
+    ): Promise<FiftyResult> {
       const lone = await spawnFakeWorker({
         address: server.address,
         taskQueue: queue,
         namespace: 'default',
         env,
+        compiled,
       });
       const loneClient = await RollbackClient.connect({ address: server.address, taskQueue: queue });
       const idleKb = rssKb(lone.child.pid!);
@@ -108,6 +114,28 @@ async function main() {
     writeFileSync(bundlePath, code);
     const selfBundled = await fiftyAtOnce('bench-group-50', { ROLLBACK_WORKFLOW_BUNDLE: '' });
     const prebuilt = await fiftyAtOnce('bench-group-50-prebuilt', { ROLLBACK_WORKFLOW_BUNDLE: bundlePath });
+    // Third: the same worker compiled by tsc and run by plain node (no tsx), as `rollback worker`
+    // runs from the build; in .bench/ so that node finds the project's node_modules.
+    const out = join(__dirname, '..', '.bench', 'compiled');
+    rmSync(out, { recursive: true, force: true });
+    const tsc = spawnSync(
+      process.execPath,
+      [require.resolve('typescript/bin/tsc'), '-p', join(__dirname, '..', 'tsconfig.json'), '--outDir', out],
+      { encoding: 'utf8' },
+    );
+    if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+    const compiled = await fiftyAtOnce(
+      'bench-group-50-compiled',
+      { ROLLBACK_WORKFLOW_BUNDLE: bundlePath },
+      join(out, 'test', 'rig', 'fake-worker-main.js'),
+    );
+    // Fourth: that worker with V8's young generation capped at 2 MB a semi-space (as the image runs
+    // it): fewer bytes held between scavenges, more scavenges.
+    const smallYoung = await fiftyAtOnce(
+      'bench-group-50-semi2',
+      { ROLLBACK_WORKFLOW_BUNDLE: bundlePath, NODE_OPTIONS: '--max-semi-space-size=2' },
+      join(out, 'test', 'rig', 'fake-worker-main.js'),
+    );
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     console.log(
       [
@@ -124,6 +152,8 @@ async function main() {
         ...[
           ['worker bundling the workflows at start', selfBundled],
           ['worker given a prebuilt bundle', prebuilt],
+          ['compiled worker, plain node, prebuilt bundle', compiled],
+          ['the same with node --max-semi-space-size=2', smallYoung],
         ].flatMap(([what, r]) => {
           const f = r as FiftyResult;
           return [

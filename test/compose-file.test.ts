@@ -46,6 +46,10 @@ test('start order is gated on health and on the one-shot setups finishing', () =
   // The worker serves that health endpoint by default (the image's command).
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   expect(dockerfile).toMatch(/CMD \["worker", "--health", "0\.0\.0\.0:8080"/);
+  // Every command runs with V8's young generation capped (the worker's peak memory; README).
+  expect(dockerfile).toContain(
+    'ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=2", "/app/bin/rollback.js"]',
+  );
   for (const name of ['chatops', 'serve']) {
     expect(services[name].depends_on).toEqual({ worker: { condition: 'service_healthy' } });
   }

@@ -66,17 +66,13 @@ export async function spawnFakeWorker(opts: {
   block?: string;
   env?: Record<string, string>;
   connection?: Connection;
+  /** A plain-JS build of fake-worker-main.ts to run with node instead of the sources under tsx. */
+  compiled?: string;
 }): Promise<{ child: ChildProcess; dispose: () => Promise<void> }> {
-  const rig = __dirname;
-  const script = [
-    `const { startWorker } = require(${JSON.stringify(join(rig, 'temporal.ts'))});`,
-    `const { createFakeActivities } = require(${JSON.stringify(join(rig, 'fake-activities.ts'))});`,
-    'const block = process.env.FAKE_WORKER_BLOCK;',
-    'startWorker(process.env.FAKE_WORKER_TASK_QUEUE, process.env.TEMPORAL_ADDRESS,',
-    '  createFakeActivities(block ? { block: { [block]: {} } } : {}),',
-    ').catch((err) => { console.error(err); process.exit(1); });',
-  ].join('\n');
-  const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), '-e', script], {
+  const argv = opts.compiled
+    ? [opts.compiled]
+    : ['-r', require.resolve('tsx/cjs'), join(__dirname, 'fake-worker-main.ts')];
+  const child = spawn(process.execPath, argv, {
     env: {
       ...process.env,
       ...opts.env,

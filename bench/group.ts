@@ -2,8 +2,9 @@
  * `npm run bench`: fleet rollbacks. A group of 20 targets (maxParallel 20) against a group of one,
  * alternating (wall ratio of medians), and 50 single rollbacks of 50 targets started at once on
  * one worker in a process of its own (all must succeed; p50/p95 time to finish; the worker
- * process's peak RSS; from the sources under tsx, and compiled under plain node). Fast fake step activities on a real dev server and worker: what is measured is the
- * orchestration (children, waves, histories), not the services. BENCH_RUNS sets the runs (default 3).
+ * process's peak RSS; from the sources under tsx, and compiled under plain node). Fast fake step
+ * activities on a real dev server and worker: what is measured is the orchestration (children,
+ * waves, histories), not the services. BENCH_RUNS sets the runs (default 3).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,17 +125,18 @@ async function main() {
       { encoding: 'utf8' },
     );
     if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+    const compiledMain = join(out, 'test', 'rig', 'fake-worker-main.js');
     const compiled = await fiftyAtOnce(
       'bench-group-50-compiled',
       { ROLLBACK_WORKFLOW_BUNDLE: bundlePath },
-      join(out, 'test', 'rig', 'fake-worker-main.js'),
+      compiledMain,
     );
     // Fourth: that worker with V8's young generation capped at 2 MB a semi-space (as the image runs
     // it): fewer bytes held between scavenges, more scavenges.
     const smallYoung = await fiftyAtOnce(
       'bench-group-50-semi2',
       { ROLLBACK_WORKFLOW_BUNDLE: bundlePath, NODE_OPTIONS: '--max-semi-space-size=2' },
-      join(out, 'test', 'rig', 'fake-worker-main.js'),
+      compiledMain,
     );
     const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
     console.log(

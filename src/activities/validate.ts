@@ -1,12 +1,13 @@
 import { isAbsolute, join } from 'node:path/posix';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as wait } from 'node:timers/promises';
+import { CancelledFailure } from '@temporalio/common';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { HostSpec } from '../model';
 import { LOCAL_HOST } from '../runner/local-host';
 import type { Host } from '../runner/types';
-import { CancelledFailure } from '@temporalio/common';
 import { cancellationSignal, done, heartbeat, permanent, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 import { HostProcessTransport } from './mcp-transport';
@@ -18,19 +19,6 @@ import { envFileSecrets, redact } from './redact';
  * connection and the stdio server starts there.
  */
 export type CheckFrom = 'orchestrator' | 'host';
-
-/** Waits `ms`, or less when `signal` aborts first. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** `v1.11.4` and `1.11.4` name the same release. */
 export function sameVersion(a: string, b: string): boolean {
@@ -104,7 +92,10 @@ export async function checkHealth(
       );
     }
     const every = Date.now() - started < 5000 ? 100 : 500;
-    await pause(Math.min(every, Math.max(0, deadline - Date.now())), cancelled);
+    // A cancellation ends the wait early (it rejects); the loop's top then throws CancelledFailure.
+    await wait(Math.min(every, Math.max(0, deadline - Date.now())), undefined, { signal: cancelled }).catch(
+      () => undefined,
+    );
   }
 }
 

@@ -42,6 +42,12 @@ test('the checks run while the start still watches the service; the next step wa
   // What follows the validation (the error-log mark) began only once the start's watch was over.
   expect(first(run.calls, 'markLogOffsets').startSeq).toBeGreaterThan(start.endSeq!);
   expect(run.record.steps.find((s) => s.id === 'start')).toMatchObject({ state: 'succeeded' });
+  // The start is given the health check beside it, on which its crash watch may end early.
+  const health = first(run.calls, 'checkHealth').input as { url: string; expectedVersion?: string };
+  expect(health.url).toMatch(/^http/);
+  expect(start.input).toMatchObject({
+    endWatchWhenHealthy: { url: health.url, expectedVersion: health.expectedVersion },
+  });
 });
 
 test('a start that fails stops the check still running beside it: the failure is the start, the check counts as not run', async () => {

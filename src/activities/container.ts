@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { HostSpec } from '../model';
 import { tail, type Host } from '../runner/types';
 import { cancellationSignal, done, heartbeat, permanent, retryable, type StepResult } from './common';
@@ -34,7 +34,10 @@ export function engineOf(input: EngineInput, host: Host): Docker {
       'BadInput',
     );
   }
-  return new Docker(input.socket ? { socketPath: input.socket } : undefined);
+  // Loaded on first use: a worker with no container targets does not carry dockerode.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Dockerode = require('dockerode') as typeof Docker;
+  return new Dockerode(input.socket ? { socketPath: input.socket } : undefined);
 }
 
 function where(input: EngineInput): string {

@@ -1,10 +1,10 @@
-import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path/posix';
 import type { HostSpec } from '../model';
 import { LOCAL_HOST } from '../runner/local-host';
 import type { Host, HostFiles } from '../runner/types';
 import { done, heartbeat, permanent, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
+import { localPm2Home } from './pm2-rpc';
 import { envFileSecrets, redact } from './redact';
 
 /**
@@ -22,7 +22,7 @@ export interface LogSource {
 
 /** pm2 names its log files after the process name with anything but letters, digits, `\`, `.` and `-` replaced. */
 export function pm2LogFiles(name: string, pm2Home?: string): string[] {
-  const home = pm2Home ?? process.env.PM2_HOME ?? join(homedir(), '.pm2');
+  const home = localPm2Home(pm2Home);
   const base = name.replace(/[^a-zA-Z0-9\\.-]/g, '-');
   return [join(home, 'logs', `${base}-out.log`), join(home, 'logs', `${base}-error.log`)];
 }

@@ -2,6 +2,8 @@ import { isAbsolute, join } from 'node:path';
 import type { ServiceConfig } from '../targets/kinds/git';
 import type { HostSpec } from '../model';
 import { tail, type Host } from '../runner/types';
+import { probeHealth, type HealthTarget } from './health-probe';
+import { localPm2Home, pm2ListOverRpc } from './pm2-rpc';
 import { done, heartbeat, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
@@ -11,6 +13,12 @@ export interface ServiceInput {
   service: ServiceConfig;
   /** The deploy path: pm2's working directory and the base of a relative script. */
   cwd: string;
+  /**
+   * The health check that runs beside the start (the workflow adds it): the start's watch ends as
+   * soon as the service answers it healthy with no restart, instead of at the end of the grace
+   * period, unless the service says `startGraceEndsWhenHealthy: false`.
+   */
+  endWatchWhenHealthy?: HealthTarget;
 }
 
 export interface Pm2Proc {
@@ -64,6 +72,11 @@ export function parsePm2List(stdout: string): Pm2Proc[] {
 }
 
 async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undefined> {
+  // On the worker's own machine, with our own pm2, ask the daemon directly (ms, not a Node start).
+  if (host.local && !service.pm2Command) {
+    const list = (await pm2ListOverRpc(localPm2Home(service.pm2Home))) as Pm2Proc[] | undefined;
+    if (list) return list.find((p) => p.name === service.name);
+  }
   const r = await pm2(service, ['jlist'], host);
   if (r.exitCode !== 0) throw new Error(`pm2 jlist failed: ${tail(r.stderr, 5)}`);
   return parsePm2List(r.stdout).find((p) => p.name === service.name);
@@ -82,11 +95,19 @@ async function stopPm2(service: Pm2Service, host: Host): Promise<StepResult> {
 
 /**
  * A process that dies at start shows as online for a moment. Like pm2's own min_uptime, a start
- * counts once the current instance has stayed up for the grace period with no restart.
+ * counts once the current instance has stayed up for the grace period with no restart, or, with a
+ * health check beside the start (`healthy`), once it answered that check with no restart.
+ * Resolves to how the watch ended.
  */
-async function waitUntilStable(service: Pm2Service, baseRestarts: number, host: Host): Promise<void> {
+async function waitUntilStable(
+  service: Pm2Service,
+  baseRestarts: number,
+  host: Host,
+  healthy?: HealthTarget,
+): Promise<string> {
   const graceMs = service.startGraceSeconds * 1000;
   const deadline = Date.now() + graceMs + 30_000;
+  const every = host.local ? 50 : 200; // locally a look is a few ms over pm2's socket
   for (;;) {
     const p = await pm2Find(service, host);
     heartbeat();
@@ -99,23 +120,40 @@ async function waitUntilStable(service: Pm2Service, baseRestarts: number, host: 
       );
     }
     const upMs = Date.now() - (p?.pm2_env?.pm_uptime ?? Date.now());
-    if (upMs >= graceMs) return;
+    if (upMs >= graceMs) return `up ${service.startGraceSeconds} s with no restart`;
+    if (healthy && (await answersHealthy(healthy, host)))
+      return `answered its health check after ${upMs} ms of uptime with no restart`;
     if (Date.now() > deadline)
       throw retryable(
         `pm2 process ${service.name} never reached ${graceMs} ms of uptime`,
         'ServiceStartFailed',
       );
-    await sleep(Math.min(200, graceMs - upMs));
+    await sleep(Math.min(every, graceMs - upMs));
   }
 }
 
-async function startPm2(service: Pm2Service, cwd: string, host: Host): Promise<StepResult> {
+/** One look at the health check beside the start, for the start's watch (never fails the start). */
+async function answersHealthy(target: HealthTarget, host: Host): Promise<boolean> {
+  return (await probeHealth(target, host, AbortSignal.timeout(1000))).healthy;
+}
+
+/** The health check the start's watch may end on: none when the service asks for the whole grace. */
+function watchEndsOn(input: ServiceInput): HealthTarget | undefined {
+  return input.service.startGraceEndsWhenHealthy === false ? undefined : input.endWatchWhenHealthy;
+}
+
+async function startPm2(
+  service: Pm2Service,
+  cwd: string,
+  host: Host,
+  healthy?: HealthTarget,
+): Promise<StepResult> {
   const proc = await pm2Find(service, host);
   const before = proc?.pm2_env?.status ?? 'absent';
   if (before === 'online') {
     // pm2 restarts a crashing process forever, so "online" alone proves nothing: it must stay up.
-    await waitUntilStable(service, proc?.pm2_env?.restart_time ?? 0, host);
-    return done(`pm2 process ${service.name} already online`, { before });
+    const held = await waitUntilStable(service, proc?.pm2_env?.restart_time ?? 0, host, healthy);
+    return done(`pm2 process ${service.name} already online (${held})`, { before });
   }
   const script = isAbsolute(service.script) ? service.script : join(cwd, service.script);
   // pm2 keeps each process's script, cwd and arguments: reuse the registration when the config
@@ -147,8 +185,13 @@ async function startPm2(service: Pm2Service, cwd: string, host: Host): Promise<S
       `pm2 ${args[0]} ${service.name} failed: ${tail(r.stderr || r.stdout, 5)}`,
       'ServiceStartFailed',
     );
-  await waitUntilStable(service, registered ? (proc?.pm2_env?.restart_time ?? 0) + 1 : 0, host); // `restart` counts one
-  return done(`started pm2 process ${service.name} from ${script}`, { before });
+  const held = await waitUntilStable(
+    service,
+    registered ? (proc?.pm2_env?.restart_time ?? 0) + 1 : 0, // `restart` counts one
+    host,
+    healthy,
+  );
+  return done(`started pm2 process ${service.name} from ${script} (${held})`, { before });
 }
 
 type CommandService = Extract<ServiceConfig, { manager: 'command' }>;
@@ -182,10 +225,11 @@ async function stopService(input: ServiceInput, host: Host): Promise<StepResult>
 /** Starts the service. Starting a running service succeeds without restarting it. */
 async function startService(input: ServiceInput, host: Host): Promise<StepResult> {
   const { service, cwd } = input;
-  if (service.manager === 'pm2') return startPm2(service, cwd, host);
+  const healthy = watchEndsOn(input);
+  if (service.manager === 'pm2') return startPm2(service, cwd, host, healthy);
   if (await commandStatus(service, cwd, host)) {
-    await holdsRunning(service, cwd, host);
-    return done('service already running', { before: 'running' });
+    const held = await holdsRunning(service, cwd, host, healthy);
+    return done(`service already running (${held})`, { before: 'running' });
   }
   await runCommand(service.start, service.cwd ?? cwd, host, 'start');
   for (let i = 0; ; i++) {
@@ -197,16 +241,23 @@ async function startService(input: ServiceInput, host: Host): Promise<StepResult
       );
     await sleep(250);
   }
-  await holdsRunning(service, cwd, host);
-  return done(`started the service (running for ${service.startGraceSeconds} s)`, { before: 'stopped' });
+  const held = await holdsRunning(service, cwd, host, healthy);
+  return done(`started the service (${held})`, { before: 'stopped' });
 }
 
 /**
  * A release that dies at once is running for a moment. Like pm2's min_uptime, a start counts
- * only once `status` has kept reporting it running for the grace period.
+ * only once `status` has kept reporting it running for the grace period, or, with a health check
+ * beside the start, once it answered that check. Resolves to how the watch ended.
  */
-async function holdsRunning(service: CommandService, cwd: string, host: Host): Promise<void> {
-  const until = Date.now() + service.startGraceSeconds * 1000;
+async function holdsRunning(
+  service: CommandService,
+  cwd: string,
+  host: Host,
+  healthy?: HealthTarget,
+): Promise<string> {
+  const started = Date.now();
+  const until = started + service.startGraceSeconds * 1000;
   while (Date.now() < until) {
     await sleep(Math.min(200, Math.max(0, until - Date.now())));
     if (!(await commandStatus(service, cwd, host))) {
@@ -215,7 +266,10 @@ async function holdsRunning(service: CommandService, cwd: string, host: Host): P
         'ServiceStartFailed',
       );
     }
+    if (healthy && Date.now() < until && (await answersHealthy(healthy, host)))
+      return `running, and answered its health check after ${Date.now() - started} ms`;
   }
+  return `running for ${service.startGraceSeconds} s`;
 }
 
 /** Restarts the service so it re-reads its configuration (a partial rollback's flags). */

@@ -1,7 +1,5 @@
-import { DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { SignalSpec } from '../model/guard';
-import type { AwsClients } from './ecs/aws';
+import { cloudwatchSdk, elbSdk, type AwsClients } from './ecs/aws';
 
 /**
  * The guard's AWS signals, through the same SDK clients as the ECS steps (credentials from the
@@ -17,7 +15,9 @@ const failed = (what: string, err: unknown): Out => ({ note: `${what}: ${(err as
 export async function targetGroupSignal(aws: AwsClients, s: Aws<'target-group'>): Promise<Out> {
   const elb = aws.elb(settings(s));
   try {
-    const out = await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: s.targetGroupArn }));
+    const out = await elb.send(
+      new (elbSdk().DescribeTargetHealthCommand)({ TargetGroupArn: s.targetGroupArn }),
+    );
     const targets = out.TargetHealthDescriptions ?? [];
     if (targets.length === 0) return { value: 1, note: 'no registered targets' };
     const bad = targets.filter((t) => t.TargetHealth?.State !== 'healthy');
@@ -42,7 +42,9 @@ export async function targetGroupSignal(aws: AwsClients, s: Aws<'target-group'>)
 export async function alarmsSignal(aws: AwsClients, s: Aws<'cloudwatch-alarms'>): Promise<Out> {
   const cw = aws.cloudwatch(settings(s));
   try {
-    const out = await cw.send(new DescribeAlarmsCommand({ AlarmNames: s.alarms.slice(0, 100) }));
+    const out = await cw.send(
+      new (cloudwatchSdk().DescribeAlarmsCommand)({ AlarmNames: s.alarms.slice(0, 100) }),
+    );
     const found = out.MetricAlarms ?? [];
     const missing = s.alarms.filter((n) => !found.some((a) => a.AlarmName === n));
     if (missing.length) return { note: `no such alarm: ${missing.join(', ')}` };
@@ -62,7 +64,7 @@ export async function metricSignal(aws: AwsClients, s: Aws<'cloudwatch-metric'>)
   const start = new Date(end.getTime() - s.periodSeconds * 6 * 1000);
   try {
     const out = await cw.send(
-      new GetMetricDataCommand({
+      new (cloudwatchSdk().GetMetricDataCommand)({
         StartTime: start,
         EndTime: end,
         ScanBy: 'TimestampDescending',

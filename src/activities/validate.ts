@@ -2,15 +2,13 @@ import { isAbsolute, join } from 'node:path/posix';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as wait } from 'node:timers/promises';
 import { CancelledFailure } from '@temporalio/common';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { HostSpec } from '../model';
 import { LOCAL_HOST } from '../runner/local-host';
 import type { Host } from '../runner/types';
 import { cancellationSignal, done, heartbeat, permanent, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
-import { HostProcessTransport } from './mcp-transport';
+import { probeHealth, sameVersion } from './health-probe';
 import { envFileSecrets, redact } from './redact';
 
 /**
@@ -19,18 +17,6 @@ import { envFileSecrets, redact } from './redact';
  * connection and the stdio server starts there.
  */
 export type CheckFrom = 'orchestrator' | 'host';
-
-/** `v1.11.4` and `1.11.4` name the same release. */
-export function sameVersion(a: string, b: string): boolean {
-  const norm = (v: string) => v.trim().replace(/^v/i, '');
-  return norm(a) === norm(b);
-}
-
-interface HealthBody {
-  status?: string;
-  version?: string;
-  reason?: string;
-}
 
 /**
  * Polls the health endpoint until it reports healthy (and the expected version) or the deadline
@@ -54,37 +40,16 @@ export async function checkHealth(
   for (;;) {
     heartbeat(last);
     if (cancelled?.aborted) throw new CancelledFailure(`health check ${input.url} stopped: ${last}`);
-    try {
-      const timeout = AbortSignal.timeout(5000);
-      const res = await host.fetch(input.url, {
-        signal: cancelled ? AbortSignal.any([cancelled, timeout]) : timeout,
-      });
-      const text = await res.text();
-      let body: HealthBody = {};
-      try {
-        body = JSON.parse(text) as HealthBody;
-      } catch {
-        /* not JSON: judged by status code alone */
-      }
-      const healthy =
-        res.ok && (body.status === undefined || body.status === 'healthy' || body.status === 'ok');
-      const version = body.version ?? null;
-      if (healthy && (!input.expectedVersion || (version && sameVersion(version, input.expectedVersion)))) {
-        return done(
-          `healthy${version ? `, version ${version}` : ''} after ${Date.now() - started} ms${fromHost(host)}`,
-          {
-            status: body.status ?? String(res.status),
-            version,
-            waitedMs: Date.now() - started,
-          },
-        );
-      }
-      last = healthy
-        ? `healthy but version ${version ?? '(none reported)'}, expected ${input.expectedVersion}`
-        : `HTTP ${res.status} ${body.status ?? ''}${body.reason ? ` (${body.reason})` : ''}`.trim();
-    } catch (err) {
-      last = `no answer: ${(err as Error).message}`;
+    const timeout = AbortSignal.timeout(5000);
+    const probe = await probeHealth(input, host, cancelled ? AbortSignal.any([cancelled, timeout]) : timeout);
+    if (probe.healthy) {
+      const { status, version } = probe;
+      return done(
+        `healthy${version ? `, version ${version}` : ''} after ${Date.now() - started} ms${fromHost(host)}`,
+        { status, version, waitedMs: Date.now() - started },
+      );
     }
+    last = probe.why;
     if (Date.now() >= deadline) {
       throw retryable(
         `health check ${input.url}${fromHost(host)} failed after ${input.timeoutSeconds} s: ${last}`,
@@ -242,10 +207,22 @@ class TailBuffer {
   }
 }
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, typed as the import */
+/** The MCP SDK, loaded on the first MCP check (CommonJS, like the rest of the worker). */
+const mcpSdk = {
+  client: () =>
+    require('@modelcontextprotocol/sdk/client/index.js') as typeof import('@modelcontextprotocol/sdk/client/index.js'),
+  http: () =>
+    require('@modelcontextprotocol/sdk/client/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  stdio: () => require('./mcp-transport') as typeof import('./mcp-transport'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 /**
  * Talks to the MCP server with the official client over Streamable HTTP or stdio: checks the
  * tools it lists (count and names), calls each probe and judges the result's shape, and checks
- * the version it reports. Every problem found is named in one failure message.
+ * the version it reports. Every problem found is named in one failure message. The MCP SDK is
+ * loaded on the first check (about 14 MB of heap a worker with no MCP checks does not carry).
  */
 export async function checkMcp(
   input: McpCheckInput,
@@ -257,6 +234,7 @@ export async function checkMcp(
   let secrets: string[] = [];
   if (input.transport === 'http') {
     if (!input.url) throw permanent('MCP HTTP check needs a url (validate.mcp.url)', 'BadInput');
+    const { StreamableHTTPClientTransport } = mcpSdk.http();
     transport = new StreamableHTTPClientTransport(new URL(input.url), { fetch: host.fetch });
     where = `${input.url}${fromHost(host)}`;
   } else {
@@ -266,6 +244,7 @@ export async function checkMcp(
       input.cwd && !isAbsolute(command) && command.includes('/') ? join(input.cwd, command) : command;
     const tail = new TailBuffer();
     stderr = tail;
+    const { HostProcessTransport } = mcpSdk.stdio();
     transport = new HostProcessTransport(
       () => host.spawn([resolved, ...args], { cwd: input.cwd, env: input.env }),
       (d) => tail.push(d),
@@ -280,6 +259,7 @@ export async function checkMcp(
       host.files,
     );
   const timeout = (input.timeoutSeconds ?? 30) * 1000;
+  const { Client } = mcpSdk.client();
   const client = new Client({ name: 'rollback-orchestrator', version: '0.1.0' });
   const probes = [...(input.probe ? [input.probe] : []), ...(input.probes ?? [])];
   const stage = { now: 'connect' };

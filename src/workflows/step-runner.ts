@@ -142,7 +142,8 @@ export interface StepFailure {
  * release that dies at once by watching it stay up for its grace period (`startGraceSeconds`).
  * That watch runs beside the validation that follows instead of before it: the first check is a
  * health check, which waits until the service answers, and the rollback goes past the validation
- * only once the start's watch held too. A restart is never overlapped: until it happens, the old
+ * only once the start's watch held too. The watch ends early once the service answered that
+ * health check with no restart (`healthBeside`; a crash before then still fails the start). A restart is never overlapped: until it happens, the old
  * process would answer the health check.
  */
 export function besideStart(steps: PlanStep[], i: number): number {
@@ -187,7 +188,8 @@ export class StepRunner {
     return this.record.steps.find((s) => s.id === id)!;
   }
 
-  async runStep(step: PlanStep): Promise<void> {
+  /** `extra`: fields the workflow adds to the step's input (the health check beside a start). */
+  async runStep(step: PlanStep, extra?: Record<string, unknown>): Promise<void> {
     // A cancelled rollback starts no further step, and registers no undo for one it never ran
     // (an activity that finished despite the cancellation returns normally to the loop).
     if (CancellationScope.current().consideredCancelled) {
@@ -213,7 +215,8 @@ export class StepRunner {
           })),
         });
       }
-      const input = resolveRefs(step.input, this.results);
+      const resolved = resolveRefs(step.input, this.results);
+      const input = extra ? { ...(resolved as object), ...extra } : resolved;
       const result =
         step.activity === WAIT_ACTIVITY
           ? await durableWait(step.title, input as { seconds: number })
@@ -267,10 +270,12 @@ export class StepRunner {
     }
     const checks = new CancellationScope();
     let startError: { err: unknown } | undefined;
-    const start = this.runStep(steps[i]!).catch((err: unknown) => {
-      startError = { err };
-      checks.cancel();
-    });
+    const start = this.runStep(steps[i]!, this.healthBeside(steps[i]!, steps[i + 1]!)).catch(
+      (err: unknown) => {
+        startError = { err };
+        checks.cancel();
+      },
+    );
     let checkError: StepFailure | undefined;
     let stopped: string | undefined;
     await checks.run(async () => {
@@ -292,6 +297,21 @@ export class StepRunner {
     }
     if (checkError && isCancellation(checkError.err)) throw checkError.err;
     return checkError ?? { next: end };
+  }
+
+  /**
+   * The health check beside a start, given to the start so that its crash-at-start watch ends
+   * once the service answered it (with no restart) rather than at the end of the grace period.
+   * Only when both run in the same place: the start looks at the same service the check does.
+   */
+  private healthBeside(start: PlanStep, check: PlanStep): Record<string, unknown> | undefined {
+    const on = (step: PlanStep) => JSON.stringify(('on' in step && step.on) || null);
+    if (on(start) !== on(check)) return undefined;
+    const { url, expectedVersion } = resolveRefs(check.input, this.results) as {
+      url: string;
+      expectedVersion?: string;
+    };
+    return { endWatchWhenHealthy: { url, ...(expectedVersion ? { expectedVersion } : {}) } };
   }
 
   markSkipped(id: string, reason: string): void {

@@ -1,15 +1,6 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import {
-  DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
-  ECSClient,
-  ListServicesCommand,
-  ListTaskDefinitionsCommand,
-  type Service,
-  type Tag,
-  type TaskDefinition,
-} from '@aws-sdk/client-ecs';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { ECSClient, Service, Tag, TaskDefinition } from '@aws-sdk/client-ecs';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { REVISION_SYNTAX, revisionOf, type Revision } from '../../targets/kinds/ecs/revision';
 import { permanent } from '../common';
 
@@ -29,11 +20,23 @@ function clientConfig(aws: AwsSettings) {
   return { region: aws.region, endpoint: aws.endpoint, maxAttempts: 3 };
 }
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, typed as the import */
+/**
+ * The AWS SDK's modules, loaded on first use: a worker whose targets are not on AWS does not carry
+ * them (about 20 MB of memory for the three).
+ */
+export const ecsSdk = () => require('@aws-sdk/client-ecs') as typeof import('@aws-sdk/client-ecs');
+export const cloudwatchSdk = () =>
+  require('@aws-sdk/client-cloudwatch') as typeof import('@aws-sdk/client-cloudwatch');
+export const elbSdk = () =>
+  require('@aws-sdk/client-elastic-load-balancing-v2') as typeof import('@aws-sdk/client-elastic-load-balancing-v2');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 /** The AWS SDK's own clients; credentials from its standard chain on the worker. */
 export const awsClients: AwsClients = {
-  ecs: (aws) => new ECSClient(clientConfig(aws)),
-  cloudwatch: (aws) => new CloudWatchClient(clientConfig(aws)),
-  elb: (aws) => new ElasticLoadBalancingV2Client(clientConfig(aws)),
+  ecs: (aws) => new (ecsSdk().ECSClient)(clientConfig(aws)),
+  cloudwatch: (aws) => new (cloudwatchSdk().CloudWatchClient)(clientConfig(aws)),
+  elb: (aws) => new (elbSdk().ElasticLoadBalancingV2Client)(clientConfig(aws)),
 };
 
 /**
@@ -137,14 +140,16 @@ export async function describeService(ecs: ECSClient, ref: EcsServiceRef): Promi
   const out = await call(
     `describe ECS service ${ref.service}`,
     ref.aws,
-    () => ecs.send(new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] })),
+    () => ecs.send(new (ecsSdk().DescribeServicesCommand)({ cluster: ref.cluster, services: [ref.service] })),
     ref,
   );
   const service = out.services?.find((s) => s.status !== 'INACTIVE');
   if (!service) {
     let known = '';
     try {
-      const list = await ecs.send(new ListServicesCommand({ cluster: ref.cluster, maxResults: 20 }));
+      const list = await ecs.send(
+        new (ecsSdk().ListServicesCommand)({ cluster: ref.cluster, maxResults: 20 }),
+      );
       const names = (list.serviceArns ?? []).map((a) => a.split('/').pop());
       known = names.length
         ? `; services in that cluster: ${names.join(', ')}`
@@ -173,7 +178,7 @@ export async function describeTaskDefinition(
 ): Promise<{ td: TaskDefinition; tags: Tag[] }> {
   try {
     const out = await ecs.send(
-      new DescribeTaskDefinitionCommand({ taskDefinition: name, include: ['TAGS'] }),
+      new (ecsSdk().DescribeTaskDefinitionCommand)({ taskDefinition: name, include: ['TAGS'] }),
     );
     if (!out.taskDefinition) throw new Error('empty answer');
     return { td: out.taskDefinition, tags: out.tags ?? [] };
@@ -199,7 +204,12 @@ export async function listActiveRevisions(
   do {
     const out = await call(`list ACTIVE revisions of ${family}`, aws, () =>
       ecs.send(
-        new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', sort: 'DESC', nextToken }),
+        new (ecsSdk().ListTaskDefinitionsCommand)({
+          familyPrefix: family,
+          status: 'ACTIVE',
+          sort: 'DESC',
+          nextToken,
+        }),
       ),
     );
     arns.push(...(out.taskDefinitionArns ?? []));

@@ -1,8 +1,7 @@
-import { DescribeAlarmsCommand, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
-import { DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { done, permanent, retryable, type StepResult } from '../common';
 import type { ActivityDeps } from '../deps';
-import { call, type AwsSettings } from './aws';
+import { call, cloudwatchSdk, elbSdk, type AwsSettings } from './aws';
 import { evaluateAlarms, evaluateTargetHealth } from './checks';
 
 /** The load balancer's targets and the CloudWatch alarms after an ECS rollback. */
@@ -16,7 +15,7 @@ export function ecsHealthActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) 
     const elb = deps.aws.elb(input.aws);
     try {
       const out = await call(`describe target health of ${input.targetGroupArn}`, input.aws, () =>
-        elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: input.targetGroupArn })),
+        elb.send(new (elbSdk().DescribeTargetHealthCommand)({ TargetGroupArn: input.targetGroupArn })),
       );
       const name = input.targetGroupArn.split(':').pop() ?? input.targetGroupArn;
       const v = evaluateTargetHealth(out.TargetHealthDescriptions ?? [], input.minHealthyShare, name);
@@ -41,7 +40,7 @@ export function ecsHealthActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>) 
         let nextToken: string | undefined;
         do {
           const out = await call(`describe CloudWatch alarms ${names.join(', ')}`, input.aws, () =>
-            cw.send(new DescribeAlarmsCommand({ AlarmNames: names, NextToken: nextToken })),
+            cw.send(new (cloudwatchSdk().DescribeAlarmsCommand)({ AlarmNames: names, NextToken: nextToken })),
           );
           found.push(...(out.MetricAlarms ?? []));
           nextToken = out.NextToken;

@@ -1,10 +1,11 @@
-import { RegisterTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import type { TaskDefinition } from '@aws-sdk/client-ecs';
 import { formatRevision, parseRevisionRef, REVISION_SYNTAX } from '../../targets/kinds/ecs/revision';
 import { done, permanent, type StepResult } from '../common';
 import type { ActivityDeps } from '../deps';
 import {
   call,
   describeTaskDefinition,
+  ecsSdk,
   listActiveRevisions,
   revisionOrFail,
   withEcs,
@@ -165,7 +166,7 @@ export function ecsRevisionActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>
         }
       }
       const out = await call(`register a variant of ${formatRevision(sourceRev)}`, input.aws, () =>
-        ecs.send(new RegisterTaskDefinitionCommand(wanted)),
+        ecs.send(new (ecsSdk().RegisterTaskDefinitionCommand)(wanted)),
       );
       if (!out.taskDefinition) throw new Error('RegisterTaskDefinition returned no task definition');
       const r = revisionOrFail(out.taskDefinition.taskDefinitionArn, 'registered task definition');

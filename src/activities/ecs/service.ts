@@ -1,4 +1,3 @@
-import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { Context } from '@temporalio/activity';
 import type { FailureType } from '../../model';
 import { formatRevision, revisionOf, sameRevision } from '../../targets/kinds/ecs/revision';
@@ -8,6 +7,7 @@ import {
   call,
   describeService,
   describeTaskDefinition,
+  ecsSdk,
   revisionOrFail,
   withEcs,
   type EcsServiceRef,
@@ -131,7 +131,7 @@ export function ecsServiceActivities(deps: Pick<ActivityDeps, 'aws' | 'onHost'>)
         input.aws,
         () =>
           ecs.send(
-            new UpdateServiceCommand({
+            new (ecsSdk().UpdateServiceCommand)({
               cluster: input.cluster,
               service: input.service,
               // Always the full ARN: ECS resolves it anyway, and an emulator stores what it is sent.

@@ -24,6 +24,8 @@ const pm2ServiceSchema = z.strictObject({
   pm2Command: argvSchema.optional(),
   /** How long a started process must stay up before the start counts (catches crash-at-start). */
   startGraceSeconds: z.number().min(0).max(60).default(1),
+  /** The start counts as soon as the health check beside it passes with no restart (default true). */
+  startGraceEndsWhenHealthy: z.boolean().optional(),
 });
 
 const commandServiceSchema = z.strictObject({
@@ -34,6 +36,8 @@ const commandServiceSchema = z.strictObject({
   cwd: absolutePath.optional(),
   /** How long `status` must keep reporting it running after a start (catches a release that dies at once). */
   startGraceSeconds: z.number().min(0).max(60).default(1),
+  /** The start counts as soon as the health check beside it passes (default true). */
+  startGraceEndsWhenHealthy: z.boolean().optional(),
 });
 
 export const serviceSchema = z.discriminatedUnion('manager', [pm2ServiceSchema, commandServiceSchema]);

@@ -71,9 +71,11 @@ export function parsePm2List(stdout: string): Pm2Proc[] {
   return JSON.parse(at >= 0 ? stdout.slice(at) : '[]') as Pm2Proc[];
 }
 
+/** On the worker's own machine, with our own pm2, the daemon is asked over its socket (ms, not a Node start). */
+const overSocket = (service: Pm2Service, host: Host) => host.local && !service.pm2Command;
+
 async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undefined> {
-  // On the worker's own machine, with our own pm2, ask the daemon directly (ms, not a Node start).
-  if (host.local && !service.pm2Command) {
+  if (overSocket(service, host)) {
     const list = (await pm2ListOverRpc(localPm2Home(service.pm2Home))) as Pm2Proc[] | undefined;
     if (list) return list.find((p) => p.name === service.name);
   }
@@ -107,7 +109,7 @@ async function waitUntilStable(
 ): Promise<string> {
   const graceMs = service.startGraceSeconds * 1000;
   const deadline = Date.now() + graceMs + 30_000;
-  const every = host.local ? 50 : 200; // locally a look is a few ms over pm2's socket
+  const every = overSocket(service, host) ? 50 : 200; // a look over the socket is a few ms
   for (;;) {
     const p = await pm2Find(service, host);
     heartbeat();

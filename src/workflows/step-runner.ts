@@ -14,6 +14,7 @@ import {
 import {
   STEP_MARK,
   WAIT_ACTIVITY,
+  hostLabel,
   hostQueue,
   resolveRefs,
   type HostSpec,
@@ -143,8 +144,8 @@ export interface StepFailure {
  * That watch runs beside the validation that follows instead of before it: the first check is a
  * health check, which waits until the service answers, and the rollback goes past the validation
  * only once the start's watch held too. The watch ends early once the service answered that
- * health check with no restart (`healthBeside`; a crash before then still fails the start). A restart is never overlapped: until it happens, the old
- * process would answer the health check.
+ * health check with no restart (`healthBeside`; a crash before then still fails the start). A
+ * restart is never overlapped: until it happens, the old process would answer the health check.
  */
 export function besideStart(steps: PlanStep[], i: number): number {
   const step = steps[i]!;
@@ -305,8 +306,8 @@ export class StepRunner {
    * Only when both run in the same place: the start looks at the same service the check does.
    */
   private healthBeside(start: PlanStep, check: PlanStep): Record<string, unknown> | undefined {
-    const on = (step: PlanStep) => JSON.stringify(('on' in step && step.on) || null);
-    if (on(start) !== on(check)) return undefined;
+    const where = (step: PlanStep) => hostLabel('on' in step ? step.on : undefined);
+    if (where(start) !== where(check)) return undefined;
     const { url, expectedVersion } = resolveRefs(check.input, this.results) as {
       url: string;
       expectedVersion?: string;

@@ -352,6 +352,40 @@ export class RollbackClient {
     return history.events ?? [];
   }
 
+  /**
+   * Waits until the run's history grows past `token` (where the last call left off; none: from the
+   * start) or the server's long poll ends with nothing new (~20 s), and returns where it now ends.
+   * The server answers when an event is written, so a follower learns of a step at once and reads
+   * nothing while nothing happens. `closed`: the run has ended; there is nothing more to wait for.
+   */
+  async historyChange(
+    workflowId: string,
+    runId: string,
+    token: Uint8Array | undefined,
+    signal: AbortSignal,
+  ): Promise<{ token: Uint8Array | undefined; events: number; closed: boolean }> {
+    // A signal of this call's own: the SDK keeps a listener on the signal it is given.
+    const call = new AbortController();
+    const stop = () => call.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    let res: temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse;
+    try {
+      res = await this.client.withAbortSignal(call.signal, () =>
+        this.client.workflowService.getWorkflowExecutionHistory({
+          namespace: this.namespace,
+          execution: { workflowId, runId },
+          nextPageToken: token,
+          waitNewEvent: true,
+          skipArchival: true,
+        }),
+      );
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    const next = res.nextPageToken?.length ? res.nextPageToken : undefined;
+    return { token: next, events: res.history?.events?.length ?? 0, closed: next === undefined };
+  }
+
   /** Turns a payload of this client's histories back into its value. */
   decode<T = unknown>(payload: temporal.api.common.v1.IPayload | null | undefined): T | undefined {
     if (!payload) return undefined;

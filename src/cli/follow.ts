@@ -1,10 +1,11 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { RollbackClient } from '../client';
 import type { RollbackRecord } from '../model';
 import { oneLine } from '../model/text';
 import { CliExit, EXIT } from './errors';
 import { progressLine, type CliIo } from './output';
 import { formatRecord, ProgressPrinter } from './progress';
-import { readRollback } from './state/read';
+import { QUERY_DEADLINE_MS, readRollback } from './state/read';
 
 export interface Outcome {
   ok: boolean;
@@ -12,12 +13,27 @@ export interface Outcome {
   error?: string;
 }
 
-const POLL_MS = 500;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What no history event marks (a worker that went away or came back) is looked at this often. */
+const REFRESH_MS = 10_000;
+/** After a failed long poll (the server restarting), before the next. */
+const RETRY_MS = 500;
+
+/** Waits for `p`, or `ms` at most. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
- * Prints each change of a rollback on stderr until it ends, and returns how it ended. While no
- * worker answers, the progress comes from the workflow's history, and a line says so (once).
+ * Prints each change of a rollback on stderr until it ends, and returns how it ended. The rollback
+ * is read when its history grows (the server's long poll answers as an event is written: a step
+ * scheduled or done, an approval, a decision), so a change shows at once and nothing is read while
+ * nothing happens. While no worker answers, the progress comes from the history, and a line says so.
  */
 export async function followRollback(
   client: RollbackClient,
@@ -25,27 +41,56 @@ export async function followRollback(
   runId: string,
   opts: { json: boolean; io: CliIo },
 ): Promise<Outcome> {
+  const done = client.result(workflowId, runId);
+  if (opts.json) return done;
   const say = (line: string) => progressLine(opts.io, line);
   const printer = new ProgressPrinter(say);
-  const done = client.result(workflowId, runId);
-  let finished = false;
-  void done.finally(() => (finished = true)).catch(() => undefined);
+  const ended = new AbortController();
+  void done.finally(() => ended.abort()).catch(() => undefined);
+  const pause = (ms: number) => delay(ms, undefined, { signal: ended.signal }).catch(() => undefined);
   let lastNote: string | undefined;
-  while (!finished) {
-    if (!opts.json) {
-      try {
-        const view = await readRollback(client, await client.describe(workflowId, runId));
-        if (view.note !== lastNote && (view.note || lastNote)) say(view.note ?? 'a worker answers again');
-        lastNote = view.note;
-        printer.update(view.record);
-      } catch {
-        /* read again at the next tick; the outcome comes from `done` */
-      }
+  let answered = false;
+  /** Reads the rollback: its workflow's answer while a worker gives one, else the full view. */
+  const read = async () => {
+    const record = answered
+      ? await client.progress(workflowId, runId, QUERY_DEADLINE_MS).catch(() => undefined)
+      : undefined;
+    if (record) {
+      if (lastNote) say('a worker answers again');
+      lastNote = undefined;
+      return printer.update(record);
     }
-    await Promise.race([sleep(POLL_MS), done]);
+    const view = await readRollback(client, await client.describe(workflowId, runId));
+    if (view.note !== lastNote && (view.note || lastNote)) say(view.note ?? 'a worker answers again');
+    lastNote = view.note;
+    answered = view.source === 'workflow';
+    printer.update(view.record);
+  };
+  let token: Uint8Array | undefined;
+  let change: Promise<unknown> | undefined;
+  while (!ended.signal.aborted) {
+    try {
+      await read();
+    } catch {
+      /* read again at the next change; the outcome comes from `done` */
+    }
+    // One long poll at a time: one that outlives a refresh is waited on again, not doubled.
+    change ??= client.historyChange(workflowId, runId, token, ended.signal).then(
+      async (r) => {
+        // Ended: what is left to read comes with the result.
+        if (r.closed) await done.catch(() => undefined);
+        token = r.token;
+        change = undefined;
+      },
+      () => {
+        change = undefined;
+        return pause(RETRY_MS);
+      },
+    );
+    await within(change, REFRESH_MS);
   }
   const result = await done;
-  if (!opts.json && result.record) printer.update(result.record);
+  if (result.record) printer.update(result.record);
   return result;
 }
 

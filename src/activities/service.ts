@@ -3,7 +3,7 @@ import type { ServiceConfig } from '../targets/kinds/git';
 import type { HostSpec } from '../model';
 import { tail, type Host } from '../runner/types';
 import { probeHealth, type HealthTarget } from './health-probe';
-import { localPm2Home, pm2ListOverRpc } from './pm2-rpc';
+import { localPm2Home, pm2Call, pm2ListOverRpc } from './pm2-rpc';
 import { done, heartbeat, retryable, type StepResult } from './common';
 import type { ActivityDeps } from './deps';
 
@@ -24,6 +24,7 @@ export interface ServiceInput {
 export interface Pm2Proc {
   name: string;
   pid: number;
+  pm_id?: number;
   pm2_env?: {
     status?: string;
     restart_time?: number;
@@ -74,17 +75,80 @@ export function parsePm2List(stdout: string): Pm2Proc[] {
 /** On the worker's own machine, with our own pm2, the daemon is asked over its socket (ms, not a Node start). */
 const overSocket = (service: Pm2Service, host: Host) => host.local && !service.pm2Command;
 
-async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undefined> {
+/** The pm2 processes of the service's name (one, unless someone registered more under it). */
+async function pm2Procs(service: Pm2Service, host: Host): Promise<Pm2Proc[]> {
   if (overSocket(service, host)) {
     const list = (await pm2ListOverRpc(localPm2Home(service.pm2Home))) as Pm2Proc[] | undefined;
-    if (list) return list.find((p) => p.name === service.name);
+    if (list) return list.filter((p) => p.name === service.name);
   }
   const r = await pm2(service, ['jlist'], host);
   if (r.exitCode !== 0) throw new Error(`pm2 jlist failed: ${tail(r.stderr, 5)}`);
-  return parsePm2List(r.stdout).find((p) => p.name === service.name);
+  return parsePm2List(r.stdout).filter((p) => p.name === service.name);
+}
+
+async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undefined> {
+  return (await pm2Procs(service, host))[0];
+}
+
+/**
+ * `pm2 restart NAME --update-env` asked of the daemon over its socket: the process gets the
+ * service's env merged into what it had, as with the CLI. Resolves to its restart count just after
+ * (what the start's watch counts crash restarts from); `undefined` when not asked (another host, a
+ * pm2Command, more than one process of the name) or not answered: the CLI then.
+ */
+async function restartOverSocket(service: Pm2Service, host: Host): Promise<number | undefined> {
+  if (!overSocket(service, host)) return undefined;
+  const procs = await pm2Procs(service, host);
+  if (procs.length !== 1 || procs[0]!.pm_id === undefined) return undefined;
+  const answer = await pm2Call(
+    localPm2Home(service.pm2Home),
+    'restartProcessId',
+    { id: procs[0]!.pm_id, env: serviceEnv(service, host) },
+    STOP_ANSWER_MS,
+  );
+  if (!answer) return undefined;
+  if (answer.err)
+    throw retryable(`pm2 restart ${service.name} failed: ${answer.err.message}`, 'ServiceStartFailed');
+  return (answer.result as Pm2Proc | undefined)?.pm2_env?.restart_time ?? 0;
+}
+
+/** pm2 waits its kill_timeout (1.6 s by default) before it kills a process that ignores SIGINT. */
+const STOP_ANSWER_MS = 60_000;
+
+/**
+ * Stops the service's processes by asking the daemon over its socket, as `pm2 stop NAME` does
+ * after its own Node start-up; `undefined` when no daemon answers (the CLI then, which starts one).
+ */
+async function stopOverSocket(service: Pm2Service, host: Host): Promise<StepResult | undefined> {
+  if (!overSocket(service, host)) return undefined;
+  const home = localPm2Home(service.pm2Home);
+  const list = (await pm2ListOverRpc(home)) as Pm2Proc[] | undefined;
+  if (!list) return undefined;
+  const procs = list.filter((p) => p.name === service.name);
+  if (procs.length === 0)
+    return done(`pm2 process ${service.name} is not registered: nothing to stop`, { before: 'absent' });
+  for (const p of procs) {
+    const answer = await pm2Call(home, 'stopProcessId', p.pm_id, STOP_ANSWER_MS);
+    // Unanswered in time: the CLI stops it (stopping a stopped process succeeds).
+    if (!answer) return undefined;
+    if (answer.err)
+      throw retryable(`pm2 stop ${service.name} failed: ${answer.err.message}`, 'ServiceStopFailed');
+  }
+  // The daemon's own word on each (one it could not kill within its timeout shows as errored).
+  const after = (await pm2ListOverRpc(home)) as Pm2Proc[] | undefined;
+  if (!after) return undefined;
+  const running = after.filter((p) => p.name === service.name && p.pm2_env?.status !== 'stopped');
+  if (running.length > 0)
+    throw retryable(
+      `pm2 could not stop ${service.name} (status ${running.map((p) => p.pm2_env?.status ?? 'unknown').join(', ')}); see: pm2 logs ${service.name}`,
+      'ServiceStopFailed',
+    );
+  return done(`pm2 process ${service.name} stopped`, { before: 'known' });
 }
 
 async function stopPm2(service: Pm2Service, host: Host): Promise<StepResult> {
+  const asked = await stopOverSocket(service, host);
+  if (asked) return asked;
   // `pm2 stop` is its own check: it succeeds on a stopped process and names an unknown one, so
   // one call (each pm2 call is a Node start-up) covers every state.
   const r = await pm2(service, ['stop', service.name], host);
@@ -165,6 +229,11 @@ async function startPm2(
     proc.pm2_env.pm_cwd === cwd &&
     JSON.stringify(proc.pm2_env.args ?? []) === JSON.stringify(service.args);
   if (proc && !registered) await pm2(service, ['delete', service.name], host);
+  const base = registered ? await restartOverSocket(service, host) : undefined;
+  if (base !== undefined) {
+    const held = await waitUntilStable(service, base, host, healthy);
+    return done(`started pm2 process ${service.name} from ${script} (${held})`, { before });
+  }
   const args = registered
     ? ['restart', service.name, '--update-env']
     : [
@@ -280,6 +349,11 @@ async function restartService(input: ServiceInput, host: Host): Promise<StepResu
   if (service.manager === 'pm2') {
     const proc = await pm2Find(service, host);
     if (!proc) return startPm2(service, cwd, host);
+    const base = await restartOverSocket(service, host);
+    if (base !== undefined) {
+      await waitUntilStable(service, base, host);
+      return done(`restarted pm2 process ${service.name}`, { before: proc.pm2_env?.status ?? 'unknown' });
+    }
     const r = await host.runner.run(pm2Argv(service, host, ['restart', service.name, '--update-env']), {
       env: serviceEnv(service, host),
       replaceEnv: true,

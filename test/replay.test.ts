@@ -7,7 +7,8 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
  * that would break a rollback in flight (an approval waiting, a validation phase on its timer)
  * fails here. `v1/` was recorded by the code before the target-kind modules, `v2/` by the code with
  * the read-only checks first (plan format 3), `v3/` by the code whose start's watch runs beside the
- * checks after it (patch start-beside-checks); keep a set while rollbacks started by its code may
+ * checks after it (patch start-beside-checks), `v4/` by the code that writes the incident log beside
+ * the backup (patch incident-beside-backup); keep a set while rollbacks started by its code may
  * still be running. Record a new set with
  * `npx tsx test/replay/record.ts test/replay/histories/NAME` (README, "Replay safety").
  */

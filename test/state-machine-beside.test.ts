@@ -1,3 +1,4 @@
+import { temporal } from '@temporalio/proto';
 import { decideUpdate } from '../src/workflows/messages';
 import { gate, type FakeCall } from './rig/fake-activities';
 import { lightdashRollback, quietRuntime, runRollback } from './rig/time-skipping';
@@ -109,4 +110,46 @@ test('a check that fails beside the start is decided on once the start has ended
       .map((c) => c.outcome),
   ).toEqual(['failed', 'succeeded']);
   expect(run.record.decisions).toMatchObject([{ stepId: 'validate-health', decision: 'retry', by: 'carol' }]);
+});
+
+test('the incident log is written beside the backup; the stop begins once both are done', async () => {
+  const backedUp = gate();
+  const run = await runRollback(rollbackDeciding(false), {
+    // The incident is held until the backup has been called: one after another, it never would be.
+    fakes: { block: { recordIncident: { until: backedUp.until } } },
+    drive: async (d) => {
+      await d.called('backupFiles');
+      backedUp.release();
+    },
+  });
+  expect(run.record.status).toBe('succeeded');
+  const incident = first(run.calls, 'recordIncident');
+  const backup = first(run.calls, 'backupFiles');
+  expect(backup.startSeq).toBeLessThan(incident.endSeq!);
+  expect(first(run.calls, 'stopService').startSeq).toBeGreaterThan(
+    Math.max(incident.endSeq!, backup.endSeq!),
+  );
+  const history = Buffer.from(temporal.api.history.v1.History.encode(run.history).finish());
+  expect(history.includes(Buffer.from('incident-beside-backup'))).toBe(true);
+});
+
+test('an incident log that fails beside a backup that holds is the failure decided on; a retry writes both again', async () => {
+  const run = await runRollback(rollbackDeciding(true), {
+    fakes: { fail: { recordIncident: { times: 1, type: 'Error', nonRetryable: true } } },
+    drive: async (d) => {
+      const asked = await d.progressWhen('awaiting a decision', (r) => r.status === 'awaiting-decision');
+      expect(asked.awaitingDecision).toMatchObject({ stepId: 'incident' });
+      expect(asked.steps.find((s) => s.id === 'backup')).toMatchObject({ state: 'succeeded' });
+      expect(asked.steps.find((s) => s.id === 'stop')).toMatchObject({ state: 'pending' });
+      await d.handle.executeUpdate(decideUpdate, {
+        args: [{ by: 'carol', decision: 'retry', stepId: 'incident' }],
+      });
+    },
+  });
+  expect(run.record.status).toBe('succeeded');
+  expect(run.calls.filter((c) => c.activity === 'recordIncident').map((c) => c.outcome)).toEqual([
+    'failed',
+    'succeeded',
+  ]);
+  expect(run.calls.filter((c) => c.activity === 'backupFiles')).toHaveLength(2);
 });

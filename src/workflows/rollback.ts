@@ -29,7 +29,7 @@ import { Gates } from './gates';
 import { finalStepsOf, legacyReportsVersion } from './legacy';
 import { preflightUpdate } from './messages';
 import { notifier, type Notify } from './notify';
-import { besideStart, describeError, failureType, StepRunner } from './step-runner';
+import { besideRecord, besideStart, describeError, failureType, StepRunner } from './step-runner';
 
 export interface RollbackInput {
   request: RollbackRequest;
@@ -212,11 +212,15 @@ async function runSteps(
   runner: StepRunner,
   notify: Notify,
 ): Promise<Outcome> {
-  // Workflows started before a start's watch ran beside its checks replay them one after another.
+  // Workflows started before a start's watch ran beside its checks (or the incident log beside the
+  // backup) replay them one after another.
   let beside: boolean | undefined;
+  let recordBeside: boolean | undefined;
   for (let i = 0; i < steps.length;) {
     if (beside === undefined && besideStart(steps, i) > i + 1) beside = patched('start-beside-checks');
-    const ran = await runner.runFrom(steps, i, beside ?? false);
+    if (recordBeside === undefined && besideRecord(steps, i) > i + 1)
+      recordBeside = patched('incident-beside-backup');
+    const ran = await runner.runFrom(steps, i, beside ?? false, recordBeside ?? false);
     if ('next' in ran) {
       i = ran.next;
       continue;

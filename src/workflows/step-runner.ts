@@ -157,6 +157,15 @@ export function besideStart(steps: PlanStep[], i: number): number {
   return end;
 }
 
+/**
+ * Where the steps that run together from `i` end (exclusive), for a record step: the incident log
+ * is written beside the backup after it. Neither changes the service, and the step after them (the
+ * stop) waits for both, so the incident is still on record before anything changes.
+ */
+export function besideRecord(steps: PlanStep[], i: number): number {
+  return steps[i]!.role === 'record' && steps[i + 1]?.role === 'backup' ? i + 2 : i + 1;
+}
+
 interface RegisteredUndo {
   stepId: string;
   calls: { activity: string; retry: RetryClass; input: unknown; on?: HostSpec }[];
@@ -258,7 +267,13 @@ export class StepRunner {
    * failed (it is the cause), else the first check that failed. A check still running when the
    * start fails is stopped and counts as not run. An operator's cancellation is thrown.
    */
-  async runFrom(steps: PlanStep[], i: number, beside: boolean): Promise<{ next: number } | StepFailure> {
+  async runFrom(
+    steps: PlanStep[],
+    i: number,
+    beside: boolean,
+    recordBeside = false,
+  ): Promise<{ next: number } | StepFailure> {
+    if (recordBeside && besideRecord(steps, i) === i + 2) return this.runTogether(steps, i, i + 2);
     const end = beside ? besideStart(steps, i) : i + 1;
     if (end === i + 1) {
       try {
@@ -298,6 +313,23 @@ export class StepRunner {
     }
     if (checkError && isCancellation(checkError.err)) throw checkError.err;
     return checkError ?? { next: end };
+  }
+
+  /**
+   * Runs steps [i, end) at once and waits for all of them: resolves to `end`, or to the first of
+   * them (in plan order) that failed for good. An operator's cancellation is thrown.
+   */
+  private async runTogether(
+    steps: PlanStep[],
+    i: number,
+    end: number,
+  ): Promise<{ next: number } | StepFailure> {
+    const outcomes = await Promise.allSettled(steps.slice(i, end).map((step) => this.runStep(step)));
+    const failed = outcomes.findIndex((o) => o.status === 'rejected');
+    if (failed < 0) return { next: end };
+    const err = (outcomes[failed] as PromiseRejectedResult).reason as unknown;
+    if (isCancellation(err)) throw err;
+    return { index: i + failed, err };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -93,6 +93,22 @@ test('install, inspect, resolve and reinstall: exact versions from the registry,
   const again = await installNpmPackage({ ...ref(), version: GOOD_VERSION }, LOCAL_HOST);
   expect(again.data.changed).toBe(false);
   expect(again.summary).toBe(`${NAME}@${GOOD_VERSION} already installed`);
+
+  // A dead worker's npm still running in the prefix (its pid file there): the version that looks
+  // installed may be half written, so the orphan is ended and the version installed again.
+  const orphan = spawn('sleep', ['60'], { cwd: prefix, stdio: 'ignore', detached: true });
+  writeFileSync(join(prefix, '.rollback-install.pid'), String(orphan.pid));
+  const exited = new Promise((r) => orphan.once('exit', r));
+  const redone = await installNpmPackage({ ...ref(), version: GOOD_VERSION }, LOCAL_HOST);
+  await exited;
+  expect(redone.summary).toBe(
+    `installed ${NAME}@${GOOD_VERSION} (was ${GOOD_VERSION}) (killed orphaned install ${orphan.pid} first)`,
+  );
+  expect(redone.data.changed).toBe(true);
+  // One that finished by itself leaves only its pid file: cleared, and the install found done.
+  writeFileSync(join(prefix, '.rollback-install.pid'), String(orphan.pid));
+  expect((await installNpmPackage({ ...ref(), version: GOOD_VERSION }, LOCAL_HOST)).data.changed).toBe(false);
+  expect(existsSync(join(prefix, '.rollback-install.pid'))).toBe(false);
 
   // The installed bin is the good release: 13 tools over stdio, reporting its version.
   const mcp = await checkMcp({

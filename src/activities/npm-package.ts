@@ -2,7 +2,7 @@ import { join } from 'node:path/posix';
 import type { HostSpec } from '../model';
 import { tail, type Host } from '../runner/types';
 import { done, permanent, retryable, type StepResult } from './common';
-import { runGuarded } from './npm';
+import { endOrphanedInstall, runGuarded } from './npm';
 import type { ActivityDeps } from './deps';
 
 /**
@@ -124,18 +124,21 @@ export async function installNpmPackage(
   host: Host,
 ): Promise<StepResult<{ version: string; dir: string; changed: boolean }>> {
   const version = input.version.replace(/^v(?=\d)/, '');
+  // Run in the prefix with a pid file there: a worker or a connection that died mid-install
+  // leaves its npm running, and the retry ends it before it looks at what is installed.
+  const prefix = input.prefix ?? (await globalPrefix(host, input));
+  const ended = await endOrphanedInstall(host, prefix);
   const before = await installedVersion(host, input);
-  if (before.version === version) {
+  // An install cut short may have written the version's package.json and not the rest: again.
+  if (before.version === version && ended === null) {
     return done(`${input.name}@${version} already installed`, { version, dir: before.dir, changed: false });
   }
-  // Run in the prefix with a pid file there: a worker or a connection that died mid-install
-  // leaves its npm running, and the retry ends it before installing again.
   let ran: StepResult;
   try {
     ran = await runGuarded(
       'install',
       {
-        path: input.prefix ?? (await globalPrefix(host, input)),
+        path: prefix,
         argv: [
           'npm',
           'install',
@@ -159,7 +162,10 @@ export async function installNpmPackage(
     }
     throw err;
   }
-  const orphan = /\(killed orphaned install \d+ first\)/.exec(ran.summary)?.[0];
+  const orphan =
+    ended !== null
+      ? `(killed orphaned install ${ended} first)`
+      : /\(killed orphaned install \d+ first\)/.exec(ran.summary)?.[0];
   const after = await installedVersion(host, input);
   if (after.version !== version) {
     throw retryable(

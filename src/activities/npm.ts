@@ -35,6 +35,18 @@ async function killOrphanedInstall(host: Host, path: string): Promise<number | n
   return pid;
 }
 
+/**
+ * Ends the install an earlier attempt left running in `path`, and clears its pid file (the orphan
+ * may have finished by itself and left it): the pid of the orphan it ended, else null. A step that
+ * looks at what is installed before it installs calls this first: an orphan still writing makes a
+ * half-installed version look installed.
+ */
+export async function endOrphanedInstall(host: Host, path: string): Promise<number | null> {
+  const pid = await killOrphanedInstall(host, path);
+  await host.files.remove(join(path, PID_FILE));
+  return pid;
+}
+
 /** Runs an install or build in `path`, one at a time: a retry first ends an orphan of an earlier attempt. */
 export async function runGuarded(
   verb: 'install' | 'build',

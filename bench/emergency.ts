@@ -4,13 +4,16 @@
  * this machine; then the orchestration overhead per step, read from the workflow histories. The
  * workflow runs twice per round: as configured (the start's crash watch, beside the health check,
  * ends when that check passes) and with startGraceEndsWhenHealthy false (the start watches the
- * whole 1 s grace whatever the check says), to show the cost of that.
- * BENCH_RUNS sets the number of runs of each (default 5).
+ * whole 1 s grace whatever the check says), to show the cost of that; and a third time as an
+ * on-call engineer runs it, `rollback start emergency --wait` (the compiled CLI when dist/ is fresh),
+ * from the command's start to its exit. BENCH_RUNS sets the number of runs of each (default 5).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
+import { entryPoint } from '../bin/entry-point';
 import { RollbackClient } from '../src/client';
 import { startDevServer } from '../src/temporal/dev-server';
 import { getTarget, loadConfig } from '../src/targets/load';
@@ -93,6 +96,43 @@ async function runWorkflow(
   return { ms: elapsed, steps: stepTimings(history) };
 }
 
+/**
+ * `rollback start emergency --wait` of the sandbox's target, as a whole process: start to exit.
+ * Spawned, not spawnSync: the worker in this process must go on running the rollback meanwhile.
+ */
+async function runCli(sb: Sandbox, address: string): Promise<number> {
+  const argv = [
+    join(__dirname, '..', 'bin', 'rollback.js'),
+    '--config',
+    sb.configFile,
+    'start',
+    'emergency',
+    '--target',
+    sb.target,
+    '--reason',
+    'bench',
+    '--task-queue',
+    TASK_QUEUE,
+    '--wait',
+  ];
+  const t0 = performance.now();
+  const child = spawn(process.execPath, argv, {
+    env: { ...process.env, TEMPORAL_ADDRESS: address },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const elapsed = performance.now() - t0;
+  if (code !== 0) throw new Error(`rollback start --wait exited ${code}: ${stderr}`);
+  return elapsed;
+}
+
+/** The sandbox's validation cut to what the script checks: health and version. */
+const healthOnly = (t: Record<string, any>) => {
+  t.validate = { health: t.validate.health };
+};
+
 function runScript(sb: Sandbox): number {
   const t0 = performance.now();
   const r = spawnSync(
@@ -124,6 +164,7 @@ async function main() {
 
   const wf: number[] = [];
   const wfFull: number[] = [];
+  const cli: number[] = [];
   const sh: number[] = [];
   const steps: StepTiming[][] = [];
   try {
@@ -147,6 +188,12 @@ async function main() {
       } finally {
         await z.cleanup();
       }
+      const c = await createSandbox({ name: `bench-cli-${i}`, configure: healthOnly });
+      try {
+        cli.push(await runCli(c, server.address));
+      } finally {
+        await c.cleanup();
+      }
       const b = await createSandbox({ name: `bench-sh-${i}` });
       try {
         sh.push(runScript(b));
@@ -154,7 +201,7 @@ async function main() {
         await b.cleanup();
       }
       process.stderr.write(
-        `  run ${i + 1}/${RUNS}: workflow ${wf[i]!.toFixed(0)} ms, watching the whole grace ${wfFull[i]!.toFixed(0)} ms, script ${sh[i]!.toFixed(0)} ms\n`,
+        `  run ${i + 1}/${RUNS}: workflow ${wf[i]!.toFixed(0)} ms, watching the whole grace ${wfFull[i]!.toFixed(0)} ms, CLI ${cli[i]!.toFixed(0)} ms, script ${sh[i]!.toFixed(0)} ms\n`,
       );
     }
   } finally {
@@ -169,8 +216,15 @@ async function main() {
   const spread = (xs: number[]) => [median(xs), Math.min(...xs), Math.max(...xs)].map((x) => x.toFixed(0));
   console.log(row(['workflow (the start watch ends when the health check passes)', ...spread(wf)]));
   console.log(row(['workflow, startGraceEndsWhenHealthy false (the whole 1 s watch)', ...spread(wfFull)]));
+  console.log(
+    row([
+      `rollback start emergency --wait (${entryPoint().path ? 'compiled CLI' : 'CLI from the sources: run npm run build'})`,
+      ...spread(cli),
+    ]),
+  );
   console.log(row(['bash script', ...spread(sh)]));
   for (const [what, xs] of [
+    ['rollback start --wait', cli],
     ['workflow', wf],
     ['workflow watching the whole grace', wfFull],
   ] as const) {

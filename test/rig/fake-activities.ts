@@ -64,6 +64,8 @@ export function gate(): { until: Promise<void>; release: () => void } {
 export interface FakeOptions {
   fail?: Partial<Record<ActivityName, FakeFailure>>;
   block?: Partial<Record<ActivityName, FakeBlock>>;
+  /** How long each call of these takes, in ms (heartbeating): a real step's time, done elsewhere. */
+  durations?: Partial<Record<ActivityName, number>>;
   /** Filled with every call, in the order they started. */
   calls?: FakeCall[];
 }
@@ -236,6 +238,8 @@ export function createFakeActivities(opts: FakeOptions = {}): Activities {
       try {
         const block = opts.block?.[name];
         if (block && n === (block.call ?? 1)) await hold(block.until);
+        const ms = opts.durations?.[name];
+        if (ms) await hold(new Promise((r) => setTimeout(r, ms)));
         const failure = opts.fail?.[name];
         const after = failure?.after ?? 0;
         if (failure && n > after && n <= after + failure.times) {

@@ -8,8 +8,8 @@ ARG NODE_IMAGE=node:20.19-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# npm install, not npm ci: the lock holds the pinned versions, but not the macOS builds of @swc/core
-# (the registry mirror it was made on has none), which npm ci insists on (see scripts/setup.sh).
+# npm install, not npm ci: it honours the lock's pinned versions, and takes a lock made where the
+# registry mirror had no macOS builds of @swc/core, which npm ci refuses (see scripts/setup.sh).
 RUN npm install --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

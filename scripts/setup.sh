@@ -13,8 +13,8 @@ need python3 "apt-get install python3 python3-venv (used to install the Temporal
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 20 ]; then echo "setup: Node.js 20 or later is required (found $(node --version))" >&2; exit 1; fi
 
-# npm ci refuses this lock file here: the registry mirror has no macOS builds of @swc/core, so the
-# lock cannot list them. npm install honours the lock's pinned versions all the same.
+# npm install, which honours the lock's pinned versions: a lock made where the registry mirror had
+# no macOS builds of @swc/core lacks them, and npm ci refuses such a lock.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
   npm install --no-audit --no-fund --loglevel=error

@@ -145,15 +145,18 @@ export function undosOf(run: RollbackRun): [string, string, UndoProgress['state'
 
 /**
  * The activities called, in order, leaving out the notices' deliveries. A start and the health check
- * beside it are scheduled together, so the worker may begin either first: a health check called
- * right before a start is listed after it, in plan order (nowhere else in a plan or its undos does
- * a start follow a health check). state-machine-beside.test.ts checks that the two overlap.
+ * beside it are scheduled together, and so are the incident log and the backup, so the worker may
+ * begin either first: a health check called right before a start, or a backup right before the
+ * incident, is listed after it, in plan order (nowhere else in a plan or its undos do they come in
+ * that order). state-machine-beside.test.ts checks that both pairs overlap.
  */
 export function activitiesCalled(calls: FakeCall[]): ActivityName[] {
   const made = calls.filter((c) => c.activity !== 'sendNotification').map((c) => c.activity);
   for (let i = 0; i + 1 < made.length; i++) {
     if (made[i] === 'checkHealth' && made[i + 1] === 'startService')
       [made[i], made[i + 1]] = ['startService', 'checkHealth'];
+    if (made[i] === 'backupFiles' && made[i + 1] === 'recordIncident')
+      [made[i], made[i + 1]] = ['recordIncident', 'backupFiles'];
   }
   return made;
 }

@@ -7,7 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { isAddressInUse, PortInUseError } from '../src/temporal/dev-server';
 import { eventually } from './rig/eventually';
 import { withFreshPort } from './rig/ports';
-import { ROOT } from './rig/rollback';
+import { ROOT, runCli } from './rig/rollback';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'rb-dev-'));
 afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
@@ -62,6 +62,8 @@ test('rollback dev starts a server on a SQLite file with the Web UI and a pollin
       worker: true,
     });
     expect(existsSync(join(stateDir, 'temporal.sqlite'))).toBe(true);
+    // The file keeps a write-ahead log beside it (synchronous=normal by default).
+    expect(existsSync(join(stateDir, 'temporal.sqlite-wal'))).toBe(true);
     expect((await fetch(info.webUi)).status).toBe(200);
 
     const conn = await Connection.connect({ address: info.address });
@@ -92,5 +94,17 @@ test('rollback dev starts a server on a SQLite file with the Web UI and a pollin
   } finally {
     child.kill('SIGKILL');
     reservation.release();
+  }
+});
+
+test('rollback dev --sqlite-sync other than normal or full exits 2 naming both, and starts nothing', async () => {
+  const fresh = mkdtempSync(join(tmpdir(), 'rb-dev-sync-'));
+  try {
+    const r = await runCli(['dev', '--state-dir', fresh, '--sqlite-sync', 'sometimes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--sqlite-sync sometimes: give normal or full');
+    expect(existsSync(join(fresh, 'temporal.sqlite'))).toBe(false);
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
   }
 });

@@ -8,6 +8,7 @@ export async function runDev(opts: {
   stateDir: string;
   port: number;
   worker: boolean;
+  sqliteSync?: 'normal' | 'full';
   json: boolean;
   namespace?: string;
 }): Promise<void> {
@@ -15,6 +16,7 @@ export async function runDev(opts: {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const server = await startDevServer({
     dbFile: join(opts.stateDir, 'temporal.sqlite'),
+    sqliteSync: opts.sqliteSync,
     port: opts.port,
     uiPort: opts.port + 1000,
     namespace: opts.namespace,

@@ -119,17 +119,33 @@ export function registerLocal(program: Command, ctx: CliContext): void {
     .option('--state-dir <dir>', 'where the SQLite file lives', '.state')
     .option('--port <port>', 'frontend port (the Web UI gets port + 1000)', '7233')
     .option('--no-worker', 'start only the server')
+    .option(
+      '--sqlite-sync <mode>',
+      'normal: a commit survives a crash of the server, the last ones may not survive a power cut; full: every commit synced to disk',
+      'normal',
+    )
     .option('--json', 'print the addresses as JSON')
-    .action(async (opts: { stateDir: string; port: string; worker: boolean; json?: boolean }) => {
-      const { runDev } = lazy.dev();
-      await runDev({
-        stateDir: resolve(opts.stateDir),
-        port: Number(opts.port),
-        worker: opts.worker,
-        json: !!opts.json,
-        namespace: ctx.globals().namespace,
-      });
-    });
+    .action(
+      async (opts: {
+        stateDir: string;
+        port: string;
+        worker: boolean;
+        sqliteSync: string;
+        json?: boolean;
+      }) => {
+        if (opts.sqliteSync !== 'normal' && opts.sqliteSync !== 'full')
+          throw usage(`--sqlite-sync ${opts.sqliteSync}: give normal or full`);
+        const { runDev } = lazy.dev();
+        await runDev({
+          stateDir: resolve(opts.stateDir),
+          port: Number(opts.port),
+          worker: opts.worker,
+          sqliteSync: opts.sqliteSync,
+          json: !!opts.json,
+          namespace: ctx.globals().namespace,
+        });
+      },
+    );
 
   program
     .command('setup')

@@ -19,16 +19,11 @@ import { getTarget, parseConfig } from '../src/targets/load';
 import { planRollback } from '../src/targets/plan';
 import { createWorker } from '../src/worker';
 import { createFakeActivities } from '../test/rig/fake-activities';
+import { median } from './stats';
 
 const RUNS = Number(process.env.CLI_BENCH_RUNS ?? 10);
 const ROOT = join(__dirname, '..');
 const BIN = join(ROOT, 'bin', 'rollback.js');
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** Wall time of whole runs of the command, in ms (after one warm-up run that is not counted). */
 function time(args: string[], env: NodeJS.ProcessEnv): number[] {

@@ -8,8 +8,7 @@
  * on-call engineer runs it, `rollback start emergency --wait` (the compiled CLI when dist/ is fresh),
  * from the command's start to its exit. BENCH_RUNS sets the number of runs of each (default 5).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
@@ -19,20 +18,14 @@ import { startDevServer } from '../src/temporal/dev-server';
 import { getTarget, loadConfig } from '../src/targets/load';
 import { planRollback } from '../src/targets/plan';
 import { startBenchWorker } from './worker-stack';
+import { runCli } from '../test/rig/rollback';
 import { createSandbox, type Sandbox } from '../test/rig/sandbox';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { median, eventMs } from './stats';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const TASK_QUEUE = 'bench';
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const ms = (t: temporal.api.history.v1.IHistoryEvent['eventTime']) =>
-  Number(t?.seconds?.toString() ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
 
 interface StepTiming {
   activity: string;
@@ -55,12 +48,12 @@ function stepTimings(history: temporal.api.history.v1.IHistory): StepTiming[] {
     const activity = scheduled.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
     out.push({
       activity,
-      scheduleToStartMs: ms(started.eventTime) - ms(scheduled.eventTime),
-      startToCloseMs: ms(e.eventTime) - ms(started.eventTime),
+      scheduleToStartMs: eventMs(started.eventTime) - eventMs(scheduled.eventTime),
+      startToCloseMs: eventMs(e.eventTime) - eventMs(started.eventTime),
       // From the last completion before it was scheduled (a start and its checks are scheduled together).
-      gapMs: gapAfter(closes, ms(scheduled.eventTime)),
+      gapMs: gapAfter(closes, eventMs(scheduled.eventTime)),
     });
-    closes.push(ms(e.eventTime));
+    closes.push(eventMs(e.eventTime));
   }
   return out;
 }
@@ -98,33 +91,28 @@ async function runWorkflow(
 
 /**
  * `rollback start emergency --wait` of the sandbox's target, as a whole process: start to exit.
- * Spawned, not spawnSync: the worker in this process must go on running the rollback meanwhile.
+ * Spawned (runCli), not spawnSync: the worker in this process must go on running the rollback.
  */
-async function runCli(sb: Sandbox, address: string): Promise<number> {
-  const argv = [
-    join(__dirname, '..', 'bin', 'rollback.js'),
-    '--config',
-    sb.configFile,
-    'start',
-    'emergency',
-    '--target',
-    sb.target,
-    '--reason',
-    'bench',
-    '--task-queue',
-    TASK_QUEUE,
-    '--wait',
-  ];
+async function runRollbackCli(sb: Sandbox, address: string): Promise<number> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, argv, {
-    env: { ...process.env, TEMPORAL_ADDRESS: address },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const r = await runCli(
+    [
+      '--config',
+      sb.configFile,
+      'start',
+      'emergency',
+      '--target',
+      sb.target,
+      '--reason',
+      'bench',
+      '--task-queue',
+      TASK_QUEUE,
+      '--wait',
+    ],
+    { TEMPORAL_ADDRESS: address },
+  );
   const elapsed = performance.now() - t0;
-  if (code !== 0) throw new Error(`rollback start --wait exited ${code}: ${stderr}`);
+  if (r.code !== 0) throw new Error(`rollback start --wait exited ${r.code}: ${r.stderr}`);
   return elapsed;
 }
 
@@ -190,7 +178,7 @@ async function main() {
       }
       const c = await createSandbox({ name: `bench-cli-${i}`, configure: healthOnly });
       try {
-        cli.push(await runCli(c, server.address));
+        cli.push(await runRollbackCli(c, server.address));
       } finally {
         await c.cleanup();
       }

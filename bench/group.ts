@@ -20,6 +20,7 @@ import { prepareGroup, preparePlan } from '../src/cli/planning';
 import { startDevServer } from '../src/temporal/dev-server';
 import { spawnFakeWorker } from '../test/rig/worker-process';
 import { writeFleetConfig } from './fleet-config';
+import { median, pct, eventMs } from './stats';
 
 /**
  * How long the fixture's real steps take, ms (medians of start→close over 5 runs of
@@ -58,15 +59,6 @@ interface FiftyResult {
   taskWaitMs: number[];
   taskRunMs: number[];
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
-const eventMs = (t: temporal.api.history.v1.IHistoryEvent['eventTime']) =>
-  Number(t?.seconds?.toString() ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
 
 /** Each workflow task of a history: how long it waited for a worker, and how long the worker took. */
 function workflowTasks(events: temporal.api.history.v1.IHistoryEvent[]): { wait: number[]; run: number[] } {

@@ -18,14 +18,10 @@ import { getTarget, loadConfig } from '../src/targets/load';
 import { startDevServer } from '../src/temporal/dev-server';
 import { commandTarget } from '../test/rig/configs';
 import { startBenchWorker } from './worker-stack';
+import { median } from './stats';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WINDOW_S = 1;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {

@@ -12,13 +12,9 @@ import { startDevServer } from '../src/temporal/dev-server';
 import { startRollback } from '../test/rig/rollback';
 import { createSandbox } from '../test/rig/sandbox';
 import { killHard, spawnWorkerProcess } from '../test/rig/worker-process';
+import { median } from './stats';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function oneRun(address: string, i: number): Promise<{ rerunMs: number; doneMs: number }> {

@@ -16,14 +16,9 @@ import { checkHealth } from '../src/activities/validate';
 import { LOCAL_HOST } from '../src/runner/local-host';
 import type { Host } from '../src/runner/types';
 import { startSshd } from '../test/rig/sshd';
+import { median } from './stats';
 
 const RUNS = Number(process.env.SSH_BENCH_RUNS ?? 20);
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function timed(work: () => Promise<unknown>): Promise<number[]> {
   await work();

@@ -363,7 +363,7 @@ export class RollbackClient {
     runId: string,
     token: Uint8Array | undefined,
     signal: AbortSignal,
-  ): Promise<{ token: Uint8Array | undefined; events: number; closed: boolean }> {
+  ): Promise<{ token: Uint8Array | undefined; closed: boolean }> {
     // A signal of this call's own: the SDK keeps a listener on the signal it is given.
     const call = new AbortController();
     const stop = () => call.abort();
@@ -383,7 +383,7 @@ export class RollbackClient {
       signal.removeEventListener('abort', stop);
     }
     const next = res.nextPageToken?.length ? res.nextPageToken : undefined;
-    return { token: next, events: res.history?.events?.length ?? 0, closed: next === undefined };
+    return { token: next, closed: next === undefined };
   }
 
   /** Turns a payload of this client's histories back into its value. */

@@ -133,9 +133,8 @@ export async function installNpmPackage(
   if (before.version === version && ended === null) {
     return done(`${input.name}@${version} already installed`, { version, dir: before.dir, changed: false });
   }
-  let ran: StepResult;
   try {
-    ran = await runGuarded(
+    await runGuarded(
       'install',
       {
         path: prefix,
@@ -162,10 +161,8 @@ export async function installNpmPackage(
     }
     throw err;
   }
-  const orphan =
-    ended !== null
-      ? `(killed orphaned install ${ended} first)`
-      : /\(killed orphaned install \d+ first\)/.exec(ran.summary)?.[0];
+  // The orphan, if any, was ended above (runGuarded finds no pid file after that).
+  const orphan = ended !== null ? `(killed orphaned install ${ended} first)` : undefined;
   const after = await installedVersion(host, input);
   if (after.version !== version) {
     throw retryable(

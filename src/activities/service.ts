@@ -91,29 +91,36 @@ async function pm2Find(service: Pm2Service, host: Host): Promise<Pm2Proc | undef
 }
 
 /**
- * `pm2 restart NAME --update-env` asked of the daemon over its socket: the process gets the
- * service's env merged into what it had, as with the CLI. Resolves to its restart count just after
- * (what the start's watch counts crash restarts from); `undefined` when not asked (another host, a
- * pm2Command, more than one process of the name) or not answered: the CLI then.
+ * How long the daemon may take to answer a stop or a restart: it waits its kill_timeout (1.6 s by
+ * default) before it kills a process that ignores SIGINT.
  */
-async function restartOverSocket(service: Pm2Service, host: Host): Promise<number | undefined> {
+const DAEMON_ANSWER_MS = 60_000;
+
+/**
+ * `pm2 restart NAME --update-env` asked of the daemon over its socket: the process gets the
+ * service's env merged into what it had, as with the CLI. `procs`: the service's processes, as just
+ * read. Resolves to its restart count just after (what the start's watch counts crash restarts
+ * from); `undefined` when not asked (another host, a pm2Command, more than one process of the
+ * name) or not answered: the CLI then.
+ */
+async function restartOverSocket(
+  service: Pm2Service,
+  host: Host,
+  procs: Pm2Proc[],
+): Promise<number | undefined> {
   if (!overSocket(service, host)) return undefined;
-  const procs = await pm2Procs(service, host);
   if (procs.length !== 1 || procs[0]!.pm_id === undefined) return undefined;
   const answer = await pm2Call(
     localPm2Home(service.pm2Home),
     'restartProcessId',
     { id: procs[0]!.pm_id, env: serviceEnv(service, host) },
-    STOP_ANSWER_MS,
+    DAEMON_ANSWER_MS,
   );
   if (!answer) return undefined;
   if (answer.err)
     throw retryable(`pm2 restart ${service.name} failed: ${answer.err.message}`, 'ServiceStartFailed');
   return (answer.result as Pm2Proc | undefined)?.pm2_env?.restart_time ?? 0;
 }
-
-/** pm2 waits its kill_timeout (1.6 s by default) before it kills a process that ignores SIGINT. */
-const STOP_ANSWER_MS = 60_000;
 
 /**
  * Stops the service's processes by asking the daemon over its socket, as `pm2 stop NAME` does
@@ -128,7 +135,7 @@ async function stopOverSocket(service: Pm2Service, host: Host): Promise<StepResu
   if (procs.length === 0)
     return done(`pm2 process ${service.name} is not registered: nothing to stop`, { before: 'absent' });
   for (const p of procs) {
-    const answer = await pm2Call(home, 'stopProcessId', p.pm_id, STOP_ANSWER_MS);
+    const answer = await pm2Call(home, 'stopProcessId', p.pm_id, DAEMON_ANSWER_MS);
     // Unanswered in time: the CLI stops it (stopping a stopped process succeeds).
     if (!answer) return undefined;
     if (answer.err)
@@ -214,7 +221,8 @@ async function startPm2(
   host: Host,
   healthy?: HealthTarget,
 ): Promise<StepResult> {
-  const proc = await pm2Find(service, host);
+  const procs = await pm2Procs(service, host);
+  const proc = procs[0];
   const before = proc?.pm2_env?.status ?? 'absent';
   if (before === 'online') {
     // pm2 restarts a crashing process forever, so "online" alone proves nothing: it must stay up.
@@ -229,7 +237,7 @@ async function startPm2(
     proc.pm2_env.pm_cwd === cwd &&
     JSON.stringify(proc.pm2_env.args ?? []) === JSON.stringify(service.args);
   if (proc && !registered) await pm2(service, ['delete', service.name], host);
-  const base = registered ? await restartOverSocket(service, host) : undefined;
+  const base = registered ? await restartOverSocket(service, host, procs) : undefined;
   if (base !== undefined) {
     const held = await waitUntilStable(service, base, host, healthy);
     return done(`started pm2 process ${service.name} from ${script} (${held})`, { before });
@@ -347,9 +355,10 @@ async function holdsRunning(
 async function restartService(input: ServiceInput, host: Host): Promise<StepResult> {
   const { service, cwd } = input;
   if (service.manager === 'pm2') {
-    const proc = await pm2Find(service, host);
+    const procs = await pm2Procs(service, host);
+    const proc = procs[0];
     if (!proc) return startPm2(service, cwd, host);
-    const base = await restartOverSocket(service, host);
+    const base = await restartOverSocket(service, host, procs);
     if (base !== undefined) {
       await waitUntilStable(service, base, host);
       return done(`restarted pm2 process ${service.name}`, { before: proc.pm2_env?.status ?? 'unknown' });

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { RollbackClient } from '../client';
 import type { RollbackRecord } from '../model';
 import { oneLine } from '../model/text';
@@ -45,9 +44,13 @@ export async function followRollback(
   if (opts.json) return done;
   const say = (line: string) => progressLine(opts.io, line);
   const printer = new ProgressPrinter(say);
+  /** Resolves once the rollback has ended, however it ended. */
+  const over = done.then(
+    () => undefined,
+    () => undefined,
+  );
   const ended = new AbortController();
-  void done.finally(() => ended.abort()).catch(() => undefined);
-  const pause = (ms: number) => delay(ms, undefined, { signal: ended.signal }).catch(() => undefined);
+  void over.then(() => ended.abort());
   let lastNote: string | undefined;
   let answered = false;
   /** Reads the rollback: its workflow's answer while a worker gives one, else the full view. */
@@ -78,13 +81,13 @@ export async function followRollback(
     change ??= client.historyChange(workflowId, runId, token, ended.signal).then(
       async (r) => {
         // Ended: what is left to read comes with the result.
-        if (r.closed) await done.catch(() => undefined);
+        if (r.closed) await over;
         token = r.token;
         change = undefined;
       },
       () => {
         change = undefined;
-        return pause(RETRY_MS);
+        return within(over, RETRY_MS);
       },
     );
     await within(change, REFRESH_MS);

@@ -7,7 +7,7 @@ import type { RollbackClient } from '../src/client';
 import { Cleanup } from './rig/cleanup';
 import { commandRollback } from './rig/configs';
 import { eventually } from './rig/eventually';
-import { createFakeActivities, gate } from './rig/fake-activities';
+import { createFakeActivities, gate, type FakeCall } from './rig/fake-activities';
 import { scratchRoot } from './rig/sandbox';
 import { connectClient, startWorker, testTaskQueue } from './rig/temporal';
 
@@ -37,11 +37,12 @@ function counting(client: RollbackClient): { reads: () => number } {
 
 test('following a rollback reads it as each step is scheduled or done, and not at all while a step runs', async () => {
   const held = gate();
+  const calls: FakeCall[] = [];
   const queue = testTaskQueue('follow');
   const worker = await startWorker(
     queue,
     undefined,
-    createFakeActivities({ block: { stopService: { until: held.until } } }),
+    createFakeActivities({ block: { stopService: { until: held.until } }, calls }),
   );
   cleanup.add('the worker', () => worker.stop());
   const client = await connectClient(queue);
@@ -63,7 +64,15 @@ test('following a rollback reads it as each step is scheduled or done, and not a
   const started = await client.start(request, plan);
   const following = followRollback(client, started.workflowId, started.runId, { json: false, io });
   await eventually('the held stop shown running', () => lines.some((l) => l.includes(`▶ ${title('stop')}`)));
-  const before = reads.reads();
+  // The stop running on the worker: its scheduling is written. The workflow's answer can show it
+  // running before that event is (the query runs on the worker's state), so the read that event
+  // brings may still come: wait until the reads stand still, then watch them stand still.
+  await eventually('the stop called on the worker', () => calls.some((c) => c.activity === 'stopService'));
+  const before = await eventually('the reads to stand still', async () => {
+    const n = reads.reads();
+    await new Promise((r) => setTimeout(r, 400));
+    return reads.reads() === n ? n : undefined;
+  });
   // A stretch in which nothing is written to the history: the stop heartbeats, and that is all.
   await new Promise((r) => setTimeout(r, 2500));
   expect(reads.reads()).toBe(before);

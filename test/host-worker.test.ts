@@ -58,7 +58,14 @@ async function sandbox(name: string, worker: string, opts: Partial<SandboxOption
     suite.defer(`host sandbox ${name}`, () => sb.cleanup());
     return sb;
   }
-  return suite.sandbox({ name, ...opts, configure: (t) => (t.host = { worker }) });
+  return suite.sandbox({
+    name,
+    ...opts,
+    configure: (t, config) => {
+      t.host = { worker };
+      opts.configure?.(t, config);
+    },
+  });
 }
 
 const workerName = (base: string) => `${base}-${randomBytes(3).toString('hex')}`;

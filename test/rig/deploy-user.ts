@@ -40,7 +40,13 @@ export function deployUser(): DeployUser {
     const full = separate
       ? ['runuser', '-u', name, '--', 'env', `HOME=${home}`, ...envArgs, ...argv]
       : ['env', ...envArgs, ...argv];
-    const r = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', cwd: home });
+    // Not npm's settings of whoever ran the tests (npx sets npm_config_cache to their cache).
+    const own = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+    const r = spawnSync(full[0]!, full.slice(1), {
+      encoding: 'utf8',
+      cwd: home,
+      env: separate ? own : process.env,
+    });
     if (r.status !== 0) throw new Error(`${argv.join(' ')} as ${name} failed (${r.status}): ${r.stderr}`);
     return r.stdout;
   };

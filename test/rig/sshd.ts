@@ -1,5 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { userInfo, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAddressInUse, PortInUseError } from '../../src/temporal/dev-server';
@@ -109,6 +117,18 @@ export async function startSshd(extraConfig: string[] = [], user = userInfo().us
 
 const logs = new WeakMap<ChildProcess, string>();
 
+/**
+ * sshd runs the SFTP server as the login, who may not reach into this checkout (a clone in a
+ * private folder, with OpenSSH unpacked into its .tools): a copy in the sshd's own folder (0755),
+ * which it can. The program needs only libc.
+ */
+function reachableSftp(sftp: string, dir: string): string {
+  const copy = join(dir, 'sftp-server');
+  if (!existsSync(copy)) copyFileSync(sftp, copy);
+  chmodSync(copy, 0o755);
+  return copy;
+}
+
 function launch(
   tools: { sshd: string; sftp: string; libs: string },
   dir: string,
@@ -130,7 +150,7 @@ function launch(
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       'LogLevel VERBOSE',
-      ...(tools.sftp ? [`Subsystem sftp ${tools.sftp}`] : []),
+      ...(tools.sftp ? [`Subsystem sftp ${reachableSftp(tools.sftp, dir)}`] : []),
       ...extraConfig,
       '',
     ].join('\n'),

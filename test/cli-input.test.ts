@@ -88,6 +88,39 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     await expectNothingStarted('svc-b');
   });
 
+  test('a bad config is the error shown even when no server answers, and nothing connects before it', async () => {
+    const config = writeConfig(
+      'unknown-target-no-server',
+      stringify({ version: 1, targets: { 'svc-b2': validTarget('svc-b2', deployPath) } }),
+    );
+    for (const how of [
+      ['--target', 'svc-nope2'],
+      ['--group', 'web'],
+    ]) {
+      const r = await runCli(
+        ['--config', config, 'start', 'emergency', ...how, '--reason', 'test', '--json'],
+        // Port 1: nothing listens; the connection fails while the config is read.
+        { TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        how[0] === '--target' ? 'unknown target "svc-nope2"' : 'unknown group "web"',
+      );
+      expect(r.stderr).not.toContain('cannot reach');
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 2 });
+    }
+    // A good config with no server: the connection's error, exit 1.
+    const r = await runCli(
+      ['--config', config, 'start', 'emergency', '--target', 'svc-b2', '--reason', 'test'],
+      {
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+      },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot reach 127.0.0.1:1');
+    await expectNothingStarted('svc-b2');
+  });
+
   test('an unknown field names its path in the file', async () => {
     const t = validTarget('svc-c', deployPath) as Record<string, any>;
     t.deploy.stableVerison = 'v1';

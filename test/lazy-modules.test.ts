@@ -49,3 +49,16 @@ test("the worker's activities load the AWS SDK, the MCP SDK, dockerode and ssh2 
   );
   expect(afterEcs).toContain('@aws-sdk/client-ecs');
 });
+
+test('the CLI loads commander alone until a command runs: not the Temporal client, the config schema or the signing library', () => {
+  const atStart = packagesLoadedBy(join(ROOT, 'src', 'cli', 'main.ts')).filter(
+    (p) => p !== 'tsx' && p !== 'esbuild', // the require hook this test loads the sources with
+  );
+  expect(atStart).toEqual(['commander']);
+  // Running a command loads what it needs (the --help text lists every command's name).
+  const afterHelp = packagesLoadedBy(
+    join(ROOT, 'src', 'cli', 'main.ts'),
+    `(m) => { const p = m.buildProgram({ stdout() {}, stderr() {}, setExitCode() {} }); if (!p.helpInformation().includes('start')) throw new Error('no start command'); }`,
+  );
+  for (const p of ['@temporalio/client', 'zod', 'yaml', '@noble/curves']) expect(afterHelp).not.toContain(p);
+});

@@ -12,6 +12,7 @@ export const lazy = {
   config: () => require('../targets/load') as typeof import('../targets/load'),
   configSchema: () => require('../targets/schema') as typeof import('../targets/schema'),
   planning: () => require('./planning') as typeof import('./planning'),
+  signing: () => require('./signing') as typeof import('./signing'),
   preview: () => require('./preview') as typeof import('./preview'),
   planFormat: () => require('../targets/plan') as typeof import('../targets/plan'),
   follow: () => require('./follow') as typeof import('./follow'),

@@ -6,7 +6,7 @@ import { usage } from '../errors';
 import { parseRollbackId } from '../ids';
 import { emit } from '../output';
 import { actingAs, checkPeopleText, checkText } from '../people';
-import { signAction } from '../signing';
+import { lazy } from '../lazy';
 import { findRollback, requireRunning, startWorkerHint, withClient, type CliContext } from '../session';
 
 type Action = 'approve' | 'reject' | 'decide';
@@ -71,7 +71,7 @@ async function act(
         : undefined;
     const signWith = opts.signWith ?? process.env.ROLLBACK_SIGN_WITH;
     const signed = signWith
-      ? signAction(signWith, {
+      ? lazy.signing().signAction(signWith, {
           workflowId: desc.workflowId,
           runId: desc.runId,
           action,

@@ -88,7 +88,7 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     await expectNothingStarted('svc-b');
   });
 
-  test('a bad config is the error shown even when no server answers, and nothing connects before it', async () => {
+  test('a bad config is the error shown even when no server answers (it is read before connecting)', async () => {
     const config = writeConfig(
       'unknown-target-no-server',
       stringify({ version: 1, targets: { 'svc-b2': validTarget('svc-b2', deployPath) } }),
@@ -99,7 +99,7 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     ]) {
       const r = await runCli(
         ['--config', config, 'start', 'emergency', ...how, '--reason', 'test', '--json'],
-        // Port 1: nothing listens; the connection fails while the config is read.
+        // Port 1: nothing listens there.
         { TEMPORAL_ADDRESS: '127.0.0.1:1' },
       );
       expect(r.code).toBe(2);

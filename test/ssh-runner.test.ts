@@ -1,7 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { remoteCommand, SshRunner, shellQuote } from '../src/runner/ssh';
+import { spawnLocal } from '../src/runner/local-process';
+import { remoteCommand, SshRunner, SshSession, shellQuote } from '../src/runner/ssh';
 import { eventually } from './rig/eventually';
 import { startSshd, type TestSshd } from './rig/sshd';
 
@@ -13,7 +14,12 @@ beforeAll(async () => {
   sshd = await startSshd();
 });
 
-afterAll(() => sshd?.stop());
+const opened: SshSession[] = [];
+
+afterAll(() => {
+  for (const s of opened) s.end();
+  return sshd?.stop();
+});
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(
@@ -191,3 +197,33 @@ test('a timed-out command whose daemon keeps its output open still returns after
   expect(r.stderr).toContain('killed after 500 ms timeout');
   sshd.ssh('pkill -f "^sleep 299" || true');
 }, 120_000);
+
+test.each([
+  ['this machine', () => Promise.resolve(spawnLocal)],
+  [
+    'a host over SSH',
+    async () => {
+      const runner = new SshRunner(sshd.host);
+      const session = new SshSession(runner, await runner.connect());
+      opened.push(session);
+      return (argv: string[]) => session.spawn(argv);
+    },
+  ],
+])(
+  'a spawned program that exits before anyone reads it (%s): its output is all read when `exited` resolves',
+  async (_where, spawnerOf) => {
+    const spawn = await spawnerOf();
+    const proc = await spawn(['sh', '-c', 'echo out; echo "cannot start: No such file or directory" >&2; exit 127']);
+    // Let it exit, and its output and the channel's close arrive, before any reader is attached:
+    // a fast host sends all of them in one packet after the exec is confirmed.
+    await new Promise((r) => setTimeout(r, 1000));
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await proc.exited;
+    expect(err).toBe('cannot start: No such file or directory\n');
+    expect(out).toBe('out\n');
+  },
+  60_000,
+);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { INHERITED_ENV_VARS, stopGently, type HostProcess, type SpawnOptions } from './types';
+import { PassThrough } from 'node:stream';
+import { INHERITED_ENV_VARS, readToEnd, stopGently, type HostProcess, type SpawnOptions } from './types';
 
 /**
  * Starts a program on this machine with pipes, in its own process group, with a minimal
@@ -19,14 +20,20 @@ export function spawnLocal(argv: string[], options: SpawnOptions = {}): Promise<
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // Its output is held here from the start: Node discards a child's unread output when it exits,
+  // and a program that fails at once (no such file) can exit before the caller has attached readers.
+  const stdout = child.stdout.pipe(new PassThrough());
+  const stderr = child.stderr.pipe(new PassThrough());
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve())).then(() =>
+    readToEnd(stdout, stderr),
+  );
   return new Promise((resolve, reject) => {
     child.once('error', (err) => reject(new Error(`cannot start ${program}: ${err.message}`)));
     child.once('spawn', () =>
       resolve({
         stdin: child.stdin,
-        stdout: child.stdout,
-        stderr: child.stderr,
+        stdout,
+        stderr,
         exited,
         stop: () =>
           stopGently(child.stdin, exited, (signal) => {

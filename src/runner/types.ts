@@ -1,3 +1,5 @@
+import { finished } from 'node:stream/promises';
+
 export interface RunOptions {
   cwd?: string;
   /** Added to the runner's environment; never logged. */
@@ -85,6 +87,11 @@ export interface Host {
 
 /** What a spawned program inherits from its host's environment (as the MCP SDK's stdio client does). */
 export const INHERITED_ENV_VARS = ['HOME', 'LOGNAME', 'PATH', 'SHELL', 'TERM', 'USER'] as const;
+
+/** Resolves once each stream has been read to its end (or has failed): a program's output, all of it. */
+export async function readToEnd(...streams: NodeJS.ReadableStream[]): Promise<void> {
+  await Promise.all(streams.map((s) => finished(s, { writable: false }).catch(() => undefined)));
+}
 
 /** Ends a process: stdin closed, then `kill(signal)` after each grace period until it has exited. */
 export async function stopGently(

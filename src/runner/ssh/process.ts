@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
-import { stopGently, type HostProcess, type SpawnOptions } from '../types';
+import { readToEnd, stopGently, type HostProcess, type SpawnOptions } from '../types';
 import { PID_MARKER, remoteSpawnCommand } from './command';
 
 /**
@@ -37,12 +37,15 @@ export function spawnOverSsh(
         pending = Buffer.alloc(0);
         if (rest.length) stdout.write(rest);
       });
+      const stderr = channel.stderr.pipe(new PassThrough());
+      // The channel can close before the caller reads what came with it (a program that fails at
+      // once sends its stderr, exit and close in one packet): `exited` waits for that to be read.
       const exited = new Promise<void>((done) =>
         channel.once('close', () => {
           stdout.end();
           done();
         }),
-      );
+      ).then(() => readToEnd(stdout, stderr));
       const kill = (signal: 'TERM' | 'KILL') =>
         new Promise<void>((done) => {
           if (!pid) {
@@ -60,7 +63,7 @@ export function spawnOverSsh(
       resolve({
         stdin: channel,
         stdout,
-        stderr: channel.stderr,
+        stderr,
         exited,
         stop: () => stopGently(channel, exited, kill),
       });

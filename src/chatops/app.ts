@@ -4,7 +4,7 @@ import type { WebClient } from '@slack/web-api';
 import { RefusedError, type RollbackClient } from '../client';
 import { signAction } from '../cli/signing';
 import type { Decision, Plan, RollbackRecord, RollbackRequest } from '../model';
-import { newRollbackId } from '../cli/planning';
+import { newRollbackId } from '../cli/ids';
 import { checkTargetPaths, getTarget, loadConfig, type LoadedConfig } from '../targets/load';
 import { formatPlan, planRollback } from '../targets/plan';
 import { ACTIONS, ENDED, esc, rejectModal, rollbackMessage, type ButtonValue } from './blocks';

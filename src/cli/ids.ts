@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { oneLine } from '../model/text';
 import { usage } from './errors';
 
@@ -51,4 +52,10 @@ export function unknownRollback(ref: RollbackRef): string {
     ? ''
     : ` (workflow ids look like rollback-${oneLine(ref.workflowId)})`;
   return `no rollback with id ${oneLine(ref.id)}; see "rollback list" for the ids${hint}`;
+}
+
+/** A new rollback's id: the target (or group-NAME), the request's time to the second, 4 hex digits. */
+export function newRollbackId(target: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${target}-${stamp}-${randomBytes(2).toString('hex')}`;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   groupLabel,
   splitWaves,
@@ -11,13 +10,11 @@ import type { GroupInput, GroupMember } from '../workflows/group';
 import { ROLLBACK_KINDS } from '../model/kinds';
 import { oneLine } from '../model/text';
 import { ConfigError } from '../targets/errors';
-import { lazy } from './lazy';
+import { newRollbackId } from './ids';
 import { checkTargetPaths, getTarget, loadConfig } from '../targets/load';
 import { planRollback } from '../targets/plan';
 import { connectionSettings, webUiBase } from '../temporal/connection';
 import type { GlobalOpts } from './options';
-import type { CliIo } from './output';
-import { noteUnrecorded, recordHostChecks } from './state/host-checks';
 
 export interface PlanOptions {
   target: string;
@@ -31,11 +28,6 @@ export interface PlanOptions {
   force?: boolean;
   /** Block findings of the pre-flight analysis the requester accepts. */
   accept?: string[];
-}
-
-export function newRollbackId(target: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return `${target}-${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
 export function parseKind(kind: string): RollbackKind {
@@ -91,21 +83,6 @@ export function preparePlan(
   const problems = checkTargetPaths(opts.target, target);
   if (problems.length) throw new ConfigError(problems.join('\n'));
   return { request, plan, target, configFile: loaded.file };
-}
-
-/**
- * Asks a target's SSH host, before anything starts, whether the rollback can run there: a host that
- * does not answer, shows another key, refuses the login or lacks the deploy path ends here (exit 2).
- */
-export async function checkRemoteHost(
-  io: CliIo,
-  configFile: string,
-  name: string,
-  target: ReturnType<typeof getTarget>,
-) {
-  const check = await lazy.hostCheck().checkTargetHost(name, target);
-  if (check) noteUnrecorded(io, recordHostChecks(configFile, [check]));
-  if (check?.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
 }
 
 /**

@@ -11,6 +11,9 @@ import { emit, type CliIo } from '../output';
 import { actingAs, checkPeopleText } from '../people';
 import { missingHostWorkers, requireWorker, withClient, type CliContext } from '../session';
 import { lazy } from '../lazy';
+import { noteUnrecorded, recordHostChecks } from '../state/host-checks';
+import { ConfigError } from '../../targets/errors';
+import type { BaseTarget } from '../../targets/kinds';
 
 interface StartOptions {
   target?: string;
@@ -85,7 +88,7 @@ export function registerStart(program: Command, ctx: CliContext): void {
       if (!opts.target === !opts.group)
         throw usage('give --target NAME (one target) or --group NAME (a group of targets), not both');
       if (opts.group) return startGroup(ctx, kind, { ...opts, group: opts.group }, requestedBy);
-      const { preparePlan, checkRemoteHost } = lazy.planning();
+      const { preparePlan } = lazy.planning();
       const { request, plan, target, configFile } = preparePlan(ctx.globals(), kind, {
         ...opts,
         target: opts.target!,
@@ -157,4 +160,14 @@ async function startGroup(
     },
     opts.taskQueue,
   );
+}
+
+/**
+ * Asks a target's SSH host, before anything starts, whether the rollback can run there: a host that
+ * does not answer, shows another key, refuses the login or lacks the deploy path ends here (exit 2).
+ */
+async function checkRemoteHost(io: CliIo, configFile: string, name: string, target: BaseTarget) {
+  const check = await lazy.hostCheck().checkTargetHost(name, target);
+  if (check) noteUnrecorded(io, recordHostChecks(configFile, [check]));
+  if (check?.problems.length) throw new ConfigError(`${check.problems.join('\n')}\nnothing was started`);
 }

@@ -44,6 +44,7 @@ import {
   TO_VERSION,
 } from './model';
 import type { AuditEntry, Decision, Plan, RollbackRecord, RollbackRequest } from './model';
+import { closeSafeRetryInterceptor } from './temporal/close-safe-retry';
 
 export {
   connectionSettings,
@@ -68,6 +69,7 @@ async function openConnection(settings: ConnectionSettings): Promise<Connection>
     apiKey: settings.apiKey,
     metadata: settings.metadata,
     connectTimeout: CONNECT_TIMEOUT_MS,
+    interceptors: [closeSafeRetryInterceptor()],
   });
   const settled = connecting.then(
     (connection) => ({ connection }),

@@ -11,7 +11,6 @@ import { npmPackageActivities } from './npm-package';
 import { npmPackageAnalysisActivities } from './npm-package-analysis';
 import { blueGreenActivities } from './blue-green';
 import { containerActivities } from './container';
-import { containerAnalysisActivities } from './container-analysis';
 import { planTargetRollback } from './planning';
 import { appendRollbackLog, recordIncident } from './report';
 import { revertActivities } from './revert';
@@ -36,7 +35,6 @@ export function createActivities(deps: ActivityDeps = defaultDeps()) {
     ...npmPackageAnalysisActivities(deps),
     ...blueGreenActivities(deps),
     ...containerActivities(deps),
-    ...containerAnalysisActivities(deps),
     ...fileActivities(deps),
     ...serviceActivities(deps),
     ...validateActivities(deps),

@@ -1,10 +1,11 @@
-import type { HostSpec } from '../model';
-import type { AnalysisResult, Finding } from '../model/analysis';
-import type { Host } from '../runner/types';
-import { concludeAnalysis, type AnalysisCommon } from './analysis';
-import { permanent, type StepResult } from './common';
-import { ENGINE_ENV, engineOf, imageOrNull, inspectOrNull, toMap, type EngineInput } from './container';
-import type { ActivityDeps } from './deps';
+import type { HostSpec } from '../../model';
+import type { AnalysisResult, Finding } from '../../model/analysis';
+import type { Host } from '../../runner/types';
+import { concludeAnalysis, type AnalysisCommon } from '../analysis';
+import { permanent, type StepResult } from '../common';
+import { engineOf, imageOrNull, inspectOrNull, type EngineInput } from './engine';
+import { ENGINE_ENV, toMap } from './env';
+import type { ActivityDeps } from '../deps';
 
 /**
  * The pre-flight analysis of a container rollback: the running container against the one the

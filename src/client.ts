@@ -1,6 +1,5 @@
 import {
   Client,
-  Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowUpdateFailedError,
@@ -10,13 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import {
-  connectionSettings,
-  webUiBase,
-  type ConnectionFlags,
-  type ConnectionSettings,
-} from './temporal/connection';
-import { connectFailure, probeAddress, probeFailure } from './temporal/probe';
+import { connectionSettings, webUiBase, type ConnectionFlags } from './temporal/connection';
 import { dataConverterFromEnv } from './temporal/codec';
 import { rollbackWorkflow, type RollbackInput } from './workflows/rollback';
 import { groupRollbackWorkflow, type GroupInput } from './workflows/group';
@@ -44,7 +37,7 @@ import {
   TO_VERSION,
 } from './model';
 import type { AuditEntry, Decision, Plan, RollbackRecord, RollbackRequest } from './model';
-import { closeSafeRetryInterceptor } from './temporal/close-safe-retry';
+import { openConnection } from './temporal/connect';
 
 export {
   connectionSettings,
@@ -53,47 +46,7 @@ export {
   type ConnectionSettings,
 } from './temporal/connection';
 
-const CONNECT_TIMEOUT_MS = 5000;
 const LIVE_POLL_SECONDS = 120;
-
-/**
- * Connects, and explains a failure in terms of the address: a probe of the address runs beside the
- * gRPC connect, so a port that is closed or that serves something other than Temporal (the Web UI, a
- * plain web server) is named at once instead of after the connect deadline.
- */
-async function openConnection(settings: ConnectionSettings): Promise<Connection> {
-  const { address } = settings;
-  const connecting = Connection.connect({
-    address,
-    tls: settings.tls,
-    apiKey: settings.apiKey,
-    metadata: settings.metadata,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    interceptors: [closeSafeRetryInterceptor()],
-  });
-  const settled = connecting.then(
-    (connection) => ({ connection }),
-    (error: unknown) => ({ error: error as Error }),
-  );
-  const probing = probeAddress(address, settings.tls ?? false);
-  const first = await Promise.race([settled, probing.then((probe) => ({ probe }))]);
-  if ('connection' in first) return first.connection;
-  const probe = 'probe' in first ? first.probe : await probing;
-  const failure = probeFailure(address, probe);
-  if (failure) {
-    void connecting.then(
-      (c) => c.close(),
-      () => undefined,
-    );
-    throw failure;
-  }
-  const outcome = await settled;
-  if ('connection' in outcome) return outcome.connection;
-  throw connectFailure(address, probe, outcome.error, {
-    tls: settings.tls ?? false,
-    apiKey: Boolean(settings.apiKey),
-  });
-}
 
 export function workflowIdFor(target: string): string {
   return `rollback-${target}`;

@@ -1,5 +1,48 @@
 import { Metadata, status, type Interceptor } from '@grpc/grpc-js';
-import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import { Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { ConnectionSettings } from './connection';
+import { connectFailure, probeAddress, probeFailure } from './probe';
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * Connects, and explains a failure in terms of the address: a probe of the address runs beside the
+ * gRPC connect, so a port that is closed or that serves something other than Temporal (the Web UI, a
+ * plain web server) is named at once instead of after the connect deadline.
+ */
+export async function openConnection(settings: ConnectionSettings): Promise<Connection> {
+  const { address } = settings;
+  const connecting = Connection.connect({
+    address,
+    tls: settings.tls,
+    apiKey: settings.apiKey,
+    metadata: settings.metadata,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    interceptors: [closeSafeRetryInterceptor()],
+  });
+  const settled = connecting.then(
+    (connection) => ({ connection }),
+    (error: unknown) => ({ error: error as Error }),
+  );
+  const probing = probeAddress(address, settings.tls ?? false);
+  const first = await Promise.race([settled, probing.then((probe) => ({ probe }))]);
+  if ('connection' in first) return first.connection;
+  const probe = 'probe' in first ? first.probe : await probing;
+  const failure = probeFailure(address, probe);
+  if (failure) {
+    void connecting.then(
+      (c) => c.close(),
+      () => undefined,
+    );
+    throw failure;
+  }
+  const outcome = await settled;
+  if ('connection' in outcome) return outcome.connection;
+  throw connectFailure(address, probe, outcome.error, {
+    tls: settings.tls ?? false,
+    apiKey: Boolean(settings.apiKey),
+  });
+}
 
 /** What an interceptor's `nextCall` returns (grpc-js does not export the interface's name). */
 type InterceptingCallInterface = ReturnType<Parameters<Interceptor>[1]>;

@@ -338,3 +338,21 @@ describe('names JavaScript objects already have are never taken for targets, cha
     ]);
   });
 });
+
+describe("a partial rollback's env file must be inside the deploy path", () => {
+  test.each([
+    ['a .. path', '../../outside.env'],
+    ['an absolute path', '/etc/passwd'],
+  ])('%s is refused, naming the field; nothing is written anywhere', async (label, envFile) => {
+    const name = `partial-env-${label.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.replace(/-+$/, '');
+    const config = configWith(name, (t) => {
+      t.partial = { envFile, flags: { NEW_UI: 'false' } };
+    });
+    await expectRefusedEverywhere(config, name, [
+      `at targets.${name}.partial.envFile: must be a path inside the deploy path`,
+    ]);
+    const partial = ['--config', config, 'start', 'partial', '--target', name, '--reason', 'test'];
+    expectRefused(partial, await runCli([...partial, '--task-queue', taskQueue]), ['partial.envFile']);
+    await expectNothingStarted(name);
+  });
+});

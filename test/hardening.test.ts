@@ -5,6 +5,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -71,6 +72,36 @@ describe('backups are as private as what they hold', () => {
     await acts.restoreConfigFiles({ path: deploy, files: ['.env'], backupPath, untrackedOnly: false });
     expect(readFileSync(join(deploy, '.env'), 'utf8')).toBe('API_KEY=canary-0644\n');
     expect(statSync(join(deploy, '.env')).mode & 0o777).toBe(0o644);
+  });
+});
+
+describe('file steps stay inside the deploy path', () => {
+  test('a plan naming a file outside it (one the config refuses) is refused by the backup, the flags and the restore: BadInput, nothing written', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rb-outside-'));
+    const deploy = join(root, 'a', 'srv');
+    const backupPath = join(root, 'backups', 'r1');
+    mkdirSync(deploy, { recursive: true });
+    writeFileSync(join(root, 'outside.env'), 'OUT=1\n');
+    const acts = createActivities();
+    for (const file of ['../../outside.env', '/etc/hostname', '']) {
+      const refused = {
+        type: 'BadInput',
+        nonRetryable: true,
+        message: expect.stringContaining('is not a path inside'),
+      };
+      await expect(
+        acts.backupFiles({ path: deploy, files: ['.env', file], backupPath }),
+      ).rejects.toMatchObject(refused);
+      await expect(
+        acts.setEnvFlags({ path: deploy, envFile: file, flags: { NEW_UI: 'false' } }),
+      ).rejects.toMatchObject(refused);
+      await expect(
+        acts.restoreConfigFiles({ path: deploy, files: [file], backupPath, untrackedOnly: false }),
+      ).rejects.toMatchObject(refused);
+    }
+    expect(readFileSync(join(root, 'outside.env'), 'utf8')).toBe('OUT=1\n');
+    expect(existsSync(join(root, 'backups'))).toBe(false);
+    rmSync(root, { recursive: true, force: true });
   });
 });
 

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localFiles } from '../src/runner/local-files';
@@ -56,6 +66,25 @@ describe.each([
     expect(readFileSync(file).equals(bytes)).toBe(true);
     expect(statSync(file).mode & 0o777).toBe(0o640);
     expect(readdirSync(join(base(), 'a')).filter((f) => f.includes('rollback-tmp'))).toEqual([]);
+  });
+
+  test('writeAtomic through a symlink keeps the link and replaces the file it points to (a chain, a dangling link)', async () => {
+    const shared = join(base(), 'shared');
+    const app = join(base(), 'app');
+    mkdirSync(shared, { recursive: true });
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(shared, 'real.env'), 'OUT=1\n');
+    symlinkSync('../shared/real.env', join(shared, 'hop.env'));
+    symlinkSync('../shared/hop.env', join(app, '.env'));
+    await files().writeAtomic(join(app, '.env'), 'OUT=1\nNEW_UI=false\n', 0o600);
+    expect(lstatSync(join(app, '.env')).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(shared, 'hop.env')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(shared, 'real.env'), 'utf8')).toBe('OUT=1\nNEW_UI=false\n');
+    expect(readdirSync(shared).filter((f) => f.includes('rollback-tmp'))).toEqual([]);
+    symlinkSync('../shared/not-yet.env', join(app, 'dangling.env'));
+    await files().writeAtomic(join(app, 'dangling.env'), 'A=1\n', 0o600);
+    expect(lstatSync(join(app, 'dangling.env')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(shared, 'not-yet.env'), 'utf8')).toBe('A=1\n');
   });
 
   test('read, stat and sha256 report what is on the host; stat of nothing is undefined', async () => {

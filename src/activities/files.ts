@@ -23,6 +23,20 @@ export interface BackupManifest extends Record<string, unknown> {
 
 const MANIFEST = 'manifest.json';
 
+/**
+ * `file` under `folder`, refused when it would leave it (an absolute path, a `..`): the config
+ * refuses such names, and a plan that names one anyway writes nothing.
+ */
+function inside(folder: string, file: string): string {
+  if (!file || file.startsWith('/') || file.split('/').includes('..')) {
+    throw permanent(
+      `${JSON.stringify(file)} is not a path inside ${folder}: config files are named relative to the deploy path, without ".." (nothing was written)`,
+      'BadInput',
+    );
+  }
+  return join(folder, file);
+}
+
 /** Write through a temporary file and rename, so a crash never leaves a half-written file. */
 export const writeFileAtomic = (file: string, data: Buffer | string, mode = 0o600): Promise<void> =>
   localFiles.writeAtomic(file, data, mode);
@@ -40,6 +54,7 @@ async function backupFiles(
   },
   { files: fs }: Host,
 ): Promise<StepResult<BackupManifest>> {
+  for (const file of input.files) inside(input.path, file);
   const manifestFile = join(input.backupPath, MANIFEST);
   if (await fs.stat(manifestFile)) {
     const manifest = JSON.parse((await fs.read(manifestFile)).toString('utf8')) as BackupManifest;
@@ -48,13 +63,13 @@ async function backupFiles(
   await fs.mkdir(input.backupPath, 0o700);
   const files: BackedUpFile[] = [];
   for (const file of input.files) {
-    const src = join(input.path, file);
+    const src = inside(input.path, file);
     const st = await fs.stat(src);
     if (!st) {
       files.push({ file, sha256: null, size: null, mode: null });
       continue;
     }
-    const dest = join(input.backupPath, 'files', file);
+    const dest = inside(join(input.backupPath, 'files'), file);
     await fs.mkdir(dirname(dest), 0o700);
     // Owner-only, whatever the original's mode: a backup holds what .env holds. The original's mode
     // is kept in the manifest, and a restore writes the file back with it. The write checks the
@@ -95,6 +110,7 @@ async function restoreConfigFiles(
   host: Host,
 ): Promise<StepResult<{ restored: string[]; unchanged: string[]; kept: string[] }>> {
   const fs = host.files;
+  for (const file of input.files) inside(input.path, file);
   const manifestFile = join(input.backupPath, MANIFEST);
   if (!(await fs.stat(manifestFile))) {
     throw permanent(
@@ -130,7 +146,7 @@ async function restoreConfigFiles(
       }
     }
     if (!source || !expected) continue; // the file did not exist before the rollback
-    const dest = join(input.path, file);
+    const dest = inside(input.path, file);
     if ((await fs.stat(dest)) && (await fs.sha256(dest)) === expected) {
       unchanged.push(file);
       continue;
@@ -161,7 +177,7 @@ async function setEnvFlags(
   },
   { files: fs }: Host,
 ): Promise<StepResult<{ changed: string[] }>> {
-  const file = join(input.path, input.envFile);
+  const file = inside(input.path, input.envFile);
   const st = await fs.stat(file);
   const text = st ? (await fs.read(file)).toString('utf8') : '';
   const mode = st ? st.mode & 0o777 : 0o600;

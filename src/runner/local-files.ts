@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { HostFiles } from './types';
 
 /** The files of this host. */
@@ -25,7 +26,9 @@ export const localFiles: HostFiles = {
       throw err;
     }
   },
-  async writeAtomic(path, data, mode) {
+  async writeAtomic(link, data, mode) {
+    // A symlink stays one: the file it points to is replaced, as an editor saving it would.
+    const path = await linkTarget(link);
     const tmp = `${path}.rollback-tmp-${process.pid}`;
     const file = await open(tmp, 'w', mode);
     try {
@@ -48,3 +51,14 @@ export const localFiles: HostFiles = {
   },
   remove: (path) => rm(path, { force: true }),
 };
+
+/** `path`, or the file it links to, followed to the end (a dangling link: where it points). */
+async function linkTarget(path: string): Promise<string> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isSymbolicLink()) return path;
+  try {
+    return await realpath(path);
+  } catch {
+    return resolve(dirname(path), await readlink(path));
+  }
+}

@@ -72,21 +72,21 @@ export const envFlagsSchema = z.record(
   z.string().regex(/^[^\n\r]*$/, 'must be one line'),
 );
 
-/** A service's partial rollback: feature flags set in its env file, then a restart. */
-export const hostPartialSchema = z.strictObject({
-  /** The env file the flags are set in, relative to the deployed folder. */
-  envFile: z.string().default('.env'),
-  flags: envFlagsSchema.refine(
-    (f) => Object.keys(f).length > 0,
-    'name at least one flag, e.g. QURATOR: "false"',
-  ),
-});
-
 /** A config file of a deployed service, relative to its folder. */
 export const configPath = z
   .string()
   .min(1)
   .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path');
+
+/** A service's partial rollback: feature flags set in its env file, then a restart. */
+export const hostPartialSchema = z.strictObject({
+  /** The env file the flags are set in, inside the deployed folder (its backup goes beside the others). */
+  envFile: configPath.default('.env'),
+  flags: envFlagsSchema.refine(
+    (f) => Object.keys(f).length > 0,
+    'name at least one flag, e.g. QURATOR: "false"',
+  ),
+});
 
 export const userName = z
   .string()

@@ -74,8 +74,10 @@ export class SftpFiles implements HostFiles {
     }
   }
 
-  async writeAtomic(path: string, data: Buffer | string, mode: number): Promise<void> {
-    const s = await this.at(path);
+  async writeAtomic(link: string, data: Buffer | string, mode: number): Promise<void> {
+    const s = await this.at(link);
+    // A symlink stays one: the file it points to is replaced, as an editor saving it would.
+    const path = await this.linkTarget(s, link);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     const tmp = `${path}.rollback-tmp-${randomBytes(4).toString('hex')}`;
     try {
@@ -97,6 +99,23 @@ export class SftpFiles implements HostFiles {
       await this.remove(tmp).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** `path`, or the file it links to (followed to the end, resolved on the host). */
+  private async linkTarget(s: SFTPWrapper, path: string): Promise<string> {
+    const st = await call<{ isSymbolicLink(): boolean }>((cb) => s.lstat(path, cb)).catch((err) => {
+      if (isMissing(err)) return undefined;
+      throw err;
+    });
+    if (!st?.isSymbolicLink()) return path;
+    const real = await call<string>((cb) => s.realpath(path, cb)).catch(() => undefined);
+    if (real?.startsWith('/') && real !== path) return real;
+    // A dangling link (OpenSSH's realpath wants the file to exist): where it points.
+    const r = await this.session.run(['readlink', '-m', '--', path]);
+    const resolved = r.stdout.trim();
+    if (r.exitCode !== 0 || !resolved.startsWith('/'))
+      throw new Error(`${path} is a symlink the host cannot resolve: ${r.stderr.trim()}`);
+    return resolved;
   }
 
   async mkdir(path: string, mode: number): Promise<void> {

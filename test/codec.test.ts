@@ -198,6 +198,31 @@ test('bad keys are refused before anything connects, naming the problem and the 
   expect(() => codecKeysFromEnv({ ROLLBACK_CODEC_KEYS: k1, ROLLBACK_CODEC_KEY_FILE: '/x' })).toThrow(
     /keep one of them/,
   );
+  // A mistyped entry may be the key itself: no message shows it, in the variable or a key file.
+  const bare = randomBytes(32).toString('base64');
+  const keyFile = join(root, 'bare-keys');
+  for (const [env, message] of [
+    [
+      { ROLLBACK_CODEC_KEYS: bare },
+      'ROLLBACK_CODEC_KEYS entry 1 has no "ID:" before its key; write it as ID:BASE64KEY',
+    ],
+    [{ ROLLBACK_CODEC_KEYS: `k1 ${bare}` }, 'ROLLBACK_CODEC_KEYS entry 1 has no "ID:"'],
+    [{ ROLLBACK_CODEC_KEYS: `${bare.slice(0, 20)}/:${bare}` }, 'the key id is not a name'],
+    [
+      { ROLLBACK_CODEC_KEY_FILE: keyFile },
+      `${keyFile} line 1 holds 1 word(s), not two; write it as ID BASE64KEY`,
+    ],
+  ] as const) {
+    writeFileSync(keyFile, `${bare}\n`);
+    let thrown = '';
+    try {
+      codecKeysFromEnv(env);
+    } catch (err) {
+      thrown = (err as Error).message;
+    }
+    expect(thrown).toContain(message);
+    expect(thrown).not.toContain(bare.slice(0, 12));
+  }
   const file = join(root, 'keys');
   writeFileSync(file, `# written first\n${k2.replace(':', ' ')}\n${k1.replace(':', '  ')}\n`);
   expect(codecKeysFromEnv({ ROLLBACK_CODEC_KEY_FILE: file })!.map((k) => k.id)).toEqual(['k2', 'k1']);

@@ -99,8 +99,11 @@ export function codecKeysFromEnv(
   let entries: [string, string, string][];
   if (inline) {
     entries = inline.split(',').map((part, i) => {
+      const where = `ROLLBACK_CODEC_KEYS entry ${i + 1}`;
       const at = part.indexOf(':');
-      return [part.slice(0, at).trim(), part.slice(at + 1).trim(), `ROLLBACK_CODEC_KEYS entry ${i + 1}`];
+      // Messages never show a value: a mistyped entry may be the key itself.
+      if (at < 0) throw new ConfigError(`${where} has no "ID:" before its key; write it as ID:BASE64KEY`);
+      return [part.slice(0, at).trim(), part.slice(at + 1).trim(), where];
     });
   } else {
     let text: string;
@@ -116,14 +119,17 @@ export function codecKeysFromEnv(
       .map((line, i) => [line.replace(/#.*/, '').trim(), i + 1] as const)
       .filter(([line]) => line)
       .map(([line, n]) => {
-        const [id = '', key = ''] = line.split(/\s+/);
-        return [id, key, `${file} line ${n}`];
+        const words = line.split(/\s+/);
+        const where = `${file} line ${n}`;
+        if (words.length !== 2)
+          throw new ConfigError(`${where} holds ${words.length} word(s), not two; write it as ID BASE64KEY`);
+        return [words[0]!, words[1]!, where];
       });
   }
   const keys = entries.map(([id, b64, where]) => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
       throw new ConfigError(
-        `${where}: the key id "${id}" is not a name (letters, digits, . _ -); write it as ID:BASE64KEY`,
+        `${where}: the key id is not a name (1 to 64 letters, digits, . _ -); write it as ${inline ? 'ID:BASE64KEY' : 'ID BASE64KEY'} (the value is not shown: it may be a key)`,
       );
     }
     const key = Buffer.from(b64, 'base64');

@@ -9,7 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { connectionSettings, webUiBase, type ConnectionFlags } from './temporal/connection';
+import { connectionSettings, resolveTaskQueue, webUiBase, type ConnectionFlags } from './temporal/connection';
 import { dataConverterFromEnv } from './temporal/codec';
 import { rollbackWorkflow, type RollbackInput } from './workflows/rollback';
 import { groupRollbackWorkflow, type GroupInput } from './workflows/group';
@@ -125,11 +125,12 @@ export class RollbackClient {
 
   static async connect(flags: ConnectionFlags & { taskQueue?: string } = {}): Promise<RollbackClient> {
     const settings = connectionSettings(flags);
+    const taskQueue = resolveTaskQueue(flags.taskQueue, DEFAULT_TASK_QUEUE);
     // Bad keys are a config error before anything connects.
     const dataConverter = dataConverterFromEnv();
     const { address, namespace } = settings;
     const connection = await openConnection(settings);
-    const taskQueue = flags.taskQueue ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+
     return new RollbackClient(
       new Client({ connection, namespace, dataConverter }),
       connection,

@@ -4,6 +4,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, defaultDeps } from './activities';
 import { AttemptTaggingInterceptor } from './activities/interceptors';
 import { connectionSettings, type ConnectionFlags } from './client';
+import { resolveTaskQueue } from './temporal/connection';
 import { dataConverterFromEnv } from './temporal/codec';
 import { DEFAULT_TASK_QUEUE, HOST_WORKER_ACTIVITIES, hostQueue } from './model';
 import { channelName, type NotifyChannel } from './notifications/channels';
@@ -34,7 +35,7 @@ export function hostActivities(all: object): Record<string, unknown> {
 }
 
 export function taskQueueFor(explicit?: string): string {
-  return explicit ?? process.env.ROLLBACK_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  return resolveTaskQueue(explicit, DEFAULT_TASK_QUEUE);
 }
 
 /**

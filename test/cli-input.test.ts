@@ -166,6 +166,53 @@ describe('bad input gets a clear error, a non-zero exit, and starts nothing', ()
     await expectNothingStarted('svc-d');
   });
 
+  test('connection settings, task queues and ports the server would refuse are exit 2, named, nothing shown raw', async () => {
+    const config = writeConfig(
+      'settings',
+      stringify({ version: 1, targets: { 'svc-q': validTarget('svc-q', deployPath) } }),
+    );
+    const startArgs = ['--config', config, 'start', 'emergency', '--target', 'svc-q', '--reason', 'test'];
+    const cases: [string[], Record<string, string>, string][] = [
+      [[...startArgs, '--task-queue', ''], {}, 'the task queue from --task-queue is empty'],
+      [
+        startArgs,
+        { ROLLBACK_TASK_QUEUE: 'a\nb' },
+        'the task queue from ROLLBACK_TASK_QUEUE holds a control character',
+      ],
+      [[...startArgs, '--task-queue', 'q'.repeat(1001)], {}, 'is 1001 characters long; keep it under 1001'],
+      [
+        ['status', 'rollback-svc-q'],
+        { TEMPORAL_NAMESPACE: 'de\nfault' },
+        'TEMPORAL_NAMESPACE "de\\nfault" is not a namespace name',
+      ],
+      [
+        ['status', 'rollback-svc-q'],
+        { TEMPORAL_ADDRESS: 'ops:hunter2@127.0.0.1:7233' },
+        '"(user:password hidden)@127.0.0.1:7233" is not HOST:PORT',
+      ],
+      [['dev', '--port', 'abc'], {}, '--port "abc" is not a port number from 0 to 64535'],
+      [['dev', '--port', '65000'], {}, 'from 0 to 64535'],
+      [
+        ['codec-server', '--port', '99999'],
+        { ROLLBACK_CODEC_KEYS: '' },
+        '--port "99999" is not a port number from 0 to 65535',
+      ],
+      [
+        ['--config', config, 'plan', 'emergency', '--target', 'svc-q', '--to', 'v1\x1b]0;TITLE\x07'],
+        {},
+        'unsafe version "v1\\x1b]0;TITLE\\x07"',
+      ],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = await runCli(args, env);
+      const seen = { args: args.map((a) => a.slice(0, 40)), env, code: r.code, stderr: r.stderr };
+      expect(seen).toMatchObject({ code: 2, stderr: expect.stringContaining(message) });
+      expect(r.stderr).not.toContain('hunter2');
+      expect(r.stderr).not.toContain('\x1b');
+    }
+    await expectNothingStarted('svc-q');
+  });
+
   test('a missing deploy path is named, with what to do', async () => {
     const config = writeConfig(
       'missing',

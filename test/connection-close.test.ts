@@ -15,6 +15,7 @@ test('closing the connection while a call waits to be retried: the call fails, n
   );
   expect(r.stdout).not.toMatch(/^uncaught:/m);
   expect(r.stdout).toMatch(/^call failed: .*CANCELLED: the connection was closed/m);
+  expect(r.stdout).toMatch(/^call after close failed: .*Channel has been shut down/m);
   expect(r.stdout).toContain('no uncaught error');
   expect(r.status).toBe(0);
 }, 90_000);

@@ -20,6 +20,14 @@ export function usage(message: string): CliExit {
   return new CliExit(EXIT.usage, message);
 }
 
+/** A `--port` value as a number, or a usage error naming it; `max` leaves room for ports derived from it. */
+export function portOption(value: string, max = 65535): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(port) || port < 0 || port > max)
+    throw usage(`--port ${JSON.stringify(value)} is not a port number from 0 to ${max}`);
+  return port;
+}
+
 // Errors from modules the CLI loads only when a command needs them (the Temporal client, the
 // rollback client), known by name so that printing --help loads none of those modules.
 const USER_MISTAKES = new Set([

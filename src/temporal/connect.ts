@@ -56,14 +56,19 @@ type InterceptingCallInterface = ReturnType<Parameters<Interceptor>[1]>;
  */
 export function closeSafeRetryInterceptor(): Interceptor {
   const retrying = makeGrpcRetryInterceptor(defaultGrpcRetryOptions());
-  return (options, nextCall) =>
-    retrying(options, (callOptions) => {
+  return (options, nextCall) => {
+    // The first attempt starts here, in the caller's stack: a closed channel throws to the caller,
+    // as it always did. Only the retries, started from the SDK's timer, are caught.
+    let attempts = 0;
+    return retrying(options, (callOptions) => {
+      if (attempts++ === 0) return nextCall(callOptions);
       try {
         return nextCall(callOptions);
       } catch (err) {
         return failedCall(`the connection was closed: ${(err as Error).message}`);
       }
     });
+  };
 }
 
 /** A call that never reached the channel: it ends, as soon as it is started, with CANCELLED. */

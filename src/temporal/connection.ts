@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { TLSConfig } from '@temporalio/client';
+import { textProblem } from '../model/text';
 import { ConfigError } from '../targets/errors';
 
 /** What the command line says about the server; everything else comes from the Temporal CLI's settings. */
@@ -60,12 +61,25 @@ export function connectionSettings(
   if (problem) {
     const from =
       flags.address !== undefined ? '--address' : env.TEMPORAL_ADDRESS ? 'TEMPORAL_ADDRESS' : 'the profile';
+    // A user:password@ part is not shown: it is the one secret an address can hold.
+    const shown = JSON.stringify(address.replace(/^[^@]*@/, '(user:password hidden)@'));
     throw new ConfigError(
-      `${from} "${address}" ${problem}; give the frontend as HOST:PORT, e.g. ${DEFAULT_ADDRESS}`,
+      `${from} ${shown} ${problem}; give the frontend as HOST:PORT, e.g. ${DEFAULT_ADDRESS}`,
     );
   }
   const namespace = flags.namespace ?? (options.namespace || DEFAULT_NAMESPACE);
   if (!namespace.trim()) throw new ConfigError('--namespace is empty; give a namespace, e.g. default');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(namespace)) {
+    const from =
+      flags.namespace !== undefined
+        ? '--namespace'
+        : env.TEMPORAL_NAMESPACE
+          ? 'TEMPORAL_NAMESPACE'
+          : 'the profile';
+    throw new ConfigError(
+      `${from} ${JSON.stringify(namespace.slice(0, 80))} is not a namespace name (letters, digits, . _ -, up to 255); give one like default`,
+    );
+  }
   return {
     address,
     namespace,
@@ -89,4 +103,27 @@ export function webUiBase(address: string): string {
   if (process.env.TEMPORAL_UI_URL) return process.env.TEMPORAL_UI_URL.replace(/\/$/, '');
   const m = /^(.*):(\d+)$/.exec(address);
   return m ? `http://${m[1]}:${Number(m[2]) + 1000}` : `http://${address}`;
+}
+
+/**
+ * Refuses (ConfigError, exit 2) a task queue name the server would refuse with a bare gRPC error:
+ * empty, longer than its 1000-character limit, or holding a control character.
+ */
+function checkTaskQueue(name: string, from: string): string {
+  const problem = !name.trim()
+    ? `the task queue from ${from} is empty`
+    : textProblem(`the task queue from ${from}`, name, 1000);
+  if (problem) throw new ConfigError(`${problem}; give the worker's queue name, e.g. rollback-orchestrator`);
+  return name;
+}
+
+/** The task queue: `--task-queue`, else ROLLBACK_TASK_QUEUE, else `fallback`; checked as above. */
+export function resolveTaskQueue(
+  explicit: string | undefined,
+  fallback: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  if (explicit !== undefined) return checkTaskQueue(explicit, '--task-queue');
+  const fromEnv = env.ROLLBACK_TASK_QUEUE;
+  return fromEnv !== undefined ? checkTaskQueue(fromEnv, 'ROLLBACK_TASK_QUEUE') : fallback;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usage } from '../errors';
+import { portOption, usage } from '../errors';
 import { lazy } from '../lazy';
 import { withClient, type CliContext } from '../session';
 
@@ -44,9 +44,7 @@ export function registerChatOps(program: Command, ctx: CliContext): void {
             `${opts.socketMode ? 'Basic Information → App-Level Tokens (connections:write)' : 'Basic Information → Signing Secret'}); they are read from the environment only`,
         );
       }
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw usage(`--port ${opts.port} is not a port number`);
+      const port = portOption(opts.port);
       const global = ctx.globals();
       const { loadConfig } = lazy.config();
       loadConfig(global.config); // a bad config stops here, before anything listens

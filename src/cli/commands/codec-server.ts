@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usage } from '../errors';
+import { portOption, usage } from '../errors';
 import { lazy } from '../lazy';
 import type { CliContext } from '../session';
 
@@ -30,9 +30,7 @@ export function registerCodecServer(program: Command, ctx: CliContext): void {
     )
     .option('--token-env <name>', 'an environment variable holding a bearer token every request must carry')
     .action(async (opts: CodecServerOptions) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw usage(`--port ${opts.port} is not a port number`);
+      const port = portOption(opts.port);
       for (const o of opts.origin ?? []) {
         const u = URL.canParse(o) ? new URL(o) : undefined;
         const ok = (u?.protocol === 'http:' || u?.protocol === 'https:') && u.origin === o;

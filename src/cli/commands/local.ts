@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { HOST_QUEUE_PREFIX, HOST_WORKER_NAME, hostQueue } from '../../model/hosts';
 import { DEFAULT_TASK_QUEUE } from '../../model/kinds';
-import { usage } from '../errors';
+import { portOption, usage } from '../errors';
 import { emit } from '../output';
 import type { CliContext } from '../session';
 import { lazy } from '../lazy';
@@ -135,6 +135,8 @@ export function registerLocal(program: Command, ctx: CliContext): void {
       }) => {
         if (opts.sqliteSync !== 'normal' && opts.sqliteSync !== 'full')
           throw usage(`--sqlite-sync ${opts.sqliteSync}: give normal or full`);
+        // The Web UI listens on port + 1000.
+        portOption(opts.port, 64535);
         const { runDev } = lazy.dev();
         await runDev({
           stateDir: resolve(opts.stateDir),

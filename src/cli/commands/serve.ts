@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../targets/errors';
-import { usage } from '../errors';
+import { portOption, usage } from '../errors';
 import { lazy } from '../lazy';
 import { withClient, type CliContext } from '../session';
 
@@ -28,9 +28,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
       'worker task queue (default: $ROLLBACK_TASK_QUEUE or rollback-orchestrator)',
     )
     .action(async (opts: ServeOptions) => {
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535)
-        throw usage(`--port ${opts.port} is not a port number`);
+      const port = portOption(opts.port);
       const global = ctx.globals();
       const loaded = lazy.config().loadConfig(global.config);
       if (!loaded.config.alerts) {

@@ -10,6 +10,7 @@ import {
   type RollbackKind,
   type RollbackRequest,
 } from '../../model';
+import { clipped } from '../../model/text';
 import { SAFE_REF } from '../common';
 import { ConfigError } from '../errors';
 import type { HostProbe, KindPlanner } from './kind';
@@ -75,7 +76,7 @@ export function formatFlags(flags: Record<string, string>, separator = ', '): st
 export function assertSafeVersion(version: string): void {
   if (!SAFE_REF.test(version)) {
     throw new ConfigError(
-      `unsafe version "${version}": a version must be a plain git tag, branch or commit ` +
+      `unsafe version "${clipped(version, 100)}": a version must be a plain git tag, branch or commit ` +
         '(letters, digits, . _ / + -, not starting with -), like v1.11.4',
     );
   }
@@ -94,7 +95,7 @@ export function assertSafeCommits(commits: string[] | undefined): string[] {
     const parts = c.split('..');
     if (parts.length > 2 || !parts.every((p) => COMMIT.test(p))) {
       throw new ConfigError(
-        `"${c}" is not a commit id or a range A..B of commit ids (hex, 4 to 40 characters)`,
+        `"${clipped(c, 100)}" is not a commit id or a range A..B of commit ids (hex, 4 to 40 characters)`,
       );
     }
   }

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../src/activities';
 import { eventually, GiveUp } from './rig/eventually';
-import { BAD_VERSION, gitDescribe } from './rig/fixture-repo';
+import { BAD_TAG, BAD_VERSION, git, gitDescribe, GOOD_TAG } from './rig/fixture-repo';
+import { parse, stringify } from 'yaml';
 import type { FailureMode } from './rig/fixture-repo';
 import { health, pm2Pid } from './rig/sandbox';
 import { ROOT, runCli, startReceiver, startRollback } from './rig/rollback';
@@ -189,6 +190,57 @@ describe('rollback start returns only once the read-only checks passed', () => {
     expect(started.checks).toMatchObject({ fromVersion: `v${BAD_VERSION}`, toVersion: 'v1.11.4' });
     const result = await suite.client.result(started.workflowId, started.runId);
     expect(result.record?.status).toBe('succeeded');
+  });
+
+  test('a complete rollback of a commit not on the branch, an empty range or a branch the remote lacks: exit 2, nothing written', async () => {
+    const sb = await suite.sandbox({
+      name: 'hard-cli-commits',
+      configure: (t) => {
+        t.approval = { required: { complete: false } };
+      },
+    });
+    const older = (await git(['rev-parse', `${GOOD_TAG}^{commit}`], sb.remote)).trim();
+    const newer = (await git(['rev-parse', `${BAD_TAG}^{commit}`], sb.remote)).trim();
+    const pidBefore = pm2Pid(sb);
+    const complete = (config: string, commit: string) =>
+      runCli([
+        '--config',
+        config,
+        'start',
+        'complete',
+        '--target',
+        sb.target,
+        '--commit',
+        commit,
+        '--reason',
+        'revert it',
+        '--task-queue',
+        suite.taskQueue,
+      ]);
+    const cases: [string, string][] = [
+      ['deadbeef', 'deadbeef is not a commit of origin'],
+      [`${newer}..${older}`, `the range ${newer}..${older} holds no commits: write it OLDER..NEWER`],
+    ];
+    for (const [commit, message] of cases) {
+      const r = await complete(sb.configFile, commit);
+      expect({ commit, code: r.code, stderr: r.stderr }).toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining(message),
+      });
+    }
+    const config = JSON.parse(JSON.stringify(parse(readFileSync(sb.configFile, 'utf8')))) as Record<
+      string,
+      any
+    >;
+    config.targets[sb.target].deploy.branch = 'release';
+    const otherBranch = join(sb.root, 'other-branch.yaml');
+    writeFileSync(otherBranch, stringify(config));
+    const r = await complete(otherBranch, newer);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('branch release is not on origin');
+    expect(existsSync(sb.reportsDir)).toBe(false);
+    expect(existsSync(sb.backupDir)).toBe(false);
+    expect(pm2Pid(sb)).toBe(pidBefore);
   });
 });
 

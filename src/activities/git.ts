@@ -102,6 +102,64 @@ export async function resolveGitRef(
   return done(`${input.ref} is ${commit.slice(0, 12)} on ${input.remote}`, { commit, ref: input.ref });
 }
 
+export interface RevertCheckInput {
+  path: string;
+  remote: string;
+  branch: string;
+  /** Commits or ranges OLDER..NEWER, as `--commit` takes them. */
+  commits: string[];
+}
+
+/**
+ * Before a complete rollback writes or announces anything: the branch it pushes is on the remote,
+ * and every commit it reverts is a commit of that branch (a range, not empty: OLDER..NEWER).
+ * Read-only but for the fetch, which only adds objects and FETCH_HEAD to the working copy.
+ */
+export async function checkRevertCommits(
+  input: RevertCheckInput,
+  runner: Runner,
+): Promise<StepResult<{ branchHead: string }>> {
+  const { path, remote, branch } = input;
+  const f = await git(runner, path, ['fetch', '--quiet', remote, `refs/heads/${branch}`]);
+  if (f.exitCode !== 0) {
+    if (/couldn't find remote ref|not our ref/i.test(f.stderr))
+      throw permanent(
+        `branch ${branch} is not on ${remote}: a complete rollback reverts on deploy.branch and pushes it; set deploy.branch to the branch the service is released from (git ls-remote --heads ${remote} lists them)`,
+        'RevertInput',
+      );
+    throw retryable(`git fetch ${remote} ${branch} failed in ${path}: ${tail(f.stderr, 5)}`, 'GitFailed');
+  }
+  const head = await gitOk(runner, path, ['rev-parse', '--verify', 'FETCH_HEAD^{commit}']);
+  for (const c of input.commits) {
+    const parts = c.split('..');
+    for (const p of parts) {
+      const r = await git(runner, path, ['rev-parse', '--verify', '--quiet', `${p}^{commit}`]);
+      if (r.exitCode !== 0)
+        throw permanent(
+          `${p} is not a commit of ${remote} (fetched ${branch}): give a commit of the branch (git log ${remote}/${branch})`,
+          'RevertInput',
+        );
+      const on = await git(runner, path, ['merge-base', '--is-ancestor', r.stdout.trim(), head]);
+      if (on.exitCode === 1)
+        throw permanent(
+          `${p} is not on ${branch} of ${remote}: a complete rollback reverts commits of the branch it pushes`,
+          'RevertInput',
+        );
+      if (on.exitCode !== 0)
+        throw retryable(`git merge-base failed in ${path}: ${tail(on.stderr, 3)}`, 'GitFailed');
+    }
+    if (parts.length === 2 && (await gitOk(runner, path, ['rev-list', '--count', c])) === '0') {
+      throw permanent(
+        `the range ${c} holds no commits: write it OLDER..NEWER (the commits after OLDER, up to NEWER)`,
+        'RevertInput',
+      );
+    }
+  }
+  return done(`${input.commits.join(', ')} on ${branch} of ${remote} (head ${head.slice(0, 12)})`, {
+    branchHead: head,
+  });
+}
+
 /**
  * Checks out a tag, branch or commit (detached). Looks before it acts: if HEAD is already that
  * commit and the tree is clean it does nothing, so a retry after a crash is harmless. With
@@ -173,6 +231,8 @@ export function gitActivities(deps: Pick<ActivityDeps, 'onHost'>) {
       deps.onHost(on, (host) => inspectGitDeployment(input, host)),
     resolveGitRef: (input: ResolveInput, on?: HostSpec) =>
       deps.onHost(on, (host) => resolveGitRef(input, host.runner)),
+    checkRevertCommits: (input: RevertCheckInput, on?: HostSpec) =>
+      deps.onHost(on, (host) => checkRevertCommits(input, host.runner)),
     checkoutRef: (input: Parameters<typeof checkoutRef>[0], on?: HostSpec) =>
       deps.onHost(on, (host) => checkoutRef(input, host)),
   };

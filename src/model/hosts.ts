@@ -51,6 +51,7 @@ export function hostLabel(on: HostSpec | undefined): string {
 export const HOST_ACTIVITIES: ReadonlySet<string> = new Set([
   'inspectGitDeployment',
   'resolveGitRef',
+  'checkRevertCommits',
   'analyzeGitRollback',
   'checkoutRef',
   'backupFiles',

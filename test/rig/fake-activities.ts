@@ -84,6 +84,7 @@ const DATA: { [A in ActivityName]: (input: Input<A>) => Data<A> } = {
   }),
   inspectGitDeployment: () => ({ commit: SHA('b'), tag: 'v1.20.2', version: 'v1.20.2', dirty: false }),
   resolveGitRef: (i) => ({ commit: SHA('a'), ref: i.ref }),
+  checkRevertCommits: () => ({ branchHead: SHA('a') }),
   checkoutRef: () => ({ commit: SHA('a'), previous: SHA('b'), discarded: [] }),
   analyzeContainerRollback: () => ({ findings: [] }),
   analyzeNpmPackageRollback: () => ({ findings: [] }),

@@ -251,6 +251,16 @@ const complete: KindPlanner<GitTarget> = (target, request): KindPlan => {
     affected: [path],
     steps: [
       inspect(target),
+      // Read-only: a branch the remote lacks, or a commit not on it, is refused here.
+      {
+        id: 'check-commits',
+        title: `Find ${commits.join(', ')} on ${branch} of ${target.deploy.remote}`,
+        role: 'check',
+        activity: 'checkRevertCommits',
+        retry: 'quick',
+        input: { path, remote: target.deploy.remote, branch, commits },
+        undo: [],
+      },
       analyze(target, request, { commits }),
       backup(target, request),
       {

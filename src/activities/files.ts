@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path/posix';
 import type { HostSpec } from '../model';
+import { staysInside } from '../model/env-files';
 import { localFiles } from '../runner/local-files';
 import type { Host } from '../runner/types';
 import { done, permanent, type StepResult } from './common';
@@ -28,7 +29,7 @@ const MANIFEST = 'manifest.json';
  * refuses such names, and a plan that names one anyway writes nothing.
  */
 function inside(folder: string, file: string): string {
-  if (!file || file.startsWith('/') || file.split('/').includes('..')) {
+  if (!file || !staysInside(file)) {
     throw permanent(
       `${JSON.stringify(file)} is not a path inside ${folder}: config files are named relative to the deploy path, without ".." (nothing was written)`,
       'BadInput',

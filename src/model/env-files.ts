@@ -16,3 +16,8 @@ export function envFilesOf(configFiles: readonly string[]): string[] {
 export function envFileOf(configFiles: readonly string[]): string | undefined {
   return configFiles.find((f) => /(^|\/)\.env($|\.)/.test(f) && !/\.(example|sample|template)$/.test(f));
 }
+
+/** A config file's name stays inside the folder it is named relative to: not absolute, no `..`. */
+export function staysInside(path: string): boolean {
+  return !path.startsWith('/') && !path.split('/').includes('..');
+}

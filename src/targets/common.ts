@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseAllowedSigners } from '../model/signatures';
 import { DECISIONS } from '../model';
+import { staysInside } from '../model/env-files';
 import { notifySchema } from '../notifications/channels';
 import { guardSchema } from './guard';
 import { absolutePath } from './primitives';
@@ -73,10 +74,7 @@ export const envFlagsSchema = z.record(
 );
 
 /** A config file of a deployed service, relative to its folder. */
-export const configPath = z
-  .string()
-  .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the deploy path');
+export const configPath = z.string().min(1).refine(staysInside, 'must be a path inside the deploy path');
 
 /** A service's partial rollback: feature flags set in its env file, then a restart. */
 export const hostPartialSchema = z.strictObject({
